@@ -1,0 +1,146 @@
+/**
+ * Errors a user can cause. Each carries a stable `code` and the process exit
+ * code the CLI maps it to, so that embedding scripts can catch them by class
+ * and the CLI never has to guess.
+ *
+ * @module
+ */
+
+/** Base class of every error spool raises for a condition the user can fix. */
+export class SpoolError extends Error {
+  /** Stable machine-readable code, such as `"TASK_FILE"`. */
+  readonly code: string;
+  /** The exit code the CLI uses when this error ends a run. */
+  readonly exitCode: number;
+
+  /**
+   * @param message What went wrong and the way out.
+   * @param code Stable machine-readable code.
+   * @param exitCode Exit code for the CLI.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(
+    message: string,
+    code: string,
+    exitCode: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "SpoolError";
+    this.code = code;
+    this.exitCode = exitCode;
+  }
+}
+
+/**
+ * A task file that cannot be used: it does not load, has no task set as its
+ * default export, or declares tasks that are invalid (an unknown dependency,
+ * a cycle, a bad permission). Nothing runs. Exit code 2.
+ */
+export class TaskFileError extends SpoolError {
+  /** The task file, when known. */
+  readonly file: string | undefined;
+
+  /**
+   * @param message What is wrong and how to fix it.
+   * @param options `file` names the task file; `cause` the underlying error.
+   */
+  constructor(message: string, options: { file?: string; cause?: unknown } = {}) {
+    super(
+      options.file === undefined ? message : `${displayFile(options.file)}: ${message}`,
+      "TASK_FILE",
+      2,
+      { cause: options.cause },
+    );
+    this.name = "TaskFileError";
+    this.file = options.file;
+  }
+}
+
+/** A bad command line: an unknown task, a bad flag value. Exit code 2. */
+export class UsageError extends SpoolError {
+  /**
+   * @param message What is wrong and how to fix it.
+   */
+  constructor(message: string) {
+    super(message, "USAGE", 2);
+    this.name = "UsageError";
+  }
+}
+
+/** One permission a task declared but the process was not granted. */
+export interface MissingGrant {
+  /** The task that declared the permission. */
+  task: string;
+  /** The permission name, such as `"read"`. */
+  permission: string;
+  /** The declared value: `true` or the list of scopes. */
+  value: true | readonly string[];
+  /** The exact flag that grants it, such as `--allow-read=./dist`. */
+  flag: string;
+}
+
+/**
+ * Declared permissions the process does not hold. Raised before any task
+ * runs, listing every missing grant with the flag to add. Exit code 2.
+ */
+export class PermissionError extends SpoolError {
+  /** Every missing grant, in task order. */
+  readonly missing: readonly MissingGrant[];
+
+  /**
+   * @param missing The grants that are missing; must not be empty.
+   */
+  constructor(missing: readonly MissingGrant[]) {
+    const lines = missing.map((m) =>
+      `Cannot run task "${m.task}": it needs ${describeGrant(m)}, run again with ${m.flag}`
+    );
+    const flags = [...new Set(missing.map((m) => m.flag))].join(" ");
+    super(
+      lines.length === 1 ? lines[0] : `${lines.join("\n")}\nAdd these flags: ${flags}`,
+      "PERMISSION",
+      2,
+    );
+    this.name = "PermissionError";
+    this.missing = missing;
+  }
+}
+
+function describeGrant(m: MissingGrant): string {
+  const what = m.permission === "run" ? "run" : m.permission;
+  if (m.value === true) return `${what} access`;
+  return `${what} access to ${m.value.map((v) => `"${v}"`).join(", ")}`;
+}
+
+/** The run was cancelled by a signal (Ctrl-C or SIGTERM) or an `AbortSignal`. */
+export class CancelledError extends SpoolError {
+  /**
+   * @param message What cancelled the run.
+   * @param exitCode 130 for SIGINT, 143 for SIGTERM.
+   */
+  constructor(message = "Run cancelled", exitCode = 130) {
+    super(message, "CANCELLED", exitCode);
+    this.name = "CancelledError";
+  }
+}
+
+/**
+ * A task file as people read it: a `file:` URL below the working directory
+ * becomes a relative path, anything else is left as it is.
+ *
+ * @param file A path or URL.
+ * @returns The path to show in messages.
+ */
+export function displayFile(file: string): string {
+  if (!file.startsWith("file://")) return file;
+  let path = decodeURIComponent(new URL(file).pathname);
+  try {
+    // Reading the working directory needs read permission, which a worker
+    // may not have; the absolute path is fine there.
+    const cwd = Deno.cwd();
+    if (path.startsWith(cwd + "/")) path = "./" + path.slice(cwd.length + 1);
+  } catch {
+    // Keep the absolute path.
+  }
+  return path;
+}

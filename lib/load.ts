@@ -1,0 +1,116 @@
+/**
+ * Loading a task file: find it, import it, and check that its default export
+ * is a task set. Every way this can go wrong becomes a `TaskFileError` that
+ * names the file and the fix, so that a broken task file never ends spool
+ * with a stack trace.
+ *
+ * @module
+ */
+
+import { isAbsolute, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { isTaskSet, type TaskSet } from "./define.ts";
+import { displayFile, SpoolError, TaskFileError } from "./errors.ts";
+
+/** The default task file, looked up in the working directory. */
+export const DEFAULT_TASK_FILE = "tasks.ts";
+
+/** A loaded task file. */
+export interface LoadedTaskFile {
+  /** The task set it exports by default. */
+  tasks: TaskSet;
+  /** Its URL, which workers import. */
+  url: string;
+  /** The file as people read it. */
+  file: string;
+}
+
+/**
+ * Imports a task file and returns its task set.
+ *
+ * @param path A path (relative to the working directory) or a URL.
+ * @returns The task set, the module URL and a display name.
+ * @throws {TaskFileError} When the file is missing, fails to load, throws
+ * while loading, or has no task set as its default export.
+ */
+export async function loadTaskFile(path: string): Promise<LoadedTaskFile> {
+  const url = toUrl(path);
+  const file = displayFile(url);
+  if (url.startsWith("file:")) {
+    const fsPath = decodeURIComponent(new URL(url).pathname);
+    let stat: Deno.FileInfo;
+    try {
+      stat = await Deno.stat(fsPath);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) {
+        throw new TaskFileError(
+          `Cannot find the task file: create it, or pass another with --file <path>`,
+          { file },
+        );
+      }
+      throw new TaskFileError(`Cannot read the task file: ${(error as Error).message}`, {
+        file,
+        cause: error,
+      });
+    }
+    if (!stat.isFile) {
+      throw new TaskFileError(`Cannot load the task file: it is not a file`, { file });
+    }
+  }
+  let module: Record<string, unknown>;
+  try {
+    module = await import(url);
+  } catch (error) {
+    if (error instanceof TaskFileError) {
+      throw new TaskFileError(stripFile(error), { file, cause: error });
+    }
+    if (error instanceof SpoolError) throw error;
+    throw new TaskFileError(`Cannot load the task file: ${firstParagraph(error)}`, {
+      file,
+      cause: error,
+    });
+  }
+  if (!("default" in module)) {
+    throw new TaskFileError(
+      `The task file has no default export: end it with "export default defineTasks({ ... })"`,
+      { file },
+    );
+  }
+  if (!isTaskSet(module.default)) {
+    throw new TaskFileError(
+      `The task file's default export is not a task set (got ${kindOf(module.default)}): ` +
+        `export default defineTasks({ ... })`,
+      { file },
+    );
+  }
+  return { tasks: module.default, url, file };
+}
+
+function toUrl(path: string): string {
+  if (/^(file|https?|data):/.test(path)) return path;
+  return pathToFileURL(isAbsolute(path) ? path : resolve(Deno.cwd(), path)).href;
+}
+
+/** The message of a TaskFileError raised inside the task file, without its own file prefix. */
+function stripFile(error: TaskFileError): string {
+  if (error.file === undefined) return error.message;
+  const prefix = `${displayFile(error.file)}: `;
+  return error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
+}
+
+function firstParagraph(error: unknown): string {
+  const text = error instanceof Error
+    ? `${error.name === "Error" ? "" : `${error.name}: `}${error.message}`
+    : String(error);
+  // Strip ANSI escapes some runtime errors carry, and keep it to one paragraph.
+  // deno-lint-ignore no-control-regex
+  return text.replace(/\x1b\[[0-9;]*m/g, "").split(/\n\s*\n/)[0].trim();
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "function") return "a function";
+  if (typeof value === "object") return "an object";
+  return `a ${typeof value}`;
+}

@@ -1,0 +1,28 @@
+/**
+ * `main()`: lets a task file run itself. Loads the CLI lazily so that a
+ * worker importing the task file never loads the flag parser.
+ *
+ * @module
+ */
+
+/**
+ * Runs a task file as a program: with
+ * `if (import.meta.main) await main(import.meta.url);` at its end,
+ * `deno run tasks.ts build` works like `spool run -f tasks.ts build`, and
+ * `deno run tasks.ts list` like `spool list`. Sets `Deno.exitCode` rather
+ * than exiting, so pending output is flushed.
+ *
+ * @param module The task file's URL: `import.meta.url`.
+ * @param args The command-line arguments; default `Deno.args`.
+ * @returns The exit code, as the `spool` command would return it.
+ * @example The last line of a task file
+ * ```ts ignore
+ * if (import.meta.main) await main(import.meta.url);
+ * ```
+ */
+export async function main(module: string, args: readonly string[] = Deno.args): Promise<number> {
+  const { runCli } = await import("./cli.ts");
+  const code = await runCli(["--file", module, ...args]);
+  Deno.exitCode = code;
+  return code;
+}

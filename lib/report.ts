@@ -1,0 +1,163 @@
+/**
+ * The run report: what every task did and when, and the figures that show
+ * what io/cpu scheduling bought (wall time, task time, speedup). Its JSON
+ * form is what `spool run --report json` prints.
+ *
+ * @module
+ */
+
+import type { TaskKind } from "./define.ts";
+
+/** How a task ended. */
+export type TaskStatus = "ok" | "failed" | "skipped";
+
+/** An error as it appears in a report. */
+export interface ReportedError {
+  /** The error class, such as `"TypeError"`. */
+  name: string;
+  /** Its message. */
+  message: string;
+  /** Its stack, when there is one. */
+  stack?: string;
+}
+
+/** One task in a run report. */
+export interface TaskReport {
+  /** The task's name. */
+  name: string;
+  /** Its lane. */
+  kind: TaskKind;
+  /** How it ended. */
+  status: TaskStatus;
+  /** When it started, in ms since the run started; `null` when skipped. */
+  startMs: number | null;
+  /** When it ended, in ms since the run started; `null` when skipped. */
+  endMs: number | null;
+  /** `endMs - startMs`; 0 when skipped. */
+  durationMs: number;
+  /** For a cpu task, the index of the worker that ran it. */
+  worker?: number;
+  /** Its result, for a task that passed. */
+  result?: unknown;
+  /** Why it failed. */
+  error?: ReportedError;
+  /** Why it was skipped: the failed dependency, or the run being stopped. */
+  reason?: string;
+}
+
+/** The whole run. */
+export interface RunReport {
+  /** `true` when every selected task passed. */
+  ok: boolean;
+  /** Wall-clock time of the run, in ms. */
+  wallMs: number;
+  /** Sum of the task durations, in ms: what a serial run would have taken. */
+  busyMs: number;
+  /** `busyMs / wallMs`: what running io and cpu tasks concurrently bought. */
+  speedup: number;
+  /** Size of the worker pool. */
+  workers: number;
+  /** The io lane's concurrency limit. */
+  concurrency: number;
+  /** Every selected task, in the order they were planned. */
+  tasks: TaskReport[];
+  /** The result of every task that passed, by name. */
+  results: Record<string, unknown>;
+  /** Set when the run was cancelled: what cancelled it. */
+  cancelled?: string;
+}
+
+/**
+ * Adds the summary figures to a list of task reports.
+ *
+ * @param tasks The task reports, in planned order.
+ * @param options Wall time, pool size, io limit, and the cancel reason.
+ * @returns The complete report.
+ */
+export function buildReport(
+  tasks: TaskReport[],
+  options: { wallMs: number; workers: number; concurrency: number; cancelled?: string },
+): RunReport {
+  const busyMs = tasks.reduce((sum, task) => sum + task.durationMs, 0);
+  const report: RunReport = {
+    ok: options.cancelled === undefined && tasks.every((task) => task.status === "ok"),
+    wallMs: roundMs(options.wallMs),
+    busyMs: roundMs(busyMs),
+    speedup: options.wallMs > 0 ? roundMs(busyMs / options.wallMs) : 0,
+    workers: options.workers,
+    concurrency: options.concurrency,
+    tasks,
+    results: Object.fromEntries(
+      tasks.filter((task) => task.status === "ok").map((task) => [task.name, task.result]),
+    ),
+  };
+  if (options.cancelled !== undefined) report.cancelled = options.cancelled;
+  return report;
+}
+
+/**
+ * The report as JSON; results that JSON cannot hold (a `bigint`, a typed
+ * array) are turned into strings and arrays rather than dropped.
+ *
+ * @param report A run report.
+ * @returns Pretty-printed JSON.
+ */
+export function reportToJson(report: RunReport): string {
+  // Each task entry carries its result; `results` would repeat them.
+  const { results: _, ...rest } = report;
+  return JSON.stringify(rest, (_key, value) => {
+    if (typeof value === "bigint") return value.toString();
+    if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+      return Array.from(
+        value as unknown as ArrayLike<number | bigint>,
+        (v) => typeof v === "bigint" ? v.toString() : v,
+      );
+    }
+    if (value instanceof Map) return Object.fromEntries(value);
+    if (value instanceof Set) return [...value];
+    return value;
+  }, 2);
+}
+
+/**
+ * Formats a duration for people: `850 ms`, `2.31 s`, `1 m 04 s`.
+ *
+ * @param ms A duration in milliseconds.
+ * @returns The formatted duration.
+ */
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(2)} s`;
+  const minutes = Math.floor(ms / 60_000);
+  const seconds = Math.round((ms % 60_000) / 1000);
+  return `${minutes} m ${String(seconds).padStart(2, "0")} s`;
+}
+
+/**
+ * The one-line summary that ends every run's human output.
+ *
+ * @param report A run report.
+ * @returns For example `4 tasks: 4 ok in 2.05 s wall, 6.12 s of task time, speedup 2.99x`.
+ */
+export function summaryLine(report: RunReport): string {
+  const counts = { ok: 0, failed: 0, skipped: 0 };
+  for (const task of report.tasks) counts[task.status]++;
+  const parts = [`${counts.ok} ok`];
+  if (counts.failed > 0) parts.push(`${counts.failed} failed`);
+  if (counts.skipped > 0) parts.push(`${counts.skipped} skipped`);
+  const noun = report.tasks.length === 1 ? "task" : "tasks";
+  return `${report.tasks.length} ${noun}: ${parts.join(", ")} in ${
+    formatMs(report.wallMs)
+  } wall, ` +
+    `${formatMs(report.busyMs)} of task time, speedup ${report.speedup.toFixed(2)}x`;
+}
+
+/**
+ * Rounds a time in ms to the microsecond, as reports carry it.
+ *
+ * @param ms A time in milliseconds.
+ * @returns The time rounded to three decimals.
+ */
+export function roundMs(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
