@@ -36,27 +36,6 @@ export interface LoadedTaskFile {
 export async function loadTaskFile(path: string): Promise<LoadedTaskFile> {
   const url = toUrl(path);
   const file = displayFile(url);
-  if (url.startsWith("file:")) {
-    const fsPath = decodeURIComponent(new URL(url).pathname);
-    let stat: Deno.FileInfo;
-    try {
-      stat = await Deno.stat(fsPath);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) {
-        throw new TaskFileError(
-          `Cannot find the task file: create it, or pass another with --file <path>`,
-          { file },
-        );
-      }
-      throw new TaskFileError(`Cannot read the task file: ${(error as Error).message}`, {
-        file,
-        cause: error,
-      });
-    }
-    if (!stat.isFile) {
-      throw new TaskFileError(`Cannot load the task file: it is not a file`, { file });
-    }
-  }
   let module: Record<string, unknown>;
   try {
     module = await import(url);
@@ -65,7 +44,8 @@ export async function loadTaskFile(path: string): Promise<LoadedTaskFile> {
       throw new TaskFileError(stripFile(error), { file, cause: error });
     }
     if (error instanceof SpoolError) throw error;
-    throw new TaskFileError(`Cannot load the task file: ${firstParagraph(error)}`, {
+    const missing = await whyMissing(url);
+    throw new TaskFileError(missing ?? `Cannot load the task file: ${firstParagraph(error)}`, {
       file,
       cause: error,
     });
@@ -84,6 +64,24 @@ export async function loadTaskFile(path: string): Promise<LoadedTaskFile> {
     );
   }
   return { tasks: module.default, url, file };
+}
+
+/**
+ * Why a task file that failed to import is not there, if that is the cause.
+ * Checked only after a failure: a task file running itself may not have read
+ * access to its own path, and needs none to be imported again.
+ */
+async function whyMissing(url: string): Promise<string | undefined> {
+  if (!url.startsWith("file:")) return undefined;
+  try {
+    const stat = await Deno.stat(new URL(url));
+    return stat.isFile ? undefined : "Cannot load the task file: it is not a file";
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      return "Cannot find the task file: create it, or pass another with --file <path>";
+    }
+    return undefined;
+  }
 }
 
 function toUrl(path: string): string {
