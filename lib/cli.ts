@@ -9,9 +9,15 @@
 
 import { Command, CommanderError, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import denoJson from "../deno.json" with { type: "json" };
-import { CancelledError, SpoolError } from "./errors.ts";
+import { dirname } from "node:path";
+import { writeTextFileAtomic, writeTextFileAtomicSync } from "./_atomic_write.ts";
+import { RunRecord } from "./_run_record.ts";
+import { CancelledError, SpoolError, UsageError } from "./errors.ts";
 import { DEFAULT_TASK_FILE, loadTaskFile } from "./load.ts";
-import { reportToJson } from "./report.ts";
+import { reportToJson, type RunReport } from "./report.ts";
+import { formatPlan, planRun, planToJson } from "./plan.ts";
+import { combineReporters } from "./reporter.ts";
+import { chromeTrace } from "./trace.ts";
 import { plainReporter, type TextSink } from "./reporters/plain.ts";
 import { DEFAULT_CONCURRENCY, run } from "./scheduler.ts";
 
@@ -66,6 +72,21 @@ function positiveInt(name: string) {
   };
 }
 
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+function duration(name: string) {
+  return (value: string): number => {
+    const match = value.trim().match(/^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/);
+    const ms = match === null ? Number.NaN : Number(match[1]) * UNITS[match[2] ?? "ms"];
+    if (!(ms > 0)) {
+      throw new InvalidArgumentError(
+        `'${name}' must be a duration above 0 such as 500ms, 30s or 2m (a bare number is ms): current value is "${value}"`,
+      );
+    }
+    return ms;
+  };
+}
+
 /**
  * Runs the spool command line and returns its exit code; it never exits the
  * process itself.
@@ -101,7 +122,16 @@ Exit codes: 0 all tasks passed, 1 a task failed, 2 bad usage or task file (nothi
 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 
 Workers need --unstable-worker-options (or "unstable": ["worker-options"] in deno.json);
-run with --no-prompt so that no prompt can widen a worker's permissions.`,
+run with --no-prompt so that no prompt can widen a worker's permissions.
+
+Output (on stderr): in a terminal, a live view redrawn in place (running io tasks, each
+worker's task, counts), with finished tasks and task output scrolling above it. It is used
+only when stderr is a terminal, CI and NO_COLOR are unset, TERM is not "dumb", --quiet is not
+given, and env access to CI, TERM, TERM_PROGRAM and TMUX is granted (-A, or
+--allow-env=CI,TERM,TERM_PROGRAM,TMUX). Otherwise: plain logs, one line per task start and end,
+no cursor movement. Either way, what a task prints with console (in a worker too) is shown
+prefixed by the task's name, and the run ends with a summary: slowest tasks, critical path,
+each failure with its error, and wall time, task time and speedup.`,
     );
 
   program
@@ -119,7 +149,37 @@ run with --no-prompt so that no prompt can widen a worker's permissions.`,
         .argParser(positiveInt("--concurrency")),
     )
     .option("-k, --keep-going", "After a failure, run every task not downstream of it", false)
+    .addOption(
+      new Option(
+        "--timeout <duration>",
+        "Time limit of one attempt of each task that sets no 'timeout' (500ms, 30s, 2m; bare number: ms)",
+      ).argParser(duration("--timeout")),
+    )
+    .option(
+      "--report-file <path>",
+      "Write the JSON report to this file (atomically), even when the run fails or is interrupted",
+    )
+    .addHelpText(
+      "after",
+      `
+Failures: the first failed task stops the run: nothing new starts, running io tasks see their
+signal abort, running cpu tasks' workers are terminated, and the rest is skipped. With
+--keep-going, everything not downstream of a failure still runs. A task's 'timeout' (or
+--timeout) limits each attempt; its 'retries' try again after a growing wait.
+
+Ctrl-C or SIGTERM stops the run the same way and prints the summary (exit 130 or 143); a
+second signal exits at once. --report-file is written in every case.`,
+    )
     .option("-q, --quiet", "Print only failures and the summary", false)
+    .option(
+      "--trace <file>",
+      "Write the run as Chrome Trace Event JSON: open it in https://ui.perfetto.dev or chrome://tracing",
+    )
+    .option(
+      "--dry-run",
+      "Print the plan (tasks, lanes, order, permissions; JSON with --report json) and run nothing",
+      false,
+    )
     .addOption(
       new Option(
         "--report <format>",
@@ -130,11 +190,43 @@ run with --no-prompt so that no prompt can widen a worker's permissions.`,
     .action(async (targets, flags) => {
       const { file } = program.opts();
       const loaded = await loadTaskFile(file);
+      if (flags.dryRun) {
+        const plan = planRun(loaded.tasks, {
+          targets,
+          workers: flags.workers,
+          concurrency: flags.concurrency,
+        });
+        stdout.write(
+          flags.report === "json"
+            ? JSON.stringify(planToJson(plan), null, 2) + "\n"
+            : formatPlan(plan, { color: options.stdout === undefined && stdoutIsColorTerminal() }),
+        );
+        return;
+      }
+      if (flags.trace !== undefined) assertTraceWritable(flags.trace);
+      const live = flags.quiet || options.stderr !== undefined || !liveViewAllowed()
+        ? undefined
+        : await (await import("./reporters/live.ts")).liveReporter({ color });
+      const human = live ?? stderr;
+      const { reportFile } = flags;
+      if (reportFile !== undefined) await assertWritableDir(reportFile);
+      const record = new RunRecord();
       const controller = new AbortController();
       const forward = () => controller.abort(options.signal!.reason);
       options.signal?.addEventListener("abort", forward, { once: true });
+      const exitNow = (code: number, reason: string): never => {
+        const partial = reportFile === undefined ? undefined : record.snapshot(reason);
+        if (partial !== undefined) {
+          try {
+            writeTextFileAtomicSync(reportFile!, reportToJson(partial) + "\n");
+          } catch (error) {
+            stderr.write(`error: ${reportFileError(reportFile!, error)}\n`);
+          }
+        }
+        Deno.exit(code);
+      };
       const stopSignals = (options.handleSignals ?? true)
-        ? listenForSignals(controller, stderr, (code) => exitCode = code)
+        ? listenForSignals(controller, human, (code) => exitCode = code, exitNow)
         : () => {};
       try {
         const report = await run(loaded.tasks, {
@@ -142,17 +234,26 @@ run with --no-prompt so that no prompt can widen a worker's permissions.`,
           workers: flags.workers,
           concurrency: flags.concurrency,
           keepGoing: flags.keepGoing,
+          timeout: flags.timeout,
           module: loaded.url,
           signal: controller.signal,
-          reporter: plainReporter(stderr, { color, quiet: flags.quiet }),
+          reporter: combineReporters(
+            live ?? plainReporter(stderr, { color, quiet: flags.quiet }),
+            record.reporter,
+          ),
         });
+        if (flags.trace !== undefined) await writeTrace(flags.trace, report, stderr);
         if (flags.report === "json") stdout.write(reportToJson(report) + "\n");
         if (report.cancelled !== undefined) {
           if (exitCode === ExitCode.Ok) exitCode = ExitCode.Interrupted;
         } else if (!report.ok) {
           exitCode = ExitCode.TaskFailed;
         }
+        if (reportFile !== undefined && !await writeReport(reportFile, report, stderr)) {
+          if (exitCode === ExitCode.Ok) exitCode = ExitCode.TaskFailed;
+        }
       } finally {
+        live?.close();
         stopSignals();
         options.signal?.removeEventListener("abort", forward);
       }
@@ -209,33 +310,118 @@ run with --no-prompt so that no prompt can widen a worker's permissions.`,
 }
 
 /**
- * On the first SIGINT or SIGTERM, cancel the run (it stops its tasks and
- * reports); on a second SIGINT, exit at once.
+ * On the first SIGINT or SIGTERM, cancel the run: no task starts, running ones
+ * are aborted (io signals, cpu workers terminated), and the run ends with its
+ * summary and report. On a second signal, exit at once.
  */
 function listenForSignals(
   controller: AbortController,
   stderr: TextSink,
   setExit: (code: number) => void,
+  exitNow: (code: number, reason: string) => never,
 ): () => void {
-  let interrupted = false;
-  const handlers: [Deno.Signal, () => void][] = [
-    ["SIGINT", () => {
-      if (interrupted) Deno.exit(ExitCode.Interrupted);
-      interrupted = true;
-      setExit(ExitCode.Interrupted);
-      stderr.write("\nInterrupted: stopping tasks (press Ctrl-C again to exit at once)\n");
-      controller.abort(new CancelledError("interrupted (SIGINT)", ExitCode.Interrupted));
-    }],
-    ["SIGTERM", () => {
-      interrupted = true;
-      setExit(ExitCode.Terminated);
-      controller.abort(new CancelledError("terminated (SIGTERM)", ExitCode.Terminated));
-    }],
-  ];
-  for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
-  return () => {
-    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+  let stopping = false;
+  const on = (code: number, reason: string, verb: string) => () => {
+    if (stopping) {
+      stderr.write(`\n${verb} again: exiting at once\n`);
+      exitNow(code, `${reason}, then exited at once`);
+    }
+    stopping = true;
+    setExit(code);
+    stderr.write(`\n${verb}: stopping tasks (send the signal again to exit at once)\n`);
+    controller.abort(new CancelledError(reason, code));
   };
+  const handlers: [Deno.Signal, () => void][] = [
+    ["SIGINT", on(ExitCode.Interrupted, "interrupted (SIGINT)", "Interrupted")],
+    ["SIGTERM", on(ExitCode.Terminated, "terminated (SIGTERM)", "Terminated")],
+  ];
+  const added: typeof handlers = [];
+  for (const [signal, handler] of handlers) {
+    try {
+      Deno.addSignalListener(signal, handler);
+      added.push([signal, handler]);
+    } catch {
+      // Not every platform has every signal (Windows has no SIGTERM).
+    }
+  }
+  return () => {
+    for (const [signal, handler] of added) Deno.removeSignalListener(signal, handler);
+  };
+}
+
+/** Fails early, before anything runs, when the report could not be written. */
+async function assertWritableDir(path: string): Promise<void> {
+  const dir = dirname(path);
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch {
+    throw new UsageError(
+      `Cannot write the report to "${path}" as its directory "${dir}" does not exist: create it first`,
+    );
+  }
+  if (!info.isDirectory) {
+    throw new UsageError(
+      `Cannot write the report to "${path}" as "${dir}" is not a directory`,
+    );
+  }
+}
+
+async function writeReport(path: string, report: RunReport, stderr: TextSink): Promise<boolean> {
+  try {
+    await writeTextFileAtomic(path, reportToJson(report) + "\n");
+    return true;
+  } catch (error) {
+    stderr.write(`error: ${reportFileError(path, error)}\n`);
+    return false;
+  }
+}
+
+function reportFileError(path: string, error: unknown): string {
+  return `Cannot write the report to "${path}": ${
+    error instanceof Error ? error.message : String(error)
+  }`;
+}
+
+/**
+ * Whether to draw the live view: stderr is a terminal that takes cursor
+ * movement, nobody asked for plain output (CI, NO_COLOR), and log-update may
+ * read the variables it reads when imported. Querying never prompts.
+ */
+function liveViewAllowed(): boolean {
+  if (!Deno.stderr.isTerminal() || Deno.noColor) return false;
+  const readable = ["CI", "TERM", "TERM_PROGRAM", "TMUX"].every((variable) =>
+    Deno.permissions.querySync({ name: "env", variable }).state === "granted"
+  );
+  return readable && !Deno.env.get("CI") && Deno.env.get("TERM") !== "dumb";
+}
+
+function stdoutIsColorTerminal(): boolean {
+  return !Deno.noColor && Deno.stdout.isTerminal();
+}
+
+/** Fails before anything runs when the trace could not be written. */
+function assertTraceWritable(path: string): void {
+  if (Deno.permissions.querySync({ name: "write", path }).state !== "granted") {
+    throw new UsageError(
+      `Cannot write the trace to "${path}": run again with --allow-write=${path}`,
+    );
+  }
+}
+
+async function writeTrace(path: string, report: RunReport, stderr: TextSink): Promise<void> {
+  try {
+    await writeTextFileAtomic(path, JSON.stringify(chromeTrace(report)) + "\n");
+    stderr.write(
+      `Trace written to ${path}: open it in https://ui.perfetto.dev or chrome://tracing\n`,
+    );
+  } catch (error) {
+    stderr.write(
+      `error: Cannot write the trace to "${path}": ${
+        error instanceof Error ? error.message : String(error)
+      }\n`,
+    );
+  }
 }
 
 function table(rows: string[][]): string {

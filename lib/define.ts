@@ -6,6 +6,8 @@
  * @module
  */
 
+import { isValidLimit } from "./_deadline.ts";
+import { normalizeBackoff, normalizeRetries } from "./_retry.ts";
 import { TaskFileError } from "./errors.ts";
 import { normalizePermissions, type Permissions } from "./permissions.ts";
 import { TaskGraph } from "./task_graph.ts";
@@ -17,7 +19,11 @@ export type TaskKind = "io" | "cpu";
 export interface TaskContext<Deps = Record<string, unknown>> {
   /** The task's own name. */
   readonly name: string;
-  /** Aborted when the run is cancelled or fails fast; pass it on to fetch and friends. */
+  /**
+   * Aborted when the run is cancelled or fails fast, or when this attempt
+   * reaches its `timeout` (then with a `TimeoutError`); pass it on to
+   * `fetch`, `Deno.Command` and friends so that their work stops too.
+   */
   readonly signal: AbortSignal;
   /**
    * The results of the tasks this one depends on, keyed by task name. In a
@@ -26,8 +32,59 @@ export interface TaskContext<Deps = Record<string, unknown>> {
   readonly deps: Deps;
 }
 
+/** How long to wait between the attempts of a task that has `retries`. */
+export interface BackoffOptions {
+  /** The wait before the first retry, in ms. Default 1000. Minimum 0. */
+  delay?: number;
+  /** Each later wait is the previous one times this. Default 2. Minimum 1. */
+  factor?: number;
+  /** The longest wait, in ms. Default 30000. Minimum 0. */
+  maxDelay?: number;
+}
+
+/**
+ * What a task does when it hangs or fails: its time limit and retries.
+ *
+ * @example A flaky task, tried up to three times, each attempt limited to 5 s
+ * ```ts
+ * import { defineTasks, io, run } from "@spool/spool";
+ *
+ * let calls = 0;
+ * const tasks = defineTasks({
+ *   flaky: io({
+ *     timeout: 5_000,
+ *     retries: 2,
+ *     backoff: { delay: 10 },
+ *     run() {
+ *       if (++calls < 3) throw new Error("connection reset");
+ *       return "downloaded";
+ *     },
+ *   }),
+ * });
+ * const report = await run(tasks);
+ * console.log(report.tasks[0].status, report.tasks[0].attemptCount); // "ok" 3
+ * ```
+ */
+export interface FailurePolicy {
+  /**
+   * The time limit of one attempt, in ms, counted from when the body starts
+   * (not while it waits for a slot). At the deadline an io task's signal
+   * aborts and a cpu task's worker is terminated and replaced; the attempt
+   * fails with a `TimeoutError` naming the limit. Default: the run's
+   * `timeout` (`--timeout`), else none; `Infinity` opts out of the run's.
+   */
+  timeout?: number;
+  /**
+   * How many times to try again after a failed attempt (timeouts included),
+   * waiting as `backoff` says. Default 0. A cancelled run is never retried.
+   */
+  retries?: number;
+  /** The waits between attempts; exponential from 1 s by default. */
+  backoff?: BackoffOptions;
+}
+
 /** What `io()` and `cpu()` take. */
-export interface TaskSpec<Result = unknown, Deps = Record<string, unknown>> {
+export interface TaskSpec<Result = unknown, Deps = Record<string, unknown>> extends FailurePolicy {
   /** One line shown by `spool list`. */
   description?: string;
   /** Names of the tasks whose results this task needs; they run first. */
@@ -45,6 +102,80 @@ export interface TaskDefinition<Result = unknown, Deps = Record<string, unknown>
   readonly kind: TaskKind;
 }
 
+/** What a sharded task's items can be: a list, a typed array, or any iterable. */
+export type ShardItems<Item> = Iterable<Item> | ArrayLike<Item>;
+
+/**
+ * What `cpu()` takes for a sharded task: items and a body per item instead of
+ * one `run` body. spool splits the items into chunks over every worker and
+ * hands back the results in input order, or their fold with `reduce`.
+ */
+export interface ShardSpec<Item = unknown, Result = unknown, Deps = Record<string, unknown>>
+  extends FailurePolicy {
+  /** One line shown by `spool list`. */
+  description?: string;
+  /** Names of the tasks whose results this task needs; they run first. */
+  deps?: readonly string[];
+  /** What the task may touch; nothing declared means nothing granted. */
+  permissions?: Permissions;
+  /**
+   * The items, or a function of the task's context that returns them (it
+   * runs on the main thread: use it to pick items out of `deps` or build a
+   * range, not for heavy work). A typed array moves to the workers in
+   * chunks without cloning; a view on a `SharedArrayBuffer` is shared.
+   */
+  items:
+    | ShardItems<Item>
+    | ((context: TaskContext<Deps>) => ShardItems<Item> | Promise<ShardItems<Item>>);
+  /**
+   * The body, run in a worker once per item; synchronous. Its results must be
+   * structured-cloneable.
+   *
+   * @param item One item.
+   * @param index The item's index among all items.
+   */
+  map(item: Item, index: number): Result;
+  /**
+   * Folds two results into one. It must be associative: each chunk is folded
+   * in its worker, then the chunks' folds in order on the main thread.
+   * Without it the task's result is the array of `map` results.
+   *
+   * @param a The fold so far.
+   * @param b The next result.
+   */
+  reduce?(a: Result, b: Result): Result;
+  /** The fold's starting value; with no items and none given, the result is `undefined`. */
+  initial?: Result;
+  /** Items per chunk. Default: chosen from the item count, workers and measured cost. Minimum 1. */
+  chunkSize?: number;
+}
+
+/** A sharded task as declared: its spec plus its lane, always `cpu`. */
+export interface ShardedTaskDefinition<
+  Item = unknown,
+  Result = unknown,
+  Deps = Record<string, unknown>,
+> extends ShardSpec<Item, Result, Deps> {
+  /** The lane the task runs in. */
+  readonly kind: "cpu";
+}
+
+/** A sharded task's items and bodies, as the scheduler and workers see them. */
+export interface TaskShard {
+  /** The items, or the function of the context that returns them. */
+  readonly items: ShardItems<unknown> | ((context: TaskContext) => unknown);
+  /** The per-item body. */
+  readonly map: (item: unknown, index: number) => unknown;
+  /** The associative fold, when the task reduces. */
+  readonly reduce: ((a: unknown, b: unknown) => unknown) | undefined;
+  /** The fold's starting value. */
+  readonly initial: unknown;
+  /** Whether `initial` was given (it may be `undefined` on purpose). */
+  readonly hasInitial: boolean;
+  /** The chunk size the task asked for; automatic when absent. */
+  readonly chunkSize: number | undefined;
+}
+
 /** A validated task, as the scheduler sees it. */
 export interface Task {
   /** The task's name, its key in `defineTasks`. */
@@ -57,19 +188,34 @@ export interface Task {
   readonly deps: readonly string[];
   /** Its normalized permissions. */
   readonly permissions: Permissions;
-  /** The body. */
+  /**
+   * The body. For a sharded task it maps every item in one go, for a cpu
+   * lane that cannot run chunks.
+   */
   readonly run: (context: TaskContext) => unknown;
+  /** Present for a sharded cpu task: its items, map and reduce. */
+  readonly shard?: TaskShard;
+  /** The time limit of one attempt in ms; the run's default applies when absent. */
+  readonly timeout?: number;
+  /** How many times a failed attempt is tried again; absent means 0. */
+  readonly retries?: number;
+  /** The waits between attempts, with defaults filled in; present with `retries`. */
+  readonly backoff?: Required<BackoffOptions>;
 }
 
 const TASK_KIND = Symbol.for("spool.task.kind");
 const TASK_SET = Symbol.for("spool.taskset");
 const REGISTRY = Symbol.for("spool.registry");
 
-function mark<R, D>(kind: TaskKind, spec: TaskSpec<R, D>): TaskDefinition<R, D> {
+function mark<T>(kind: TaskKind, spec: T): T & { readonly kind: TaskKind } {
   if (spec === null || typeof spec !== "object") {
-    throw new TypeError(`Cannot declare an ${kind} task: expected an object with a run function`);
+    throw new TypeError(
+      `Cannot declare ${
+        kind === "io" ? "an" : "a"
+      } ${kind} task: expected an object with a run function`,
+    );
   }
-  const definition = { ...spec, kind } as TaskDefinition<R, D>;
+  const definition = { ...spec, kind };
   Object.defineProperty(definition, TASK_KIND, { value: kind });
   return definition;
 }
@@ -82,7 +228,7 @@ function mark<R, D>(kind: TaskKind, spec: TaskSpec<R, D>): TaskDefinition<R, D> 
  * @returns The declaration, for `defineTasks`.
  * @example Download a page
  * ```ts
- * import { io } from "./mod.ts";
+ * import { io } from "@spool/spool";
  * const page = io({
  *   description: "Fetch the front page",
  *   permissions: { net: ["example.com"] },
@@ -95,7 +241,8 @@ function mark<R, D>(kind: TaskKind, spec: TaskSpec<R, D>): TaskDefinition<R, D> 
  */
 export function io<Result = unknown, Deps = Record<string, unknown>>(
   spec: TaskSpec<Result, Deps>,
-): TaskDefinition<Result, Deps> {
+  // NoInfer: inside defineTasks() the expected type would otherwise infer Deps as never.
+): TaskDefinition<Result, NoInfer<Deps>> {
   return mark("io", spec);
 }
 
@@ -107,7 +254,7 @@ export function io<Result = unknown, Deps = Record<string, unknown>>(
  * @returns The declaration, for `defineTasks`.
  * @example Sum of squares
  * ```ts
- * import { cpu } from "./mod.ts";
+ * import { cpu } from "@spool/spool";
  * const squares = cpu({
  *   description: "Sum of i*i below ten million",
  *   run() {
@@ -120,8 +267,37 @@ export function io<Result = unknown, Deps = Record<string, unknown>>(
  */
 export function cpu<Result = unknown, Deps = Record<string, unknown>>(
   spec: TaskSpec<Result, Deps>,
-): TaskDefinition<Result, Deps> {
-  return mark("cpu", spec);
+  // NoInfer: see io().
+): TaskDefinition<Result, NoInfer<Deps>>;
+/**
+ * Declares a sharded cpu task: `map` runs once per item, in chunks spread
+ * over every worker; the result is the array of `map` results in input
+ * order, or their fold with `reduce`. A failing item fails the task with the
+ * item's index and its own error.
+ *
+ * @param spec The task's items, map, optional reduce and chunk size, and its
+ * description, deps and permissions.
+ * @returns The declaration, for `defineTasks`.
+ * @example Sum of squares over every worker
+ * ```ts
+ * import { cpu } from "@spool/spool";
+ * const squares = cpu({
+ *   description: "Sum of i*i below ten million, in chunks",
+ *   items: () => Array.from({ length: 10_000_000 }, (_, i) => i),
+ *   map: (i) => i * i,
+ *   reduce: (a, b) => a + b,
+ *   initial: 0,
+ * });
+ * ```
+ */
+export function cpu<Item = unknown, Result = unknown, Deps = Record<string, unknown>>(
+  spec: ShardSpec<Item, Result, Deps>,
+  // NoInfer: see io().
+): ShardedTaskDefinition<Item, Result, NoInfer<Deps>>;
+export function cpu(
+  spec: TaskSpec | ShardSpec,
+): TaskDefinition | ShardedTaskDefinition {
+  return mark("cpu", spec) as TaskDefinition | ShardedTaskDefinition;
 }
 
 /**
@@ -141,6 +317,8 @@ export class TaskSet {
   readonly module: string | undefined;
 
   /**
+   * Builds a task set from validated tasks; use `defineTasks` instead.
+   *
    * @param tasks Validated tasks by name.
    * @param module The declaring module's URL, when known.
    */
@@ -175,7 +353,7 @@ export function isTaskSet(value: unknown): value is TaskSet {
  * @throws {TaskFileError} Naming the task and the problem.
  * @example A two-task file
  * ```ts
- * import { cpu, defineTasks, io } from "./mod.ts";
+ * import { cpu, defineTasks, io } from "@spool/spool";
  *
  * export default defineTasks({
  *   numbers: io({ run: () => [1, 2, 3] }),
@@ -186,7 +364,12 @@ export function isTaskSet(value: unknown): value is TaskSet {
  * });
  * ```
  */
-export function defineTasks(tasks: Record<string, TaskDefinition<unknown, never>>): TaskSet {
+export function defineTasks(
+  tasks: Record<
+    string,
+    TaskDefinition<unknown, never> | ShardedTaskDefinition<unknown, unknown, never>
+  >,
+): TaskSet {
   const module = callerModule();
   if (tasks === null || typeof tasks !== "object" || Array.isArray(tasks)) {
     throw new TaskFileError(
@@ -194,10 +377,17 @@ export function defineTasks(tasks: Record<string, TaskDefinition<unknown, never>
       { file: module },
     );
   }
+  if (tasks instanceof Map) {
+    throw new TaskFileError(
+      "Cannot define tasks: defineTasks() expects an object of tasks keyed by name, not a Map: pass Object.fromEntries(map)",
+      { file: module },
+    );
+  }
   const validated = new Map<string, Task>();
   for (const [name, definition] of Object.entries(tasks)) {
     validated.set(name, validateTask(name, definition, module));
   }
+  assertDistinctNames([...validated.keys()], module);
   if (validated.size === 0) {
     throw new TaskFileError(
       "Cannot define tasks: the task set is empty, declare at least one task",
@@ -219,7 +409,9 @@ export function defineTasks(tasks: Record<string, TaskDefinition<unknown, never>
   return set;
 }
 
-const NAME = /^[\p{L}\p{N}_][\p{L}\p{N}_.:\-]*$/u;
+// Marks (\p{M}) after the first character: Devanagari, Thai and decomposed
+// accents need them.
+const NAME = /^[\p{L}\p{N}_][\p{L}\p{M}\p{N}_.:\-]*$/u;
 
 function validateTask(name: string, definition: unknown, file: string | undefined): Task {
   const fail = (message: string): never => {
@@ -227,7 +419,9 @@ function validateTask(name: string, definition: unknown, file: string | undefine
   };
   if (!NAME.test(name)) {
     fail(
-      `Task name "${name}" is invalid: use letters, digits, '_', '.', ':' or '-', starting with a letter, digit or '_'`,
+      `Task name ${
+        quoteName(name)
+      } is invalid: use letters, digits, '_', '.', ':' or '-', starting with a letter, digit or '_'`,
     );
   }
   if (definition === null || typeof definition !== "object") {
@@ -238,7 +432,10 @@ function validateTask(name: string, definition: unknown, file: string | undefine
   if (kind !== "io" && kind !== "cpu") {
     fail(`Task "${name}" is neither io nor cpu: declare it as io({ run }) or cpu({ run })`);
   }
-  if (typeof d.run !== "function") {
+  const shard = d.items !== undefined || d.map !== undefined
+    ? validateShard(name, kind as TaskKind, d, fail)
+    : undefined;
+  if (shard === undefined && typeof d.run !== "function") {
     fail(`Task "${name}" has no run function: give it run(context) { ... }`);
   }
   if (d.description !== undefined && typeof d.description !== "string") {
@@ -249,10 +446,21 @@ function validateTask(name: string, definition: unknown, file: string | undefine
     fail(`Task "${name}" has invalid 'deps': expected a list of task names`);
   }
   let permissions: Permissions = {};
+  let retries = 0;
+  let backoff: Required<BackoffOptions> | undefined;
   try {
     permissions = normalizePermissions(name, d.permissions);
+    retries = normalizeRetries(name, d.retries);
+    backoff = normalizeBackoff(name, d.backoff);
   } catch (error) {
     fail((error as Error).message);
+  }
+  if (d.timeout !== undefined && !isValidLimit(d.timeout)) {
+    fail(
+      `Task "${name}" has invalid 'timeout': expected a number of ms above 0 (Infinity for none), got ${
+        typeof d.timeout === "string" ? JSON.stringify(d.timeout) : String(d.timeout)
+      }`,
+    );
   }
   return {
     name,
@@ -260,8 +468,106 @@ function validateTask(name: string, definition: unknown, file: string | undefine
     description: (d.description as string | undefined) ?? "",
     deps: [...new Set(deps as string[])],
     permissions,
-    run: d.run as (context: TaskContext) => unknown,
+    run: shard === undefined
+      ? d.run as (context: TaskContext) => unknown
+      : (context: TaskContext) => mapAll(shard, context),
+    ...(shard === undefined ? {} : { shard }),
+    ...(d.timeout === undefined ? {} : { timeout: d.timeout as number }),
+    ...(retries === 0 ? {} : { retries, backoff }),
   };
+}
+
+function validateShard(
+  name: string,
+  kind: TaskKind,
+  d: Record<PropertyKey, unknown>,
+  fail: (message: string) => never,
+): TaskShard {
+  if (kind !== "cpu") {
+    fail(`Task "${name}" is an io task with 'items': only cpu tasks can be sharded, use cpu()`);
+  }
+  if (d.run !== undefined) {
+    fail(`Task "${name}" has both 'run' and 'items': give either run(context) or items with map`);
+  }
+  if (typeof d.map !== "function") {
+    fail(`Task "${name}" has 'items' but no map function: give it map(item, index) { ... }`);
+  }
+  const items = d.items;
+  const listLike = typeof items === "object" && items !== null &&
+    (Symbol.iterator in items || typeof (items as ArrayLike<unknown>).length === "number");
+  if (typeof items !== "function" && !listLike) {
+    fail(
+      `Task "${name}" has invalid 'items': expected an array, a typed array, an iterable or a function returning one`,
+    );
+  }
+  if (d.reduce !== undefined && typeof d.reduce !== "function") {
+    fail(`Task "${name}" has an invalid 'reduce': expected a function (a, b) => a combined with b`);
+  }
+  const size = d.chunkSize;
+  if (size !== undefined && (!Number.isSafeInteger(size) || (size as number) < 1)) {
+    fail(
+      `Task "${name}" has an invalid 'chunkSize': expected a positive integer, got ${String(size)}`,
+    );
+  }
+  return {
+    items: items as TaskShard["items"],
+    map: d.map as TaskShard["map"],
+    reduce: d.reduce as TaskShard["reduce"],
+    initial: d.initial,
+    hasInitial: "initial" in d,
+    chunkSize: size as number | undefined,
+  };
+}
+
+/** A sharded task's work in one go, for a cpu lane that cannot run chunks. */
+async function mapAll(shard: TaskShard, context: TaskContext): Promise<unknown> {
+  const source = typeof shard.items === "function" ? await shard.items(context) : shard.items;
+  const results = Array.from(source as ShardItems<unknown>, (item, i) => shard.map(item, i));
+  const { reduce } = shard;
+  if (reduce === undefined) return results;
+  if (results.length === 0) return shard.initial;
+  let acc = shard.hasInitial ? reduce(shard.initial, results[0]) : results[0];
+  for (let i = 1; i < results.length; i++) acc = reduce(acc, results[i]);
+  return acc;
+}
+
+/**
+ * Names are typed on command lines and read in reports: two that differ only
+ * in case, width or Unicode normalization ("café" typed two ways) would be
+ * told apart by spool but not by people, so they are rejected.
+ */
+function assertDistinctNames(names: string[], file: string | undefined): void {
+  const seen = new Map<string, string>();
+  for (const name of names) {
+    const key = name.normalize("NFKC").toLowerCase();
+    const other = seen.get(key);
+    if (other === undefined) {
+      seen.set(key, name);
+      continue;
+    }
+    const how = other.normalize("NFC") === name.normalize("NFC")
+      ? `are the same text in different Unicode normalization forms (${codePoints(other)} and ${
+        codePoints(name)
+      })`
+      : "differ only in case, width or Unicode normalization";
+    throw new TaskFileError(
+      `Tasks "${other}" and "${name}" ${how}: rename one of them so that people can tell them apart`,
+      { file },
+    );
+  }
+}
+
+/** A name in quotes, with control and invisible characters escaped so the message shows them. */
+function quoteName(name: string): string {
+  return JSON.stringify(name).replace(
+    /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu,
+    (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, "0")}`,
+  );
+}
+
+function codePoints(text: string): string {
+  return [...text].map((c) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`)
+    .join(" ");
 }
 
 /** Every task set defined in this realm, so a worker can find one that was not exported. */

@@ -14,6 +14,8 @@ export class SpoolError extends Error {
   readonly exitCode: number;
 
   /**
+   * Creates an error with a code and an exit code.
+   *
    * @param message What went wrong and the way out.
    * @param code Stable machine-readable code.
    * @param exitCode Exit code for the CLI.
@@ -42,6 +44,8 @@ export class TaskFileError extends SpoolError {
   readonly file: string | undefined;
 
   /**
+   * Creates a task-file error; the message is prefixed with the file.
+   *
    * @param message What is wrong and how to fix it.
    * @param options `file` names the task file; `cause` the underlying error.
    */
@@ -60,6 +64,8 @@ export class TaskFileError extends SpoolError {
 /** A bad command line: an unknown task, a bad flag value. Exit code 2. */
 export class UsageError extends SpoolError {
   /**
+   * Creates a usage error.
+   *
    * @param message What is wrong and how to fix it.
    */
   constructor(message: string) {
@@ -89,6 +95,8 @@ export class PermissionError extends SpoolError {
   readonly missing: readonly MissingGrant[];
 
   /**
+   * Creates the error from every missing grant.
+   *
    * @param missing The grants that are missing; must not be empty.
    */
   constructor(missing: readonly MissingGrant[]) {
@@ -115,6 +123,8 @@ function describeGrant(m: MissingGrant): string {
 /** The run was cancelled by a signal (Ctrl-C or SIGTERM) or an `AbortSignal`. */
 export class CancelledError extends SpoolError {
   /**
+   * Creates a cancellation error.
+   *
    * @param message What cancelled the run.
    * @param exitCode 130 for SIGINT, 143 for SIGTERM.
    */

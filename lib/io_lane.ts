@@ -28,6 +28,8 @@ export class IoLane {
   #tail: Waiter | undefined;
 
   /**
+   * Creates a lane that runs at most `concurrency` functions at once.
+   *
    * @param concurrency How many functions may run at once; at least 1,
    * `Infinity` for no limit.
    * @throws {RangeError} When `concurrency` is not a positive integer or

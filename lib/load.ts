@@ -45,10 +45,13 @@ export async function loadTaskFile(path: string): Promise<LoadedTaskFile> {
     }
     if (error instanceof SpoolError) throw error;
     const missing = await whyMissing(url);
-    throw new TaskFileError(missing ?? `Cannot load the task file: ${firstParagraph(error)}`, {
-      file,
-      cause: error,
-    });
+    throw new TaskFileError(
+      missing ?? `Cannot load the task file: ${describeLoadError(error, url)}`,
+      {
+        file,
+        cause: error,
+      },
+    );
   }
   if (!("default" in module)) {
     throw new TaskFileError(
@@ -96,17 +99,37 @@ function stripFile(error: TaskFileError): string {
   return error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
 }
 
-function firstParagraph(error: unknown): string {
-  const text = error instanceof Error
+/**
+ * Why an import failed, in one line. Deno reports a file that does not parse
+ * (or imports a missing module) as a TypeError whose message carries a code
+ * frame and an "at file:line:col" line that reads like a stack trace: the
+ * frame is dropped (it would echo raw bytes from the file) and the place
+ * becomes "(line 2, column 60)".
+ */
+function describeLoadError(error: unknown, url: string): string {
+  let text = error instanceof Error
     ? `${error.name === "Error" ? "" : `${error.name}: `}${error.message}`
     : String(error);
-  // Strip ANSI escapes some runtime errors carry, and keep it to one paragraph.
   // deno-lint-ignore no-control-regex
-  return text.replace(/\x1b\[[0-9;]*m/g, "").split(/\n\s*\n/)[0].trim();
+  text = text.replace(/\x1b\[[0-9;]*m/g, "").replace(/^TypeError: (SyntaxError: )/, "$1");
+  let where = "";
+  const atLine = /\n\s+at (\S+?):(\d+):(\d+)\s*$/;
+  for (let at = text.match(atLine); at !== null; at = text.match(atLine)) {
+    text = text.slice(0, at.index);
+    const place = `line ${at[2]}, column ${at[3]}`;
+    // The innermost place, listed first, is the one that counts.
+    where = at[1] === url ? ` (${place})` : ` (in ${displayFile(at[1])}, ${place})`;
+  }
+  const lines = text.split(/\n\s*\n/)[0].split("\n").filter((line) => !/^\s*\d*\s*\|/.test(line));
+  const message = lines.join(" ").trim().replace(/\.$/, "")
+    .replace(/file:\/\/[^\s"')]+/g, (found) => displayFile(found));
+  return message + where;
 }
 
 function kindOf(value: unknown): string {
   if (value === null) return "null";
+  if (value === undefined) return "undefined";
+  if (value instanceof Promise) return "a promise";
   if (Array.isArray(value)) return "an array";
   if (typeof value === "function") return "a function";
   if (typeof value === "object") return "an object";

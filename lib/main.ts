@@ -10,7 +10,9 @@
  * `if (import.meta.main) await main(import.meta.url);` at its end,
  * `deno run tasks.ts build` works like `spool run -f tasks.ts build`, and
  * `deno run tasks.ts list` like `spool list`. Sets `Deno.exitCode` rather
- * than exiting, so pending output is flushed.
+ * than exiting, so pending output is flushed; but after Ctrl-C or SIGTERM it
+ * exits at once, as asked, rather than wait for task bodies that ignored
+ * their abort signal.
  *
  * @param module The task file's URL: `import.meta.url`.
  * @param args The command-line arguments; default `Deno.args`.
@@ -23,6 +25,7 @@
 export async function main(module: string, args: readonly string[] = Deno.args): Promise<number> {
   const { runCli } = await import("./cli.ts");
   const code = await runCli(["--file", module, ...args]);
+  if (code === 130 || code === 143) Deno.exit(code);
   Deno.exitCode = code;
   return code;
 }

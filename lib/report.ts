@@ -6,10 +6,16 @@
  * @module
  */
 
+import { criticalPath } from "./critical_path.ts";
 import type { TaskKind } from "./define.ts";
 
-/** How a task ended. */
-export type TaskStatus = "ok" | "failed" | "skipped";
+/**
+ * How a task ended: `ok` it passed; `failed` it threw, timed out or its
+ * worker died (after any retries); `skipped` it never started (a dependency
+ * failed or the run stopped first); `cancelled` it was running when the run
+ * stopped (fail-fast or a signal) and did not finish.
+ */
+export type TaskStatus = "ok" | "failed" | "skipped" | "cancelled";
 
 /** An error as it appears in a report. */
 export interface ReportedError {
@@ -19,6 +25,20 @@ export interface ReportedError {
   message: string;
   /** Its stack, when there is one. */
   stack?: string;
+}
+
+/** One attempt of a task that has `retries`. */
+export interface AttemptReport {
+  /** When it started, in ms since the run started. */
+  startMs: number;
+  /** When it ended, in ms since the run started. */
+  endMs: number;
+  /** `endMs - startMs`. */
+  durationMs: number;
+  /** For a cpu task, the index of the worker that ran it. */
+  worker?: number;
+  /** Why it failed; absent for the attempt that passed. */
+  error?: ReportedError;
 }
 
 /** One task in a run report. */
@@ -41,8 +61,15 @@ export interface TaskReport {
   result?: unknown;
   /** Why it failed. */
   error?: ReportedError;
-  /** Why it was skipped: the failed dependency, or the run being stopped. */
+  /** Why it was skipped or cancelled: the failed dependency, or what stopped the run. */
   reason?: string;
+  /**
+   * For a task with `retries` that started: every attempt, in order. The
+   * task's `startMs` is the first attempt's, its `endMs` the last one's.
+   */
+  attempts?: AttemptReport[];
+  /** For a task with `retries` that started: how many attempts it took. */
+  attemptCount?: number;
 }
 
 /** The whole run. */
@@ -65,18 +92,31 @@ export interface RunReport {
   results: Record<string, unknown>;
   /** Set when the run was cancelled: what cancelled it. */
   cancelled?: string;
+  /**
+   * The chain of tasks that bounded the wall time, first to last (see
+   * {@linkcode criticalPath}); present when the run knew the dependencies.
+   */
+  criticalPath?: string[];
 }
 
 /**
  * Adds the summary figures to a list of task reports.
  *
  * @param tasks The task reports, in planned order.
- * @param options Wall time, pool size, io limit, and the cancel reason.
+ * @param options Wall time, pool size, io limit, the cancel reason, and
+ * each task's dependencies.
  * @returns The complete report.
  */
 export function buildReport(
   tasks: TaskReport[],
-  options: { wallMs: number; workers: number; concurrency: number; cancelled?: string },
+  options: {
+    wallMs: number;
+    workers: number;
+    concurrency: number;
+    cancelled?: string;
+    /** Each task's dependencies, for the critical path. */
+    deps?: ReadonlyMap<string, readonly string[]>;
+  },
 ): RunReport {
   const busyMs = tasks.reduce((sum, task) => sum + task.durationMs, 0);
   const report: RunReport = {
@@ -92,6 +132,8 @@ export function buildReport(
     ),
   };
   if (options.cancelled !== undefined) report.cancelled = options.cancelled;
+  const { deps } = options;
+  if (deps !== undefined) report.criticalPath = criticalPath(tasks, (name) => deps.get(name) ?? []);
   return report;
 }
 
@@ -140,11 +182,12 @@ export function formatMs(ms: number): string {
  * @returns For example `4 tasks: 4 ok in 2.05 s wall, 6.12 s of task time, speedup 2.99x`.
  */
 export function summaryLine(report: RunReport): string {
-  const counts = { ok: 0, failed: 0, skipped: 0 };
+  const counts = { ok: 0, failed: 0, skipped: 0, cancelled: 0 };
   for (const task of report.tasks) counts[task.status]++;
   const parts = [`${counts.ok} ok`];
   if (counts.failed > 0) parts.push(`${counts.failed} failed`);
   if (counts.skipped > 0) parts.push(`${counts.skipped} skipped`);
+  if (counts.cancelled > 0) parts.push(`${counts.cancelled} cancelled`);
   const noun = report.tasks.length === 1 ? "task" : "tasks";
   return `${report.tasks.length} ${noun}: ${parts.join(", ")} in ${
     formatMs(report.wallMs)

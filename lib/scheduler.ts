@@ -10,9 +10,12 @@
  */
 
 import type { Task, TaskSet } from "./define.ts";
+import { ABORT_GRACE_MS, Deadline, isValidLimit, settleWithin, timeoutError } from "./_deadline.ts";
+import { backoffDelay, DEFAULT_BACKOFF, sleep } from "./_retry.ts";
 import { IoLane } from "./io_lane.ts";
 import { assertGranted, permissionKey, type Permissions } from "./permissions.ts";
 import {
+  type AttemptReport,
   buildReport,
   type ReportedError,
   roundMs,
@@ -20,7 +23,16 @@ import {
   type TaskReport,
 } from "./report.ts";
 import type { Reporter, RunPlan } from "./reporter.ts";
-import { type CpuResult, type CpuRunOptions, WorkerPool } from "./worker_pool.ts";
+import { planRun } from "./plan.ts";
+import { captureIoConsole, withTaskOutput } from "./_io_console.ts";
+import { runShard } from "./shard.ts";
+import {
+  type ChunkResult,
+  type CpuChunk,
+  type CpuResult,
+  type CpuRunOptions,
+  WorkerPool,
+} from "./worker_pool.ts";
 
 /** The default io concurrency limit. */
 export const DEFAULT_CONCURRENCY = 64;
@@ -37,6 +49,15 @@ export interface CpuLane {
    * @param options Its permissions, an abort signal and a start callback.
    */
   run(task: string, deps: Record<string, unknown>, options: CpuRunOptions): Promise<CpuResult>;
+  /**
+   * Runs a sharded task's `map` over one chunk of its items. Without it, a
+   * sharded task runs whole through `run`, on one worker.
+   *
+   * @param task The task's name.
+   * @param chunk The items and the index of the first.
+   * @param options Its permissions and an abort signal.
+   */
+  runChunk?(task: string, chunk: CpuChunk, options: CpuRunOptions): Promise<ChunkResult>;
   /** Starts capacity ahead of work. */
   warm?(demand: Iterable<{ permissions: Permissions; count: number }>): void;
   /** Releases every resource. */
@@ -53,6 +74,11 @@ export interface RunOptions {
   concurrency?: number;
   /** After a failure, go on with every task not downstream of it. Default `false`. */
   keepGoing?: boolean;
+  /**
+   * The time limit of one attempt of a task that sets no `timeout`, in ms.
+   * Default: none. Minimum: above 0.
+   */
+  timeout?: number;
   /** Cancels the run: no task starts, running ones are aborted. */
   signal?: AbortSignal;
   /** Receives progress events. */
@@ -80,10 +106,11 @@ export interface RunOptions {
  * @returns The run report, with every task's status, timing and result.
  * @throws {UsageError} When a target does not exist.
  * @throws {PermissionError} When a declared permission is not granted.
- * @throws {RangeError} When `workers` or `concurrency` is not a positive integer.
+ * @throws {RangeError} When `workers` or `concurrency` is not a positive
+ * integer, or `timeout` is not a number of ms above 0.
  * @example Run a task set from a script
  * ```ts
- * import { defineTasks, io, run } from "./mod.ts";
+ * import { defineTasks, io, run } from "@spool/spool";
  *
  * const tasks = defineTasks({
  *   a: io({ run: () => 1 }),
@@ -101,6 +128,11 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
       `Cannot run as 'workers' must be a positive integer: current value is ${workers}`,
     );
   }
+  if (options.timeout !== undefined && !isValidLimit(options.timeout)) {
+    throw new RangeError(
+      `Cannot run as 'timeout' must be a number of ms above 0: current value is ${options.timeout}`,
+    );
+  }
   const ioLane = new IoLane(concurrency);
   const order = tasks.graph.select(options.targets ?? []);
   const planned = order.map((name) => tasks.tasks.get(name)!);
@@ -115,12 +147,11 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
     );
   }
 
-  const plan: RunPlan = {
-    tasks: planned.map(({ name, kind, deps, permissions }) => ({ name, kind, deps, permissions })),
-    workers: cpuTasks.length > 0 ? workers : 0,
-    concurrency,
-  };
+  const plan: RunPlan = planRun(tasks, { targets: options.targets, workers, concurrency });
   const reporter = safeReporter(options.reporter);
+  // Output is captured only for a reporter that shows it; otherwise io tasks print as usual.
+  const captureOutput = typeof options.reporter?.taskOutput === "function";
+  using _ioConsole = captureOutput ? captureIoConsole() : undefined;
   reporter.runStart(plan);
 
   const t0 = performance.now();
@@ -133,8 +164,10 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
       ioLane,
       cpuLane,
       keepGoing: options.keepGoing ?? false,
+      timeout: options.timeout,
       signal: options.signal,
       reporter,
+      captureOutput,
       t0,
     });
     const { reports, cancelled } = await execution.done;
@@ -143,6 +176,7 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
       workers: plan.workers,
       concurrency,
       cancelled,
+      deps: new Map(planned.map((task) => [task.name, task.deps])),
     });
     reporter.runEnd(report);
     return report;
@@ -157,8 +191,10 @@ function demandByPermissions(cpuTasks: Task[]): { permissions: Permissions; coun
   for (const task of cpuTasks) {
     const key = permissionKey(task.permissions);
     const entry = demand.get(key);
-    if (entry === undefined) demand.set(key, { permissions: task.permissions, count: 1 });
-    else entry.count++;
+    // A sharded task can keep every worker busy.
+    const count = task.shard === undefined ? 1 : Infinity;
+    if (entry === undefined) demand.set(key, { permissions: task.permissions, count });
+    else entry.count += count;
   }
   return [...demand.values()];
 }
@@ -174,6 +210,9 @@ function safeReporter(reporter: Reporter | undefined): Required<Reporter> {
   return {
     runStart: (plan) => call(reporter?.runStart, plan),
     taskStart: (event) => call(reporter?.taskStart, event),
+    taskOutput: (event) => call(reporter?.taskOutput, event),
+    taskProgress: (event) => call(reporter?.taskProgress, event),
+    taskRetry: (event) => call(reporter?.taskRetry, event),
     taskEnd: (task) => call(reporter?.taskEnd, task),
     runEnd: (report) => call(reporter?.runEnd, report),
   };
@@ -183,12 +222,31 @@ interface ExecutionOptions {
   ioLane: IoLane;
   cpuLane: CpuLane | undefined;
   keepGoing: boolean;
+  /** The time limit of tasks that set none. */
+  timeout: number | undefined;
   signal: AbortSignal | undefined;
   reporter: Required<Reporter>;
+  /** Route task console output to the reporter (it has `taskOutput`). */
+  captureOutput: boolean;
   t0: number;
 }
 
-/** One run's mutable state: what is waiting, running, done. */
+/** How one attempt of a task ended. */
+interface Attempt {
+  status: "ok" | "failed" | "cancelled";
+  startMs: number;
+  endMs: number;
+  worker?: number;
+  value?: unknown;
+  error?: unknown;
+}
+
+/**
+ * One run's mutable state: what is waiting, running, done. Each task runs as
+ * a series of attempts (one, unless it has `retries`), each under its own
+ * deadline; when the run stops (fail-fast or cancel), nothing new starts,
+ * running attempts are aborted, and tasks waiting for a retry give up.
+ */
 class Execution {
   readonly done: Promise<{ reports: TaskReport[]; cancelled?: string }>;
   #tasks: Task[];
@@ -200,6 +258,7 @@ class Execution {
   /** The root failure behind each task that failed or was skipped for one. */
   #rootFailure = new Map<string, string>();
   #running = 0;
+  #runningNames = new Set<string>();
   #controller = new AbortController();
   #stopReason: string | undefined;
   #cancelled: string | undefined;
@@ -208,10 +267,15 @@ class Execution {
   constructor(tasks: Task[], options: ExecutionOptions) {
     this.#tasks = tasks;
     this.#options = options;
-    this.done = new Promise<void>((resolve) => this.#finish = resolve).then(() => ({
-      reports: this.#tasks.map((task) => this.#reports.get(task.name)!),
-      cancelled: this.#cancelled,
-    }));
+    const { signal } = options;
+    const onCancel = () => this.#cancel(signal!.reason);
+    this.done = new Promise<void>((resolve) => this.#finish = resolve).then(() => {
+      signal?.removeEventListener("abort", onCancel);
+      return {
+        reports: this.#tasks.map((task) => this.#reports.get(task.name)!),
+        cancelled: this.#cancelled,
+      };
+    });
     const selected = new Set(tasks.map((task) => task.name));
     for (const task of tasks) {
       this.#waitingOn.set(task.name, task.deps.length);
@@ -222,9 +286,8 @@ class Execution {
         list.push(task);
       }
     }
-    const { signal } = options;
     if (signal?.aborted) this.#cancel(signal.reason);
-    else signal?.addEventListener("abort", () => this.#cancel(signal.reason), { once: true });
+    else signal?.addEventListener("abort", onCancel, { once: true });
     for (const task of tasks) {
       if (task.deps.length === 0 && !this.#reports.has(task.name)) this.#start(task);
     }
@@ -247,15 +310,10 @@ class Execution {
     // Everything not yet started is skipped now, so the run ends as soon as
     // the running tasks have stopped.
     for (const task of this.#tasks) {
-      if (!this.#reports.has(task.name) && !this.#isRunning(task.name)) {
+      if (!this.#reports.has(task.name) && !this.#runningNames.has(task.name)) {
         this.#skip(task, reason);
       }
     }
-  }
-
-  #runningNames = new Set<string>();
-  #isRunning(name: string): boolean {
-    return this.#runningNames.has(name);
   }
 
   #start(task: Task): void {
@@ -267,83 +325,193 @@ class Execution {
     for (const dep of task.deps) deps[dep] = this.#results.get(dep);
     this.#running++;
     this.#runningNames.add(task.name);
-    let startMs = Number.NaN;
+    this.#attempts(task, deps).then((report) => this.#end(task, report));
+  }
+
+  /**
+   * Runs a task's attempts until one passes, it runs out of retries, or the
+   * run stops. Resolves with its report, or `undefined` when it never started.
+   */
+  async #attempts(task: Task, deps: Record<string, unknown>): Promise<TaskReport | undefined> {
+    const retries = task.retries ?? 0;
+    const attempts: Attempt[] = [];
+    for (let n = 1;; n++) {
+      const attempt = await this.#attempt(task, deps, n === 1);
+      // Still waiting for a slot when the run stopped: nothing more to try.
+      if (attempt === undefined) break;
+      attempts.push(attempt);
+      if (attempt.status !== "failed" || n > retries || this.#stopReason !== undefined) break;
+      const delayMs = backoffDelay(task.backoff ?? DEFAULT_BACKOFF, n);
+      this.#options.reporter.taskRetry({
+        name: task.name,
+        kind: task.kind,
+        attempt: n + 1,
+        maxAttempts: retries + 1,
+        delayMs,
+        error: reportError(attempt.error),
+      });
+      try {
+        await sleep(delayMs, this.#controller.signal);
+      } catch {
+        break; // The run stopped: the task ends with its last failure.
+      }
+    }
+    return attempts.length === 0 ? undefined : this.#taskReport(task, attempts, retries > 0);
+  }
+
+  /** One attempt under its own deadline; `undefined` when it never started. */
+  async #attempt(
+    task: Task,
+    deps: Record<string, unknown>,
+    first: boolean,
+  ): Promise<Attempt | undefined> {
+    const limit = task.timeout ?? this.#options.timeout;
+    using deadline = new Deadline(
+      this.#controller.signal,
+      limit,
+      () => timeoutError(task.name, limit!),
+    );
+    let startMs: number | undefined;
     let worker: number | undefined;
     const started = (index?: number) => {
       startMs = this.#now();
       worker = index;
-      this.#options.reporter.taskStart({ name: task.name, kind: task.kind, startMs });
+      deadline.arm();
+      if (first) {
+        const { name, kind } = task;
+        const event = index === undefined
+          ? { name, kind, startMs }
+          : { name, kind, startMs, worker: index };
+        this.#options.reporter.taskStart(event);
+      }
     };
-    const signal = this.#controller.signal;
-    let promise: Promise<unknown>;
+    try {
+      const body = this.#body(task, deps, deadline.signal, started);
+      const value = await settleWithin(body, deadline.signal, ABORT_GRACE_MS);
+      // A result that came after the deadline is still a timeout.
+      if (deadline.timedOut) throw deadline.signal.reason;
+      return { status: "ok", startMs: startMs!, endMs: this.#now(), worker, value };
+    } catch (thrown) {
+      if (startMs === undefined) return undefined;
+      const error = deadline.timedOut ? deadline.signal.reason : thrown;
+      // Once the run has stopped, whatever a running task did next was
+      // brought on by the stop; its own error stays in the report.
+      const status = this.#stopReason !== undefined && !deadline.timedOut ? "cancelled" : "failed";
+      return { status, startMs, endMs: this.#now(), worker, error };
+    }
+  }
+
+  /** Starts a task's body in its lane. */
+  #body(
+    task: Task,
+    deps: Record<string, unknown>,
+    signal: AbortSignal,
+    started: (worker?: number) => void,
+  ): Promise<unknown> {
     if (task.kind === "io") {
-      promise = this.#options.ioLane.run((signal) => {
+      return this.#options.ioLane.run(async () => {
         started();
-        return task.run({ name: task.name, signal, deps });
+        const body = () => task.run({ name: task.name, signal, deps });
+        return await (this.#options.captureOutput
+          ? withTaskOutput(this.#output(task.name), body)
+          : body());
       }, { signal });
-    } else {
-      promise = this.#options.cpuLane!.run(task.name, deps, {
+    }
+    const lane = this.#options.cpuLane!;
+    if (task.shard !== undefined && lane.runChunk !== undefined) {
+      return runShard(lane as Required<CpuLane>, task.name, task.shard, {
+        deps,
         permissions: task.permissions,
         signal,
         onStart: started,
-      }).then((result) => result.value);
+        onOutput: this.#output(task.name),
+      });
     }
-    promise.then(
-      (value) => this.#end(task, { status: "ok", startMs, worker, value }),
-      (error) => this.#end(task, { status: "failed", startMs, worker, error }),
-    );
+    return lane.run(task.name, deps, {
+      permissions: task.permissions,
+      signal,
+      onStart: started,
+      onOutput: this.#output(task.name),
+    }).then((result) => result.value);
   }
 
-  #end(
-    task: Task,
-    outcome: {
-      status: "ok" | "failed";
-      startMs: number;
-      worker?: number;
-      value?: unknown;
-      error?: unknown;
-    },
-  ): void {
+  /** Hands a task's console output to the reporter, a line per event. */
+  #output(name: string): (stream: "stdout" | "stderr", text: string) => void {
+    return (stream, text) => {
+      if (!this.#options.captureOutput) {
+        // Nobody shows output: print it as the task would have outside spool.
+        (stream === "stderr" ? console.error : console.log)(text);
+        return;
+      }
+      for (const line of text.split("\n")) {
+        this.#options.reporter.taskOutput({ name, stream, text: line });
+      }
+    };
+  }
+
+  #taskReport(task: Task, attempts: Attempt[], withAttempts: boolean): TaskReport {
+    const first = attempts[0];
+    const last = attempts[attempts.length - 1];
+    const report: TaskReport = {
+      name: task.name,
+      kind: task.kind,
+      status: last.status,
+      startMs: roundMs(first.startMs),
+      endMs: roundMs(last.endMs),
+      durationMs: roundMs(last.endMs - first.startMs),
+    };
+    if (last.worker !== undefined) report.worker = last.worker;
+    if (last.status === "ok") {
+      report.result = last.value;
+    } else if (last.status === "failed") {
+      report.error = reportError(last.error);
+    } else {
+      report.reason = this.#stopReason;
+      if (last.error !== this.#controller.signal.reason) report.error = reportError(last.error);
+    }
+    if (withAttempts) {
+      report.attempts = attempts.map((attempt) => {
+        const entry: AttemptReport = {
+          startMs: roundMs(attempt.startMs),
+          endMs: roundMs(attempt.endMs),
+          durationMs: roundMs(attempt.endMs - attempt.startMs),
+        };
+        if (attempt.worker !== undefined) entry.worker = attempt.worker;
+        if (attempt.status !== "ok") entry.error = reportError(attempt.error);
+        return entry;
+      });
+      report.attemptCount = attempts.length;
+    }
+    return report;
+  }
+
+  #end(task: Task, report: TaskReport | undefined): void {
     this.#running--;
     this.#runningNames.delete(task.name);
-    const endMs = this.#now();
-    // A task aborted before it started has no start time; it never ran.
-    if (Number.isNaN(outcome.startMs)) {
+    // Aborted while it waited for a slot: it never ran.
+    if (report === undefined) {
       this.#skip(task, this.#stopReason ?? "run stopped");
       this.#checkDone();
       return;
     }
-    const report: TaskReport = {
-      name: task.name,
-      kind: task.kind,
-      status: outcome.status,
-      startMs: roundMs(outcome.startMs),
-      endMs: roundMs(endMs),
-      durationMs: roundMs(endMs - outcome.startMs),
-    };
-    if (outcome.worker !== undefined) report.worker = outcome.worker;
-    if (outcome.status === "ok") {
-      report.result = outcome.value;
-      this.#results.set(task.name, outcome.value);
-    } else {
-      report.error = reportError(outcome.error);
-      this.#rootFailure.set(task.name, task.name);
-    }
+    if (report.status === "ok") this.#results.set(task.name, report.result);
+    if (report.status === "failed") this.#rootFailure.set(task.name, task.name);
     this.#reports.set(task.name, report);
     this.#options.reporter.taskEnd(report);
 
-    if (outcome.status === "failed" && !this.#options.keepGoing) {
-      this.#stop(`task "${task.name}" failed`);
-    }
     for (const next of this.#dependants.get(task.name) ?? []) {
       if (this.#reports.has(next.name)) continue;
-      if (outcome.status === "failed") {
+      if (report.status !== "ok") {
         this.#skipDownstream(next, task.name);
         continue;
       }
       const left = this.#waitingOn.get(next.name)! - 1;
       this.#waitingOn.set(next.name, left);
       if (left === 0) this.#start(next);
+    }
+    // After its dependants are skipped for it by name, the rest of the run stops.
+    if (report.status === "failed" && !this.#options.keepGoing) {
+      this.#stop(`stopped because task "${task.name}" failed`);
     }
     this.#checkDone();
   }

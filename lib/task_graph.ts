@@ -28,6 +28,8 @@ export class TaskGraph {
   #dependants: Map<string, string[]>;
 
   /**
+   * Validates the graph and computes its order.
+   *
    * @param nodes The tasks by name.
    * @throws {TaskFileError} On a dependency that does not exist, a task that
    * depends on itself, or a cycle; the message names every task on it.

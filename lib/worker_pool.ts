@@ -9,10 +9,18 @@
  * is replaced. Aborting a queued task removes it; aborting a running one
  * terminates its worker, and the slot is refilled when work needs it.
  *
+ * A worker that dies while running a task (an uncaught error or unhandled
+ * rejection outside the body, `self.close()`, `Deno.exit()`; see
+ * `_worker_guard.ts`) fails only that task, with a {@linkcode WorkerCrashError},
+ * and one aborted for a timeout (its signal's reason is a `TimeoutError`) is
+ * terminated; in both cases a replacement starts at once, so the pool keeps
+ * its size.
+ *
  * @module
  */
 
-import { deserializeError, type FromWorker, type ToWorker } from "./_protocol.ts";
+import { deserializeError, type FromWorker, type ToWorker, transferList } from "./_protocol.ts";
+import { isTimeout } from "./_deadline.ts";
 import { permissionKey, type Permissions, workerPermissions } from "./permissions.ts";
 
 /** Options for {@linkcode WorkerPool}. */
@@ -29,6 +37,12 @@ export interface CpuRunOptions {
   signal?: AbortSignal;
   /** Called when the task is handed to a warm worker, with the worker's index. */
   onStart?: (worker: number) => void;
+  /**
+   * Receives what the task prints with `console` in its worker, a call at a
+   * time without its final newline. Without it, the text goes to this
+   * thread's console.
+   */
+  onOutput?: (stream: "stdout" | "stderr", text: string) => void;
 }
 
 /** What a cpu task returned, and where it ran. */
@@ -39,15 +53,66 @@ export interface CpuResult {
   worker: number;
 }
 
+/** One chunk of a sharded task's items, for {@linkcode WorkerPool.runChunk}. */
+export interface CpuChunk {
+  /** The items: a plain array (cloned) or a typed array. */
+  items: ArrayLike<unknown>;
+  /** The index of the first item among all the task's items. */
+  start: number;
+  /** Buffers to move rather than copy, such as a typed array chunk's own buffer. */
+  transfer?: readonly Transferable[];
+}
+
+/** What a chunk returned, where it ran, and how long its `map` took. */
+export interface ChunkResult extends CpuResult {
+  /** The time the worker spent in `map` (and `reduce`), in ms. */
+  ms: number;
+}
+
+/** One item of a sharded cpu task threw: the task fails with the item's index and its error. */
+export class ItemError extends Error {
+  /** The index of the item among the task's items. */
+  readonly index: number;
+
+  /**
+   * Wraps an item's own error with the item's index.
+   *
+   * @param task The task's name.
+   * @param index The failing item's index.
+   * @param cause The item's own error, with its name, message and stack.
+   */
+  constructor(task: string, index: number, cause: Error) {
+    super(`Item ${index} of cpu task "${task}" failed: ${cause.name}: ${cause.message}`, {
+      cause,
+    });
+    this.name = "ItemError";
+    this.index = index;
+    // The item's stack says where in `map` it failed; this error adds only its index.
+    if (cause.stack !== undefined) {
+      this.stack = `${this.name}: ${this.message}\n${cause.stack.split("\n").slice(1).join("\n")}`;
+    }
+  }
+}
+
 /** A worker that died or could not start while it held a task. */
 export class WorkerCrashError extends Error {
   /**
+   * Creates the error. Its stack is its message followed by the frames of
+   * `cause` (where the worker died, as the worker reported it), if any.
+   *
    * @param message What happened to the worker.
    * @param options The underlying error as `cause`.
    */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "WorkerCrashError";
+    // The pool's frames say nothing about the task; the worker's, when it
+    // sent them, say where it died.
+    const cause = options?.cause;
+    const frames = cause instanceof Error && cause.stack !== undefined
+      ? cause.stack.split("\n").filter((line) => /^\s+at /.test(line))
+      : [];
+    this.stack = [`${this.name}: ${message}`, ...frames].join("\n");
   }
 }
 
@@ -55,11 +120,13 @@ interface Job {
   id: number;
   task: string;
   deps: Record<string, unknown>;
+  chunk: CpuChunk | undefined;
   key: string;
   permissions: Permissions;
   signal: AbortSignal | undefined;
   onStart: ((worker: number) => void) | undefined;
-  resolve: (result: CpuResult) => void;
+  onOutput: CpuRunOptions["onOutput"];
+  resolve: (result: ChunkResult) => void;
   reject: (error: unknown) => void;
   onAbort: () => void;
   slot: Slot | undefined;
@@ -83,6 +150,8 @@ export class WorkerPool {
   #closed = false;
 
   /**
+   * Creates a pool for one task module; no worker starts until `warm` or `run`.
+   *
    * @param module URL of the task module the workers import.
    * @param options `size`: how many workers at most.
    * @throws {RangeError} When `size` is not a positive integer.
@@ -161,20 +230,48 @@ export class WorkerPool {
     deps: Record<string, unknown>,
     options: CpuRunOptions = {},
   ): Promise<CpuResult> {
-    const { signal, permissions = {}, onStart } = options;
+    return this.#enqueue(task, deps, undefined, options);
+  }
+
+  /**
+   * Runs a sharded task's `map` over one chunk of its items in a worker.
+   * Chunks queue like tasks: each goes to the first idle worker with the
+   * task's permissions.
+   *
+   * @param task The sharded task's name in the task module.
+   * @param chunk The items, the index of the first, and buffers to move.
+   * @param options The task's permissions and an abort signal.
+   * @returns The mapped values in order (or their fold, when the task
+   * reduces), the worker slot, and the time `map` took.
+   * @throws {ItemError} With the failing item's index and its own error; a
+   * {@linkcode WorkerCrashError} when the worker died; or the signal's reason.
+   */
+  runChunk(task: string, chunk: CpuChunk, options: CpuRunOptions = {}): Promise<ChunkResult> {
+    return this.#enqueue(task, {}, chunk, options);
+  }
+
+  #enqueue(
+    task: string,
+    deps: Record<string, unknown>,
+    chunk: CpuChunk | undefined,
+    options: CpuRunOptions,
+  ): Promise<ChunkResult> {
+    const { signal, permissions = {}, onStart, onOutput } = options;
     if (this.#closed) {
       return Promise.reject(new Error("Cannot run a cpu task: the worker pool is closed"));
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<CpuResult>((resolve, reject) => {
+    return new Promise<ChunkResult>((resolve, reject) => {
       const job: Job = {
         id: this.#nextId++,
         task,
         deps,
+        chunk,
         key: permissionKey(permissions),
         permissions,
         signal,
         onStart,
+        onOutput,
         resolve,
         reject,
         onAbort: () => this.#abort(job),
@@ -226,16 +323,22 @@ export class WorkerPool {
   }
 
   #send(slot: Slot, job: Job): void {
-    const message: ToWorker = { type: "run", id: job.id, task: job.task, deps: job.deps };
+    const { id, task, chunk } = job;
+    const message: ToWorker = chunk === undefined
+      ? { type: "run", id, task, deps: job.deps }
+      : { type: "chunk", id, task, items: chunk.items, start: chunk.start };
+    const transfer = chunk === undefined ? transferList(job.deps) : [...(chunk.transfer ?? [])];
     try {
-      slot.worker!.postMessage(message);
+      slot.worker!.postMessage(message, transfer);
       job.onStart?.(slot.index);
     } catch (error) {
       slot.job = undefined;
       this.#settle(
         job,
         new TypeError(
-          `Cannot send the dependencies of cpu task "${job.task}" to a worker: they are not structured-cloneable (${
+          `Cannot send the ${
+            chunk === undefined ? "dependencies" : "items"
+          } of cpu task "${task}" to a worker: they are not structured-cloneable (${
             (error as Error).message
           })`,
         ),
@@ -272,8 +375,17 @@ export class WorkerPool {
         if (slot.job !== undefined) this.#send(slot, slot.job);
         return;
       case "fatal":
-        this.#crash(slot, worker, message.error.message);
+        this.#crash(slot, worker, message.error.message, deserializeError(message.error));
         return;
+      case "output": {
+        const job = slot.job;
+        if (job?.id === message.id && job.onOutput !== undefined) {
+          job.onOutput(message.stream, message.text);
+        } else {
+          (message.stream === "stderr" ? console.error : console.log)(message.text);
+        }
+        return;
+      }
       case "result":
       case "error": {
         const job = slot.job;
@@ -281,29 +393,43 @@ export class WorkerPool {
         slot.job = undefined;
         if (message.type === "result") {
           job.signal?.removeEventListener("abort", job.onAbort);
-          job.resolve({ value: message.value, worker: slot.index });
+          job.resolve({ value: message.value, worker: slot.index, ms: message.ms ?? 0 });
         } else {
-          this.#settle(job, deserializeError(message.error));
+          const error = deserializeError(message.error);
+          this.#settle(
+            job,
+            message.index === undefined ? error : new ItemError(job.task, message.index, error),
+          );
         }
         this.#pump();
       }
     }
   }
 
-  #crash(slot: Slot, worker: Worker, reason: string): void {
+  #crash(slot: Slot, worker: Worker, reason: string, cause?: Error): void {
     if (slot.worker !== worker) return;
     const job = slot.job;
+    const wasReady = slot.ready;
     slot.job = undefined;
     this.#stop(slot);
     if (job !== undefined) {
+      // Only a worker that had loaded is replaced at once: one that dies
+      // while loading would die again, and each task may try only once.
+      if (wasReady) this.#replace(slot, job);
       this.#settle(
         job,
         new WorkerCrashError(
           `Worker ${slot.index} stopped while running cpu task "${job.task}": ${reason}`,
+          { cause },
         ),
       );
     }
     this.#pump();
+  }
+
+  /** Starts a worker like the one a task just lost, so the pool keeps its size. */
+  #replace(slot: Slot, job: Job): void {
+    if (!this.#closed) this.#spawn(slot, job.key, job.permissions);
   }
 
   #abort(job: Job): void {
@@ -314,6 +440,7 @@ export class WorkerPool {
       // A running body cannot be interrupted in place: end its worker.
       slot.job = undefined;
       this.#stop(slot);
+      if (isTimeout(job.signal!.reason)) this.#replace(slot, job);
     }
     job.reject(job.signal!.reason);
     this.#pump();

@@ -1,14 +1,16 @@
 /**
- * The plain reporter: one line when a task starts and one when it ends, then
- * each failure with its error and the summary line. No cursor movement, so
- * it reads the same in a terminal, a pipe and a CI log.
+ * The plain reporter: one line when a task starts and one when it ends, each
+ * line a task prints prefixed by its name, then the summary (slowest tasks,
+ * critical path, each failure with its error, the summary line). No cursor
+ * movement, so it reads the same in a terminal, a pipe and a CI log.
  *
  * @module
  */
 
 import type { Reporter } from "../reporter.ts";
-import { formatMs, type RunReport, summaryLine, type TaskReport } from "../report.ts";
+import { formatMs, type RunReport, type TaskReport } from "../report.ts";
 import { palette } from "./_ansi.ts";
+import { summaryBlock } from "./_summary.ts";
 
 /** Where reporters write: anything with a synchronous `write(text)`. */
 export interface TextSink {
@@ -20,9 +22,15 @@ export interface TextSink {
 export interface PlainReporterOptions {
   /** Emit colour escape codes. Default `false`. */
   color?: boolean;
-  /** Print only failures and the summary. Default `false`. */
+  /**
+   * Print only failures and the summary; a task's output is held back and
+   * shown only if the task fails. Default `false`.
+   */
   quiet?: boolean;
 }
+
+/** In quiet mode, the most lines of output kept per task (the last ones). */
+const HELD_LINES = 200;
 
 /**
  * Creates the plain, line-by-line reporter.
@@ -30,50 +38,82 @@ export interface PlainReporterOptions {
  * @param out Where the lines go (the CLI passes stderr).
  * @param options Colour and quiet mode.
  * @returns A reporter for `run()`.
+ * @example Log a run to a string
+ * ```ts
+ * import { defineTasks, io, plainReporter, run } from "@spool/spool";
+ *
+ * let log = "";
+ * const tasks = defineTasks({ hello: io({ run: () => console.log("hi") }) });
+ * await run(tasks, { reporter: plainReporter({ write: (text) => log += text }) });
+ * console.log(log.split("\n").slice(0, 3)); // ["start hello (io)", "hello | hi", "ok    hello (io) 0 ms"]
+ * ```
  */
 export function plainReporter(out: TextSink, options: PlainReporterOptions = {}): Reporter {
   const c = palette(options.color ?? false);
   const quiet = options.quiet ?? false;
   const line = (text: string) => out.write(text + "\n");
-  const where = (task: TaskReport) =>
+  const where = (task: { kind: string; worker?: number }) =>
     task.worker === undefined ? task.kind : `${task.kind}, worker ${task.worker}`;
+  // Quiet mode holds each running task's output until it ends.
+  const held = new Map<string, string[]>();
+  const failedOutput = new Map<string, string[]>();
   return {
     taskStart(event) {
-      if (!quiet) line(`${c.dim("start")} ${event.name} ${c.dim(`(${event.kind})`)}`);
+      if (!quiet) line(`${c.dim("start")} ${event.name} ${c.dim(`(${where(event)})`)}`);
+    },
+    taskOutput(event) {
+      const text = `${event.name} ${c.dim("|")} ${event.text}`;
+      if (!quiet) return line(text);
+      let lines = held.get(event.name);
+      if (lines === undefined) held.set(event.name, lines = []);
+      lines.push(event.text);
+      if (lines.length > HELD_LINES) lines.splice(0, lines.length - HELD_LINES);
     },
     taskEnd(task) {
+      const output = held.get(task.name);
+      held.delete(task.name);
+      if (output !== undefined && task.status === "failed") failedOutput.set(task.name, output);
       if (task.status === "ok") {
         if (!quiet) {
           line(
             `${c.green("ok")}    ${task.name} ${c.dim(`(${where(task)})`)} ${
               formatMs(task.durationMs)
-            }`,
+            }${attemptNote(task)}`,
           );
         }
       } else if (task.status === "failed") {
         line(
           `${c.red("FAIL")}  ${task.name} ${c.dim(`(${where(task)})`)} ${
             formatMs(task.durationMs)
-          }: ${task.error?.message ?? "failed"}`,
+          }${attemptNote(task)}: ${task.error?.message ?? "failed"}`,
         );
+      } else if (task.status === "cancelled") {
+        if (!quiet) {
+          line(
+            `${c.yellow("stop")}  ${task.name} ${c.dim(`(${where(task)})`)} ${
+              formatMs(task.durationMs)
+            }: ${task.reason ?? "cancelled"}`,
+          );
+        }
       } else if (!quiet) {
         line(`${c.yellow("skip")}  ${task.name}: ${task.reason ?? "skipped"}`);
       }
     },
+    taskRetry(event) {
+      if (quiet) return;
+      line(
+        `${c.yellow("retry")} ${event.name} ${
+          c.dim(`(attempt ${event.attempt} of ${event.maxAttempts} in ${formatMs(event.delayMs)})`)
+        }: ${event.error.message}`,
+      );
+    },
     runEnd(report: RunReport) {
-      const failures = report.tasks.filter((task) => task.status === "failed");
-      for (const task of failures) {
-        line("");
-        line(c.red(`Task "${task.name}" failed:`));
-        line(indent(task.error?.stack ?? task.error?.message ?? "unknown error"));
-      }
-      if (failures.length > 0 || !quiet) line("");
-      if (report.cancelled !== undefined) line(c.yellow(`Cancelled: ${report.cancelled}`));
-      line(c.bold(summaryLine(report)));
+      for (const text of summaryBlock(report, c, failedOutput)) line(text);
     },
   };
 }
 
-function indent(text: string): string {
-  return text.split("\n").map((l) => `  ${l}`).join("\n");
+function attemptNote(task: TaskReport): string {
+  const count = task.attemptCount ?? 1;
+  return count > 1 ? ` after ${count} attempts` : "";
 }

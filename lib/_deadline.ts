@@ -1,0 +1,142 @@
+/**
+ * Time limits for task attempts: the error a timed-out task fails with, the
+ * per-attempt signal that aborts at a deadline or when the run stops, and the
+ * grace an aborted io body gets to settle before spool stops waiting for it.
+ *
+ * Timers go through the global `setTimeout`, looked up at call time, so
+ * that tests can drive them with fake timers.
+ *
+ * @module
+ */
+
+/**
+ * How long an aborted io body may take to settle, in ms. A body that honours
+ * its signal settles well within it (its `finally` blocks and child-process
+ * kills run before the run ends); one that ignores it is left behind, so an
+ * abort never hangs the run.
+ */
+export const ABORT_GRACE_MS = 2000;
+
+/** Longer delays overflow `setTimeout`; a limit beyond this is no limit. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The error a task fails with when an attempt outlives its limit: a
+ * `TimeoutError` `DOMException`, as `AbortSignal.timeout()` raises, so that
+ * a task body and a cpu lane can tell it from other aborts by its name.
+ *
+ * @param task The task's name.
+ * @param ms The limit, in ms.
+ * @returns The error, with a one-line stack: spool's frames would say nothing about the task.
+ */
+export function timeoutError(task: string, ms: number): DOMException {
+  const error = new DOMException(`Task "${task}" timed out after ${ms} ms`, "TimeoutError");
+  Object.defineProperty(error, "stack", {
+    value: `TimeoutError: ${error.message}`,
+    configurable: true,
+    writable: true,
+  });
+  return error;
+}
+
+/**
+ * Tells whether an abort reason is a timeout.
+ *
+ * @param reason A signal's reason, or any thrown value.
+ * @returns `true` for an error named `TimeoutError`.
+ */
+export function isTimeout(reason: unknown): boolean {
+  return reason instanceof Error && reason.name === "TimeoutError";
+}
+
+/**
+ * Checks a time limit as a task declaration or a run option gives it.
+ *
+ * @param value The declared value.
+ * @returns `true` when it is a positive number of ms (`Infinity` included).
+ */
+export function isValidLimit(value: unknown): value is number {
+  return typeof value === "number" && value > 0 && !Number.isNaN(value);
+}
+
+/**
+ * One attempt's signal: it aborts with the run's reason when the run stops,
+ * and with a timeout error once the deadline passes. The deadline starts on
+ * {@linkcode Deadline.arm} (when the body actually starts, not while it
+ * waits for a slot). Dispose it when the attempt ends.
+ */
+export class Deadline implements Disposable {
+  #controller = new AbortController();
+  #parent: AbortSignal;
+  #ms: number | undefined;
+  #reason: () => unknown;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timedOut = false;
+  #onParentAbort = () => this.#controller.abort(this.#parent.reason);
+
+  /**
+   * @param parent The run's signal.
+   * @param ms The limit in ms; `undefined` or more than a timer can hold means none.
+   * @param reason Makes the timeout error.
+   */
+  constructor(parent: AbortSignal, ms: number | undefined, reason: () => unknown) {
+    this.#parent = parent;
+    this.#ms = ms !== undefined && ms <= MAX_TIMER_MS ? ms : undefined;
+    this.#reason = reason;
+    if (parent.aborted) this.#controller.abort(parent.reason);
+    else parent.addEventListener("abort", this.#onParentAbort, { once: true });
+  }
+
+  /** The signal the attempt runs under. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Whether the deadline passed (rather than the run stopping). */
+  get timedOut(): boolean {
+    return this.#timedOut;
+  }
+
+  /** Starts the clock; later calls do nothing. */
+  arm(): void {
+    if (this.#ms === undefined || this.#timer !== undefined || this.signal.aborted) return;
+    this.#timer = setTimeout(() => {
+      if (this.signal.aborted) return;
+      this.#timedOut = true;
+      this.#controller.abort(this.#reason());
+    }, this.#ms);
+  }
+
+  /** Stops the clock and lets go of the run's signal. */
+  [Symbol.dispose](): void {
+    clearTimeout(this.#timer);
+    this.#parent.removeEventListener("abort", this.#onParentAbort);
+  }
+}
+
+/**
+ * Waits for a body to settle; once `signal` aborts, waits at most `graceMs`
+ * more and then rejects with the signal's reason, leaving the body behind.
+ *
+ * @param body The running body.
+ * @param signal The attempt's signal.
+ * @param graceMs How long an aborted body may still take.
+ * @returns What the body returned.
+ * @throws What the body threw, or the signal's reason when it outlived its grace.
+ */
+export function settleWithin<T>(
+  body: Promise<T>,
+  signal: AbortSignal,
+  graceMs: number,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = () => timer = setTimeout(() => reject(signal.reason), graceMs);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    body.then(resolve, reject).finally(() => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+    });
+  });
+}

@@ -1,0 +1,104 @@
+/**
+ * The block that ends a run's human output, shared by the plain and live
+ * reporters: the slowest tasks, the critical path, each failure with its
+ * error, and last the one-line summary (wall time, task time, speedup).
+ *
+ * @module
+ */
+
+import { formatMs, type RunReport, summaryLine, type TaskReport } from "../report.ts";
+import type { Palette } from "./_ansi.ts";
+
+/** How many of the slowest tasks the summary lists. */
+export const SLOWEST = 5;
+/** A path longer than this shows its first and last steps only. */
+const PATH_LINES = 10;
+/** A wait before a task on the critical path is shown from this many ms. */
+const WAIT_MS = 10;
+
+/**
+ * Where a task ran, for people: `io`, `cpu, worker 1`.
+ *
+ * @param task A task report.
+ * @returns Its lane, and its worker for a cpu task.
+ */
+export function lane(task: TaskReport): string {
+  return task.worker === undefined ? task.kind : `${task.kind}, worker ${task.worker}`;
+}
+
+/**
+ * The end-of-run block.
+ *
+ * @param report The final report.
+ * @param c Colours.
+ * @param output The buffered output of each failed task, shown with its error.
+ * @returns The lines, the summary line last.
+ */
+export function summaryBlock(
+  report: RunReport,
+  c: Palette,
+  output: ReadonlyMap<string, readonly string[]> = new Map(),
+): string[] {
+  const lines: string[] = [];
+  const ran = report.tasks.filter((task) => task.startMs !== null && task.endMs !== null);
+  // With one or two tasks, the task lines above already say it all.
+  if (ran.length > 2) {
+    lines.push("", c.bold("Slowest tasks:"));
+    const slowest = [...ran].sort((a, b) => b.durationMs - a.durationMs).slice(0, SLOWEST);
+    lines.push(
+      ...columns(slowest.map((task) => [task.name, lane(task), formatMs(task.durationMs)])),
+    );
+  }
+  if (ran.length > 1) lines.push(...pathLines(report, c));
+  for (const task of report.tasks.filter((task) => task.status === "failed")) {
+    lines.push("", c.red(`Task "${task.name}" failed:`));
+    for (const line of output.get(task.name) ?? []) lines.push(`  ${c.dim("|")} ${line}`);
+    lines.push(indent(task.error?.stack ?? task.error?.message ?? "unknown error"));
+  }
+  lines.push("");
+  if (report.cancelled !== undefined) lines.push(c.yellow(`Cancelled: ${report.cancelled}`));
+  lines.push(c.bold(summaryLine(report)));
+  return lines;
+}
+
+function pathLines(report: RunReport, c: Palette): string[] {
+  const byName = new Map(report.tasks.map((task) => [task.name, task]));
+  const path = (report.criticalPath ?? []).map((name) => byName.get(name)!);
+  if (path.length === 0) return [];
+  const pathMs = path.at(-1)!.endMs! - path[0].startMs!;
+  const rows = path.map((task, i) => {
+    const wait = task.startMs! - (i === 0 ? 0 : path[i - 1].endMs!);
+    const note = wait < WAIT_MS
+      ? ""
+      : i === 0
+      ? `started at ${formatMs(wait)}`
+      : `waited ${formatMs(wait)} for a ${task.kind === "cpu" ? "worker" : "slot"}`;
+    return [task.name, lane(task), formatMs(task.durationMs), note];
+  });
+  const shown = rows.length <= PATH_LINES ? rows : [
+    ...rows.slice(0, PATH_LINES / 2),
+    [`... ${rows.length - PATH_LINES} more`, "", "", ""],
+    ...rows.slice(-PATH_LINES / 2),
+  ];
+  return [
+    "",
+    c.bold(
+      `Critical path: ${formatMs(pathMs)} of ${formatMs(report.wallMs)} wall, ${path.length} ${
+        path.length === 1 ? "task" : "tasks"
+      }`,
+    ),
+    ...columns(shown, "     ").map((line, i) => i === 0 ? line : c.dim("  -> ") + line.slice(5)),
+  ];
+}
+
+function columns(rows: string[][], indent = "  "): string[] {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+  return rows.map((row) =>
+    indent + row.map((cell, i) => cell.padEnd(i === row.length - 1 ? 0 : widths[i])).join("  ")
+      .trimEnd()
+  );
+}
+
+function indent(text: string): string {
+  return text.split("\n").map((line) => `  ${line}`).join("\n");
+}

@@ -1,0 +1,208 @@
+/**
+ * Sharded cpu tasks: a task that declares `items` and `map` runs as chunks
+ * of items spread over every worker, with results put back in input order
+ * and optionally reduced. This file chooses chunk sizes and drives the
+ * chunks through a cpu lane.
+ *
+ * @module
+ */
+
+import type { TaskContext, TaskShard } from "./define.ts";
+import type { ChunkResult, CpuChunk, CpuRunOptions } from "./worker_pool.ts";
+
+/**
+ * Chunks each worker should get when nothing is known about the items'
+ * cost. With four, the worker that takes the last chunk finishes at most
+ * about a quarter of a share after the others, even when items vary in cost;
+ * more chunks would balance better but pay more messages.
+ */
+export const CHUNKS_PER_WORKER = 4;
+
+/**
+ * The least work, in ms, a chunk should carry once the items' cost is known.
+ * A chunk's round trip to a warm worker costs tens of microseconds, so a
+ * chunk of at least 1 ms keeps messaging within a few per cent of the work.
+ */
+export const MIN_CHUNK_MS = 1;
+
+/**
+ * How many items to put in each chunk.
+ *
+ * Before anything has run, the items are split into
+ * {@linkcode CHUNKS_PER_WORKER} chunks per worker. Once the first chunk has
+ * come back, its time per item is known: if chunks of that size would each
+ * take less than {@linkcode MIN_CHUNK_MS}, they are grown until they do, but
+ * never past one chunk per worker, so that every worker still gets work.
+ *
+ * @param count How many items are left to split.
+ * @param workers How many workers share them.
+ * @param msPerItem The measured time per item, when known.
+ * @returns The chunk size, at least 1.
+ * @throws {RangeError} When `workers` is not a positive integer.
+ */
+export function chunkSize(count: number, workers: number, msPerItem?: number): number {
+  if (!Number.isInteger(workers) || workers < 1) {
+    throw new RangeError(
+      `Cannot size chunks as 'workers' must be a positive integer: current value is ${workers}`,
+    );
+  }
+  const balanced = Math.max(1, Math.ceil(count / (workers * CHUNKS_PER_WORKER)));
+  if (msPerItem === undefined) return balanced;
+  const amortised = msPerItem > 0 ? Math.ceil(MIN_CHUNK_MS / msPerItem) : count;
+  const perWorker = Math.max(1, Math.ceil(count / workers));
+  return Math.min(Math.max(balanced, amortised), perWorker);
+}
+
+/** The part of a cpu lane that runs chunks. */
+export interface ChunkLane {
+  /** How many chunks run at once. */
+  readonly size: number;
+  /** Runs `map` over one chunk. */
+  runChunk(task: string, chunk: CpuChunk, options: CpuRunOptions): Promise<ChunkResult>;
+}
+
+/** Options for {@linkcode runShard}. */
+export interface ShardRunOptions {
+  /** Results of the task's dependencies, for an `items` function. */
+  deps: Record<string, unknown>;
+  /** The task's permissions; its workers get exactly these. */
+  permissions?: CpuRunOptions["permissions"];
+  /** Stops the task: no more chunks start, running ones are aborted. */
+  signal?: AbortSignal;
+  /** Called once, when the task starts getting its items. */
+  onStart?: () => void;
+  /** Receives what `map` prints, as for a cpu task. */
+  onOutput?: CpuRunOptions["onOutput"];
+}
+
+/**
+ * Runs a sharded task: gets its items (an `items` function runs here, on the
+ * main thread, so it should only select or build the list), then keeps one
+ * chunk in flight per worker until every item is mapped.
+ *
+ * Chunks are cut one at a time as workers free up rather than all queued at
+ * once: the size can then follow the first chunk's measured cost, and after
+ * a failure nothing more is sent while chunks already running finish on
+ * their own (their workers stay warm).
+ *
+ * @param lane Where chunks run.
+ * @param name The task's name.
+ * @param shard The task's items, map, reduce and chunk size.
+ * @param options Dependencies, permissions, signal and start callback.
+ * @returns The mapped values in input order, or their fold with `reduce`.
+ * @throws {ItemError} When an item fails, with its index and own error.
+ */
+export async function runShard(
+  lane: ChunkLane,
+  name: string,
+  shard: TaskShard,
+  options: ShardRunOptions,
+): Promise<unknown> {
+  const { permissions, signal, deps, onOutput } = options;
+  options.onStart?.();
+  const context = { name, signal: signal ?? new AbortController().signal, deps };
+  const items = await resolveItems(shard, context);
+  signal?.throwIfAborted();
+  const parts = await mapChunks(lane, name, items, shard.chunkSize, {
+    permissions,
+    signal,
+    onOutput,
+  });
+  // One level only: a result that is itself an array stays one result.
+  if (shard.reduce === undefined) return (parts as unknown[][]).flat();
+  // One fold per chunk came back; folding them in order here costs a few calls.
+  let acc = shard.hasInitial ? shard.initial : parts[0];
+  for (let i = shard.hasInitial ? 0 : 1; i < parts.length; i++) acc = shard.reduce(acc, parts[i]);
+  return acc;
+}
+
+type Items = ArrayLike<unknown> & { slice(start: number, end: number): ArrayLike<unknown> };
+
+async function resolveItems(shard: TaskShard, context: TaskContext): Promise<Items> {
+  const source = typeof shard.items === "function" ? await shard.items(context) : shard.items;
+  if (Array.isArray(source)) return source;
+  if (ArrayBuffer.isView(source) && !(source instanceof DataView)) {
+    return source as unknown as Items;
+  }
+  if (source !== null && typeof source === "object") {
+    if (Symbol.iterator in source) return Array.from(source as Iterable<unknown>);
+    if (typeof (source as ArrayLike<unknown>).length === "number") {
+      return Array.from(source as ArrayLike<unknown>);
+    }
+  }
+  throw new TypeError(
+    `Cannot shard cpu task "${context.name}" as 'items' must be an array, a typed array or an iterable: current value is ${
+      source === null ? "null" : typeof source
+    }`,
+  );
+}
+
+function mapChunks(
+  lane: ChunkLane,
+  name: string,
+  items: Items,
+  fixedSize: number | undefined,
+  options: CpuRunOptions,
+): Promise<unknown[]> {
+  const total = items.length;
+  const workers = Math.max(1, lane.size);
+  const parts: unknown[] = [];
+  if (total === 0) return Promise.resolve(parts);
+  const shared = ArrayBuffer.isView(items) && items.buffer instanceof SharedArrayBuffer;
+  let size = fixedSize ?? chunkSize(total, workers);
+  let measured = fixedSize !== undefined;
+  let next = 0;
+  let chunks = 0;
+  let running = 0;
+  let failed = false;
+  return new Promise((resolve, reject) => {
+    const launch = () => {
+      while (!failed && running < workers && next < total) {
+        const start = next;
+        const end = Math.min(total, start + size);
+        const index = chunks++;
+        next = end;
+        running++;
+        lane.runChunk(name, cut(items, start, end, shared), options).then((result) => {
+          running--;
+          parts[index] = result.value;
+          if (!measured) {
+            measured = true;
+            size = evenly(
+              total - next,
+              chunkSize(total - next, workers, result.ms / (end - start)),
+            );
+          }
+          if (next >= total && running === 0) resolve(parts);
+          else launch();
+        }, (error) => {
+          running--;
+          if (!failed) reject(error);
+          failed = true;
+        });
+      }
+    };
+    launch();
+  });
+}
+
+/** A chunk size that splits `count` items into equal chunks of at most `size`. */
+function evenly(count: number, size: number): number {
+  if (count <= 0) return size;
+  return Math.ceil(count / Math.ceil(count / size));
+}
+
+/**
+ * One chunk of items. A typed array is copied into a buffer of its own that
+ * moves to the worker: cloning a view would copy its whole underlying buffer.
+ * A view on shared memory is passed as a view, sharing, not copying.
+ */
+function cut(items: Items, start: number, end: number, shared: boolean): CpuChunk {
+  if (ArrayBuffer.isView(items)) {
+    const view = items as unknown as Uint8Array;
+    if (shared) return { items: view.subarray(start, end), start };
+    const copy = view.slice(start, end);
+    return { items: copy, start, transfer: [copy.buffer] };
+  }
+  return { items: items.slice(start, end), start };
+}
