@@ -1,0 +1,166 @@
+/**
+ * Shared test helpers: the repository root, fixture paths, a disposable temp
+ * directory, a capturing text sink, and a runner for spool (or any script) as
+ * a real subprocess.
+ *
+ * @module
+ */
+
+import { fileURLToPath as fromFileUrl } from "node:url";
+
+/** The repository root, as a path; subprocesses run here so deno.json applies. */
+export const ROOT: string = fromFileUrl(new URL("../", import.meta.url)).replace(/\/$/, "");
+
+/** The `spool` entry point. */
+export const CLI: string = `${ROOT}/cli.ts`;
+
+/**
+ * The path of a file under `tests/fixtures/`.
+ *
+ * @param name The fixture's file name.
+ * @returns Its absolute path.
+ */
+export function fixture(name: string): string {
+  return fromFileUrl(new URL(`./fixtures/${name}`, import.meta.url));
+}
+
+/**
+ * The URL of a file under `tests/fixtures/`.
+ *
+ * @param name The fixture's file name.
+ * @returns Its `file:` URL.
+ */
+export function fixtureUrl(name: string): string {
+  return new URL(`./fixtures/${name}`, import.meta.url).href;
+}
+
+/** A temporary directory removed on dispose. */
+export interface TempDir extends AsyncDisposable {
+  /** Its absolute path. */
+  readonly path: string;
+  /**
+   * Writes a file into the directory.
+   *
+   * @param name File name inside the directory.
+   * @param text Its contents.
+   * @returns The file's absolute path.
+   */
+  write(name: string, text: string): Promise<string>;
+}
+
+/**
+ * Creates a temporary directory, for `await using`.
+ *
+ * @returns The directory; disposing removes it.
+ */
+export async function tempDir(): Promise<TempDir> {
+  const path = await Deno.makeTempDir({ prefix: "spool-test-" });
+  return {
+    path,
+    async write(name, text) {
+      const file = `${path}/${name}`;
+      await Deno.writeTextFile(file, text);
+      return file;
+    },
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(path, { recursive: true });
+    },
+  };
+}
+
+/** A text sink that keeps what is written. */
+export interface CaptureSink {
+  /** Writes text. */
+  write(text: string): void;
+  /** Everything written so far. */
+  readonly text: string;
+}
+
+/**
+ * Creates a sink for `runCli`'s stdout or stderr.
+ *
+ * @returns The sink.
+ */
+export function captureSink(): CaptureSink {
+  let text = "";
+  return {
+    write(chunk) {
+      text += chunk;
+    },
+    get text() {
+      return text;
+    },
+  };
+}
+
+/** What a finished subprocess left behind. */
+export interface Finished {
+  /** Its exit code. */
+  code: number;
+  /** Its stdout, decoded. */
+  stdout: string;
+  /** Its stderr, decoded. */
+  stderr: string;
+}
+
+/** Options for {@linkcode deno} and {@linkcode spool}. */
+export interface SubprocessOptions {
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** Working directory; the repository root by default. */
+  cwd?: string;
+}
+
+/**
+ * Runs `deno <args>` to completion, with stdin closed.
+ *
+ * @param args The arguments after `deno`.
+ * @param options Environment and working directory.
+ * @returns Exit code and output.
+ */
+export async function deno(args: string[], options: SubprocessOptions = {}): Promise<Finished> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: options.cwd ?? ROOT,
+    env: { NO_COLOR: "1", ...options.env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/**
+ * Runs `deno run --no-prompt <permissions> cli.ts <args>` to completion.
+ *
+ * @param args The spool arguments.
+ * @param permissions Permission flags for the process; `-A` by default.
+ * @param options Environment and working directory.
+ * @returns Exit code and output.
+ */
+export function spool(
+  args: string[],
+  permissions: string[] = ["-A"],
+  options: SubprocessOptions = {},
+): Promise<Finished> {
+  return deno(["run", "--no-prompt", ...permissions, CLI, ...args], options);
+}
+
+/**
+ * The last non-empty line of some output.
+ *
+ * @param text The output.
+ * @returns Its last non-empty line.
+ */
+export function lastLine(text: string): string {
+  return text.trimEnd().split("\n").at(-1) ?? "";
+}
+
+/** The summary line `summaryLine()` prints, with any figures. */
+export const SUMMARY: RegExp =
+  /^\d+ tasks?: \d+ ok.* in [\d.]+ m?s wall, [\d.]+ m?s of task time, speedup [\d.]+x$/;

@@ -1,0 +1,169 @@
+import assert from "node:assert/strict";
+import { cpu, defineTasks, io, isTaskSet, TaskFileError, TaskSet } from "../mod.ts";
+
+// deno-lint-ignore no-explicit-any
+type Anything = any;
+
+/** Calls defineTasks and returns the TaskFileError it must throw. */
+function rejects(tasks: Record<string, unknown>): TaskFileError {
+  try {
+    defineTasks(tasks as Anything);
+  } catch (error) {
+    assert.ok(error instanceof TaskFileError, `expected a TaskFileError, got ${error}`);
+    return error;
+  }
+  assert.fail("defineTasks accepted an invalid task set");
+}
+
+Deno.test("io() and cpu() mark the task's kind and keep its spec", () => {
+  const run = () => 1;
+  const a = io({ description: "an io task", deps: ["x"], run });
+  const b = cpu({ run });
+  assert.equal(a.kind, "io");
+  assert.equal(a.description, "an io task");
+  assert.deepEqual(a.deps, ["x"]);
+  assert.equal(a.run, run);
+  assert.equal(b.kind, "cpu");
+});
+
+Deno.test("io() and cpu() reject a spec that is not an object", () => {
+  assert.throws(() => io(null as Anything), TypeError);
+  assert.throws(() => cpu("run" as Anything), TypeError);
+});
+
+Deno.test("defineTasks returns a validated task set that knows its module", () => {
+  const run = () => 1;
+  const set = defineTasks({
+    a: io({ run }),
+    b: cpu({ description: "b", deps: ["a", "a"], permissions: { read: ["/x"], env: false }, run }),
+  });
+  assert.ok(set instanceof TaskSet);
+  assert.ok(isTaskSet(set));
+  assert.equal(set.module, import.meta.url);
+  assert.deepEqual([...set.tasks.keys()], ["a", "b"]);
+  const a = set.tasks.get("a")!;
+  assert.deepEqual(
+    { kind: a.kind, description: a.description, deps: a.deps, permissions: a.permissions },
+    { kind: "io", description: "", deps: [], permissions: {} },
+  );
+  const b = set.tasks.get("b")!;
+  assert.equal(b.kind, "cpu");
+  assert.deepEqual(b.deps, ["a"], "duplicate deps are dropped");
+  assert.deepEqual(b.permissions, { read: ["/x"] });
+  assert.equal(b.run, run);
+  assert.deepEqual(set.graph.order, ["a", "b"]);
+});
+
+Deno.test("isTaskSet tells a task set from look-alikes", () => {
+  assert.equal(isTaskSet({ tasks: new Map(), graph: {} }), false);
+  assert.equal(isTaskSet(null), false);
+  assert.equal(isTaskSet(defineTasks({ a: io({ run: () => 1 }) })), true);
+});
+
+Deno.test("defineTasks errors are TaskFileErrors with exit code 2 naming this file", () => {
+  const error = rejects({ build: io({ deps: ["nothing"], run: () => 1 }) });
+  assert.equal(error.exitCode, 2);
+  assert.equal(error.code, "TASK_FILE");
+  assert.equal(error.name, "TaskFileError");
+  assert.equal(error.file, import.meta.url);
+  assert.match(error.message, /define_test\.ts: /);
+});
+
+Deno.test("defineTasks rejects an unknown dependency and suggests the closest name", () => {
+  const error = rejects({
+    build: io({ run: () => 1 }),
+    pack: io({ deps: ["biuld"], run: () => 1 }),
+  });
+  assert.match(error.message, /Task "pack" depends on unknown task "biuld"/);
+  assert.match(error.message, /did you mean "build"\?/);
+
+  const far = rejects({ pack: io({ deps: ["zzzzzzzz"], run: () => 1 }) });
+  assert.match(far.message, /unknown task "zzzzzzzz"/);
+  assert.doesNotMatch(far.message, /did you mean/);
+});
+
+Deno.test("defineTasks rejects a task that depends on itself", () => {
+  const error = rejects({ loop: io({ deps: ["loop"], run: () => 1 }) });
+  assert.match(error.message, /Task "loop" depends on itself/);
+  assert.equal(error.exitCode, 2);
+});
+
+Deno.test("defineTasks rejects a cycle and names every task on it", () => {
+  const run = () => 1;
+  const error = rejects({
+    start: io({ run }),
+    a: io({ deps: ["start", "c"], run }),
+    b: io({ deps: ["a"], run }),
+    c: cpu({ deps: ["b"], run }),
+    outside: io({ deps: ["c"], run }),
+  });
+  assert.match(error.message, /cycle/);
+  for (const name of ["a", "b", "c"]) assert.match(error.message, new RegExp(`"${name}"`));
+  assert.doesNotMatch(error.message, /"start"/, "a task off the cycle is not named");
+  assert.equal(error.file, import.meta.url);
+});
+
+Deno.test("defineTasks rejects a task that is neither io nor cpu", () => {
+  for (const value of [{ run: () => 1 }, () => 1, 42, null, { kind: "gpu", run: () => 1 }]) {
+    const error = rejects({ plain: value });
+    assert.match(error.message, /Task "plain" is neither io nor cpu/);
+    assert.match(error.message, /io\(\{ run \}\)/, "the message shows the way out");
+  }
+});
+
+Deno.test("defineTasks rejects a task without a run function", () => {
+  const error = rejects({ empty: io({ description: "no body" } as Anything) });
+  assert.match(error.message, /Task "empty" has no run function/);
+  const notFunction = rejects({ empty: cpu({ run: "code" } as Anything) });
+  assert.match(notFunction.message, /Task "empty" has no run function/);
+});
+
+Deno.test("defineTasks rejects deps that are not a list of names", () => {
+  for (const deps of ["a", [1], { a: true }]) {
+    const error = rejects({ a: io({ run: () => 1 }), b: io({ deps, run: () => 1 } as Anything) });
+    assert.match(error.message, /Task "b" has invalid 'deps': expected a list of task names/);
+  }
+});
+
+Deno.test("defineTasks rejects a description that is not a string", () => {
+  const error = rejects({ a: io({ description: 7, run: () => 1 } as Anything) });
+  assert.match(error.message, /Task "a" has an invalid 'description'/);
+});
+
+Deno.test("defineTasks rejects invalid task names", () => {
+  for (const name of ["has space", "-dash-first", ""]) {
+    const error = rejects({ [name]: io({ run: () => 1 }) });
+    assert.match(error.message, /is invalid: use letters, digits/);
+  }
+});
+
+Deno.test("defineTasks rejects bad permission values and names the task and key", () => {
+  const cases: [unknown, RegExp][] = [
+    [{ network: true }, /declares unknown permission 'network': use one of net, read/],
+    [{ net: "example.com" }, /invalid permission 'net': expected true, false or a list/],
+    [{ read: 1 }, /invalid permission 'read': expected true, false or a list/],
+    [{ env: [""] }, /invalid permission 'env': every entry must be a non-empty string/],
+    [{ write: ["  "] }, /invalid permission 'write': every entry must be a non-empty string/],
+    [{ net: [42] }, /invalid permission 'net': every entry must be a non-empty string/],
+    [{ sys: ["cpu"] }, /invalid permission 'sys': unknown kind "cpu"/],
+    [{ net: ["a.com,b.com"] }, /must not contain a comma or white space/],
+    [["net"], /has invalid 'permissions': expected an object/],
+    ["all", /has invalid 'permissions': expected an object/],
+  ];
+  for (const [permissions, message] of cases) {
+    const error = rejects({ fetcher: io({ permissions, run: () => 1 } as Anything) });
+    assert.match(error.message, /Task "fetcher"/, `for ${JSON.stringify(permissions)}`);
+    assert.match(error.message, message, `for ${JSON.stringify(permissions)}`);
+    assert.equal(error.exitCode, 2);
+    assert.equal(error.file, import.meta.url);
+  }
+});
+
+Deno.test("defineTasks rejects an empty task set and a value that is not an object", () => {
+  assert.match(rejects({}).message, /the task set is empty/);
+  for (const value of [null, [io({ run: () => 1 })], "tasks"]) {
+    const error = rejects(value as Anything);
+    assert.match(error.message, /defineTasks\(\) expects an object of tasks/);
+    assert.equal(error.exitCode, 2);
+  }
+});
