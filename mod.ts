@@ -7,6 +7,13 @@
  * {@linkcode defineTasks}; {@linkcode run} executes a task set from a script,
  * and {@linkcode main} lets a task file run itself as a program.
  *
+ * Scripts that want Python's `concurrent.futures` rather than a task file use
+ * {@linkcode executor}: `executor("io")` overlaps calls on the event loop,
+ * `executor("cpu")` runs them on Web Workers, with `submit`, `map` and
+ * {@linkcode asCompleted}. {@linkcode Mutex}, {@linkcode Semaphore} and
+ * {@linkcode Channel} coordinate async code; {@linkcode SharedLock} and
+ * {@linkcode WorkerChannel} coordinate workers.
+ *
  * @example A task file that runs itself
  * ```ts
  * import { cpu, defineTasks, io, main } from "./mod.ts";
@@ -32,7 +39,21 @@
  */
 
 export { cpu, defineTasks, io, isTaskSet, TaskSet } from "./lib/define.ts";
-export type { Task, TaskContext, TaskDefinition, TaskKind, TaskSpec } from "./lib/define.ts";
+export type {
+  BackoffOptions,
+  FailurePolicy,
+  ShardedTaskDefinition,
+  ShardItems,
+  ShardSpec,
+  Task,
+  TaskContext,
+  TaskDefinition,
+  TaskKind,
+  TaskShard,
+  TaskSpec,
+} from "./lib/define.ts";
+export { transfer } from "./lib/transfer.ts";
+export type { TransferableBuffer } from "./lib/transfer.ts";
 export { DEFAULT_CONCURRENCY, run } from "./lib/scheduler.ts";
 export type { CpuLane, RunOptions } from "./lib/scheduler.ts";
 export { main } from "./lib/main.ts";
@@ -49,10 +70,64 @@ export type { MissingGrant } from "./lib/errors.ts";
 export type { PermissionName, Permissions, PermissionValue } from "./lib/permissions.ts";
 export { IoLane } from "./lib/io_lane.ts";
 export type { IoRunOptions } from "./lib/io_lane.ts";
-export { WorkerCrashError, WorkerPool } from "./lib/worker_pool.ts";
-export type { CpuResult, CpuRunOptions, WorkerPoolOptions } from "./lib/worker_pool.ts";
+export { ItemError, WorkerCrashError, WorkerPool } from "./lib/worker_pool.ts";
+export type {
+  ChunkResult,
+  CpuChunk,
+  CpuResult,
+  CpuRunOptions,
+  WorkerPoolOptions,
+} from "./lib/worker_pool.ts";
 export { formatMs, reportToJson, summaryLine } from "./lib/report.ts";
-export type { ReportedError, RunReport, TaskReport, TaskStatus } from "./lib/report.ts";
-export type { PlannedTask, Reporter, RunPlan } from "./lib/reporter.ts";
+export type {
+  AttemptReport,
+  ReportedError,
+  RunReport,
+  TaskReport,
+  TaskStatus,
+} from "./lib/report.ts";
+export { combineReporters } from "./lib/reporter.ts";
+export type {
+  PlannedTask,
+  Reporter,
+  RunPlan,
+  TaskOutputEvent,
+  TaskProgressEvent,
+  TaskRetryEvent,
+  TaskStartEvent,
+} from "./lib/reporter.ts";
+export { plainReporter } from "./lib/reporters/plain.ts";
+export type { PlainReporterOptions, TextSink } from "./lib/reporters/plain.ts";
+export { criticalPath } from "./lib/critical_path.ts";
+export { chromeTrace } from "./lib/trace.ts";
+export type { ChromeTrace, TraceEvent } from "./lib/trace.ts";
+export { formatPlan, planFlags, planRun, planToJson } from "./lib/plan.ts";
+export type { PlanJson, PlanOptions } from "./lib/plan.ts";
 export { TaskGraph } from "./lib/task_graph.ts";
 export type { GraphNode } from "./lib/task_graph.ts";
+export { executor, moduleFunction } from "./lib/executor.ts";
+export type {
+  Callable,
+  CallContext,
+  Executor,
+  ExecutorKind,
+  ExecutorOptions,
+  LocalFunction,
+  MapOptions,
+  ModuleFunction,
+  ShutdownOptions,
+  SubmitOptions,
+} from "./lib/executor.ts";
+export { IoExecutor } from "./lib/io_executor.ts";
+export type { IoExecutorOptions } from "./lib/io_executor.ts";
+export { BrokenWorkerError, CpuExecutor } from "./lib/cpu_executor.ts";
+export type { CpuExecutorOptions } from "./lib/cpu_executor.ts";
+export { asCompleted, Future } from "./lib/future.ts";
+export type { AsCompletedOptions, FutureState } from "./lib/future.ts";
+export { Mutex } from "./lib/mutex.ts";
+export { Semaphore } from "./lib/semaphore.ts";
+export type { AcquireOptions, LockGuard } from "./lib/semaphore.ts";
+export { Channel, ChannelClosedError } from "./lib/channel.ts";
+export type { ChannelOptions } from "./lib/channel.ts";
+export { SharedLock } from "./lib/shared_lock.ts";
+export { WorkerChannel } from "./lib/worker_channel.ts";
