@@ -7,7 +7,7 @@
  * @module
  */
 
-import { buildReport, roundMs, type RunReport, type TaskReport } from "./report.ts";
+import { buildReport, roundMs, type RunReport, skippedReport, type TaskReport } from "./report.ts";
 import type { Reporter, RunPlan } from "./reporter.ts";
 
 /** Collects a run's events through {@linkcode RunRecord.reporter}. */
@@ -42,15 +42,7 @@ export class RunRecord {
       if (ended !== undefined) return ended;
       const started = this.#starts.get(task.name);
       if (started === undefined) {
-        return {
-          name: task.name,
-          kind: task.kind,
-          status: "skipped",
-          startMs: null,
-          endMs: null,
-          durationMs: 0,
-          reason,
-        };
+        return skippedReport(task, reason);
       }
       const startMs = roundMs(started.startMs);
       const report: TaskReport = {

@@ -196,6 +196,25 @@ export function summaryLine(report: RunReport): string {
 }
 
 /**
+ * The report of a task that never started.
+ *
+ * @param task The task's name and lane.
+ * @param reason Why it did not start.
+ * @returns A `skipped` task report.
+ */
+export function skippedReport(task: { name: string; kind: TaskKind }, reason: string): TaskReport {
+  return {
+    name: task.name,
+    kind: task.kind,
+    status: "skipped",
+    startMs: null,
+    endMs: null,
+    durationMs: 0,
+    reason,
+  };
+}
+
+/**
  * Rounds a time in ms to the microsecond, as reports carry it.
  *
  * @param ms A time in milliseconds.

@@ -20,6 +20,7 @@ import {
   type ReportedError,
   roundMs,
   type RunReport,
+  skippedReport,
   type TaskReport,
 } from "./report.ts";
 import type { Reporter, RunPlan } from "./reporter.ts";
@@ -536,15 +537,7 @@ class Execution {
 
   #skip(task: Task, reason: string): void {
     if (this.#reports.has(task.name)) return;
-    const report: TaskReport = {
-      name: task.name,
-      kind: task.kind,
-      status: "skipped",
-      startMs: null,
-      endMs: null,
-      durationMs: 0,
-      reason,
-    };
+    const report = skippedReport(task, reason);
     this.#reports.set(task.name, report);
     this.#options.reporter.taskEnd(report);
   }
