@@ -60,6 +60,32 @@ export function isValidLimit(value: unknown): value is number {
 }
 
 /**
+ * The controllers following each parent signal. One listener per parent
+ * aborts them all: thousands of attempts share the run's signal, and a
+ * listener each would cost more with every one added (EventTarget scans its
+ * list for duplicates), as would `AbortSignal.any` in garbage.
+ */
+const followers = new WeakMap<AbortSignal, Set<AbortController>>();
+
+function follow(parent: AbortSignal, controller: AbortController): () => void {
+  if (parent.aborted) {
+    controller.abort(parent.reason);
+    return () => {};
+  }
+  let set = followers.get(parent);
+  if (set === undefined) {
+    const created = set = new Set();
+    followers.set(parent, created);
+    parent.addEventListener("abort", () => {
+      for (const follower of created) follower.abort(parent.reason);
+      created.clear();
+    }, { once: true });
+  }
+  set.add(controller);
+  return () => set.delete(controller);
+}
+
+/**
  * One attempt's signal: it aborts with the run's reason when the run stops,
  * and with a timeout error once the deadline passes. The deadline starts on
  * {@linkcode Deadline.arm} (when the body actually starts, not while it
@@ -67,24 +93,23 @@ export function isValidLimit(value: unknown): value is number {
  */
 export class Deadline implements Disposable {
   #controller = new AbortController();
-  #parent: AbortSignal;
+  #unfollow: () => void;
   #ms: number | undefined;
   #reason: () => unknown;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timedOut = false;
-  #onParentAbort = () => this.#controller.abort(this.#parent.reason);
 
   /**
+   * Creates an attempt's signal, following the run's.
+   *
    * @param parent The run's signal.
    * @param ms The limit in ms; `undefined` or more than a timer can hold means none.
    * @param reason Makes the timeout error.
    */
   constructor(parent: AbortSignal, ms: number | undefined, reason: () => unknown) {
-    this.#parent = parent;
     this.#ms = ms !== undefined && ms <= MAX_TIMER_MS ? ms : undefined;
     this.#reason = reason;
-    if (parent.aborted) this.#controller.abort(parent.reason);
-    else parent.addEventListener("abort", this.#onParentAbort, { once: true });
+    this.#unfollow = follow(parent, this.#controller);
   }
 
   /** The signal the attempt runs under. */
@@ -107,10 +132,10 @@ export class Deadline implements Disposable {
     }, this.#ms);
   }
 
-  /** Stops the clock and lets go of the run's signal. */
+  /** Stops the clock and stops following the run's signal. */
   [Symbol.dispose](): void {
     clearTimeout(this.#timer);
-    this.#parent.removeEventListener("abort", this.#onParentAbort);
+    this.#unfollow();
   }
 }
 
