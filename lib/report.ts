@@ -57,6 +57,14 @@ export interface TaskReport {
   durationMs: number;
   /** For a cpu task, the index of the worker that ran it. */
   worker?: number;
+  /** For a sharded cpu task, the workers its chunks ran on. */
+  workers?: number[];
+  /**
+   * For a sharded cpu task, the time its chunks spent in workers, summed:
+   * what it would have taken on one worker. It counts in `busyMs` in place of
+   * `durationMs`.
+   */
+  workMs?: number;
   /** Its result, for a task that passed. */
   result?: unknown;
   /** Why it failed. */
@@ -78,7 +86,10 @@ export interface RunReport {
   ok: boolean;
   /** Wall-clock time of the run, in ms. */
   wallMs: number;
-  /** Sum of the task durations, in ms: what a serial run would have taken. */
+  /**
+   * Sum of the task durations (a sharded task's summed chunk time), in ms:
+   * what a serial run would have taken.
+   */
   busyMs: number;
   /** `busyMs / wallMs`: what running io and cpu tasks concurrently bought. */
   speedup: number;
@@ -118,7 +129,7 @@ export function buildReport(
     deps?: ReadonlyMap<string, readonly string[]>;
   },
 ): RunReport {
-  const busyMs = tasks.reduce((sum, task) => sum + task.durationMs, 0);
+  const busyMs = tasks.reduce((sum, task) => sum + (task.workMs ?? task.durationMs), 0);
   const report: RunReport = {
     ok: options.cancelled === undefined && tasks.every((task) => task.status === "ok"),
     wallMs: roundMs(options.wallMs),

@@ -240,6 +240,13 @@ interface Attempt {
   worker?: number;
   value?: unknown;
   error?: unknown;
+  /** A sharded task's chunk time in workers, and the workers used. */
+  work?: ShardWork;
+}
+
+interface ShardWork {
+  ms: number;
+  workers: Set<number>;
 }
 
 /**
@@ -374,6 +381,9 @@ class Execution {
     );
     let startMs: number | undefined;
     let worker: number | undefined;
+    const work: ShardWork | undefined = task.shard === undefined
+      ? undefined
+      : { ms: 0, workers: new Set() };
     const started = (index?: number) => {
       startMs = this.#now();
       worker = index;
@@ -387,18 +397,18 @@ class Execution {
       }
     };
     try {
-      const body = this.#body(task, deps, deadline.signal, started);
+      const body = this.#body(task, deps, deadline.signal, started, work);
       const value = await settleWithin(body, deadline.signal, ABORT_GRACE_MS);
       // A result that came after the deadline is still a timeout.
       if (deadline.timedOut) throw deadline.signal.reason;
-      return { status: "ok", startMs: startMs!, endMs: this.#now(), worker, value };
+      return { status: "ok", startMs: startMs!, endMs: this.#now(), worker, value, work };
     } catch (thrown) {
       if (startMs === undefined) return undefined;
       const error = deadline.timedOut ? deadline.signal.reason : thrown;
       // Once the run has stopped, whatever a running task did next was
       // brought on by the stop; its own error stays in the report.
       const status = this.#stopReason !== undefined && !deadline.timedOut ? "cancelled" : "failed";
-      return { status, startMs, endMs: this.#now(), worker, error };
+      return { status, startMs, endMs: this.#now(), worker, error, work };
     }
   }
 
@@ -408,6 +418,7 @@ class Execution {
     deps: Record<string, unknown>,
     signal: AbortSignal,
     started: (worker?: number) => void,
+    work: ShardWork | undefined,
   ): Promise<unknown> {
     if (task.kind === "io") {
       return this.#options.ioLane.run(async () => {
@@ -426,6 +437,11 @@ class Execution {
         signal,
         onStart: started,
         onOutput: this.#output(task.name),
+        onChunk: ({ worker, ms, done, total }) => {
+          work?.workers.add(worker);
+          if (work !== undefined) work.ms += ms;
+          this.#options.reporter.taskProgress({ name: task.name, done, total, worker });
+        },
       });
     }
     return lane.run(task.name, deps, {
@@ -462,6 +478,12 @@ class Execution {
       durationMs: roundMs(last.endMs - first.startMs),
     };
     if (last.worker !== undefined) report.worker = last.worker;
+    // A lane without chunks runs a sharded task whole, as a plain cpu task.
+    if (attempts.some((attempt) => (attempt.work?.workers.size ?? 0) > 0)) {
+      const workers = new Set(attempts.flatMap((attempt) => [...attempt.work?.workers ?? []]));
+      report.workers = [...workers].sort((a, b) => a - b);
+      report.workMs = roundMs(attempts.reduce((sum, attempt) => sum + (attempt.work?.ms ?? 0), 0));
+    }
     if (last.status === "ok") {
       report.result = last.value;
     } else if (last.status === "failed") {

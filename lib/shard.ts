@@ -73,6 +73,20 @@ export interface ShardRunOptions {
   onStart?: () => void;
   /** Receives what `map` prints, as for a cpu task. */
   onOutput?: CpuRunOptions["onOutput"];
+  /** Called as each chunk comes back: its worker, its time in the worker, and items done so far. */
+  onChunk?: (chunk: ChunkDone) => void;
+}
+
+/** A chunk of a sharded task that came back. */
+export interface ChunkDone {
+  /** The worker that mapped it. */
+  worker: number;
+  /** Time the worker spent on it, in ms. */
+  ms: number;
+  /** Items mapped so far, this chunk included. */
+  done: number;
+  /** Items in all. */
+  total: number;
 }
 
 /**
@@ -98,7 +112,7 @@ export async function runShard(
   shard: TaskShard,
   options: ShardRunOptions,
 ): Promise<unknown> {
-  const { permissions, signal, deps, onOutput } = options;
+  const { permissions, signal, deps, onOutput, onChunk } = options;
   options.onStart?.();
   const context = { name, signal: signal ?? new AbortController().signal, deps };
   const items = await resolveItems(shard, context);
@@ -107,7 +121,7 @@ export async function runShard(
     permissions,
     signal,
     onOutput,
-  });
+  }, onChunk);
   // One level only: a result that is itself an array stays one result.
   if (shard.reduce === undefined) return (parts as unknown[][]).flat();
   // One fold per chunk came back; folding them in order here costs a few calls.
@@ -143,6 +157,7 @@ function mapChunks(
   items: Items,
   fixedSize: number | undefined,
   options: CpuRunOptions,
+  onChunk: ((chunk: ChunkDone) => void) | undefined,
 ): Promise<unknown[]> {
   const total = items.length;
   const workers = Math.max(1, lane.size);
@@ -154,6 +169,7 @@ function mapChunks(
   let next = 0;
   let chunks = 0;
   let running = 0;
+  let done = 0;
   let failed = false;
   return new Promise((resolve, reject) => {
     const launch = () => {
@@ -166,6 +182,8 @@ function mapChunks(
         lane.runChunk(name, cut(items, start, end, shared), options).then((result) => {
           running--;
           parts[index] = result.value;
+          done += end - start;
+          onChunk?.({ worker: result.worker, ms: result.ms, done, total });
           if (!measured) {
             measured = true;
             size = evenly(

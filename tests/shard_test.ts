@@ -205,6 +205,23 @@ Deno.test("A sharded task runs on more than one worker", async () => {
   assert.equal(new Set(names).size, 2, names.join(", "));
 });
 
+Deno.test("A sharded task reports its workers, its summed chunk time in busyMs, and its progress", async () => {
+  const progress: { done: number; total: number; worker?: number }[] = [];
+  const report = await run(tasks, {
+    targets: ["names"],
+    workers: 2,
+    reporter: { taskProgress: ({ done, total, worker }) => progress.push({ done, total, worker }) },
+  });
+  const task = report.tasks[0];
+  assert.deepEqual(task.workers, [0, 1]);
+  // Eight items that each spin 20 ms by Date.now() ran in workers (less a
+  // little for the clock's coarse steps), whatever the wall time.
+  assert.ok(task.workMs! >= 8 * 15, `workMs ${task.workMs}`);
+  assert.equal(report.busyMs, task.workMs);
+  assert.deepEqual(progress.map((p) => p.done), [1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.ok(progress.every((p) => p.total === 8 && (p.worker === 0 || p.worker === 1)));
+});
+
 Deno.test("defineTasks rejects a sharded task that is io, has run too, or lacks map", () => {
   const bad = (spec: unknown) => defineTasks({ t: spec as ReturnType<typeof cpu> });
   assert.throws(
