@@ -7,8 +7,6 @@
  * @module
  */
 
-import { isAbsolute, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { isTaskSet, type TaskSet } from "./define.ts";
 import { displayFile, SpoolError, TaskFileError } from "./errors.ts";
 
@@ -34,7 +32,7 @@ export interface LoadedTaskFile {
  * while loading, or has no task set as its default export.
  */
 export async function loadTaskFile(path: string): Promise<LoadedTaskFile> {
-  const url = toUrl(path);
+  const url = await toUrl(path);
   const file = displayFile(url);
   let module: Record<string, unknown>;
   try {
@@ -87,8 +85,14 @@ async function whyMissing(url: string): Promise<string | undefined> {
   }
 }
 
-function toUrl(path: string): string {
+async function toUrl(path: string): Promise<string> {
   if (/^(file|https?|data):/.test(path)) return path;
+  // Loaded here, not at the top: every worker imports this module through
+  // mod.ts, and node: modules add to each worker's start-up.
+  const [{ isAbsolute, resolve }, { pathToFileURL }] = await Promise.all([
+    import("node:path"),
+    import("node:url"),
+  ]);
   return pathToFileURL(isAbsolute(path) ? path : resolve(Deno.cwd(), path)).href;
 }
 
