@@ -31,7 +31,7 @@
  * });
  * export default tasks;
  *
- * // `deno run --unstable-worker-options --no-prompt tasks.ts squares`
+ * // `deno run --unstable-worker-options --no-prompt --allow-read=. tasks.ts squares`
  * if (import.meta.main) await main(import.meta.url);
  * ```
  *

@@ -84,6 +84,8 @@ export interface MissingGrant {
   value: true | readonly string[];
   /** The exact flag that grants it, such as `--allow-read=./dist`. */
   flag: string;
+  /** Why spool needs it, when the task did not declare it itself. */
+  reason?: string;
 }
 
 /**
@@ -101,7 +103,9 @@ export class PermissionError extends SpoolError {
    */
   constructor(missing: readonly MissingGrant[]) {
     const lines = missing.map((m) =>
-      `Cannot run task "${m.task}": it needs ${describeGrant(m)}, run again with ${m.flag}`
+      `Cannot run task "${m.task}": it needs ${describeGrant(m)}${
+        m.reason === undefined ? "" : ` (${m.reason})`
+      }, run again with ${m.flag}`
     );
     const flags = [...new Set(missing.map((m) => m.flag))].join(" ");
     super(

@@ -200,6 +200,53 @@ export function findMissingGrants(
 }
 
 /**
+ * The read access the process needs to start workers for a task module: a
+ * worker's code is loaded with the process's permissions, not the worker's,
+ * so reading the task file and spool's own modules must be granted even
+ * though the workers themselves get none. Checks the two files a worker
+ * loads first and, when either is not readable, asks for their folders.
+ *
+ * @param task The first cpu task, named in the message.
+ * @param module The task module's URL.
+ * @param workerMain The URL of the worker entry module.
+ * @returns The missing grant, or `undefined` when both are readable.
+ */
+export function workerLoadGrant(
+  task: string,
+  module: string,
+  workerMain: string,
+): MissingGrant | undefined {
+  const files = [module, workerMain].filter((url) => url.startsWith("file:"))
+    .map((url) => decodeURIComponent(new URL(url).pathname));
+  const unreadable = files.filter((path) =>
+    Deno.permissions.querySync({ name: "read", path }).state !== "granted"
+  );
+  if (unreadable.length === 0) return undefined;
+  // The task file's folder and spool's root (the folder above lib/) hold
+  // what a worker imports.
+  const candidates = files.map((path, i) => folderOf(path, i === 1 ? 2 : 1));
+  // A folder inside another one listed adds nothing to the flag.
+  const folders = [...new Set(candidates)].filter((folder) =>
+    !candidates.some((other) =>
+      other !== folder && folder.startsWith(other.endsWith("/") ? other : `${other}/`)
+    )
+  );
+  return {
+    task,
+    permission: "read",
+    value: folders,
+    flag: flagFor("read", folders),
+    reason: "its workers load the task file and spool's modules from disk",
+  };
+}
+
+function folderOf(path: string, levels: number): string {
+  let folder = path;
+  for (let i = 0; i < levels; i++) folder = folder.slice(0, folder.lastIndexOf("/")) || "/";
+  return folder;
+}
+
+/**
  * Throws when any declared permission is not granted to this process.
  *
  * @param tasks Task names with their normalized permissions, in run order.

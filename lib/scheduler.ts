@@ -13,7 +13,13 @@ import type { Task, TaskSet } from "./define.ts";
 import { ABORT_GRACE_MS, Deadline, isValidLimit, settleWithin, timeoutError } from "./_deadline.ts";
 import { backoffDelay, DEFAULT_BACKOFF, sleep } from "./_retry.ts";
 import { IoLane } from "./io_lane.ts";
-import { assertGranted, permissionKey, type Permissions } from "./permissions.ts";
+import { PermissionError } from "./errors.ts";
+import {
+  findMissingGrants,
+  permissionKey,
+  type Permissions,
+  workerLoadGrant,
+} from "./permissions.ts";
 import {
   type AttemptReport,
   buildReport,
@@ -32,6 +38,7 @@ import {
   type CpuChunk,
   type CpuResult,
   type CpuRunOptions,
+  WORKER_MAIN,
   WorkerPool,
 } from "./worker_pool.ts";
 
@@ -137,7 +144,6 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
   const ioLane = new IoLane(concurrency);
   const order = tasks.graph.select(options.targets ?? []);
   const planned = order.map((name) => tasks.tasks.get(name)!);
-  if (options.checkPermissions ?? true) assertGranted(planned);
   const cpuTasks = planned.filter((task) => task.kind === "cpu");
   const module = options.module ?? tasks.module;
   if (cpuTasks.length > 0 && options.cpuLane === undefined && module === undefined) {
@@ -146,6 +152,14 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
         cpuTasks[0].name
       }" as the task set's module is unknown: pass { module: import.meta.url } to run()`,
     );
+  }
+  if (options.checkPermissions ?? true) {
+    const missing = findMissingGrants(planned);
+    const load = cpuTasks.length > 0 && options.cpuLane === undefined
+      ? workerLoadGrant(cpuTasks[0].name, module!, WORKER_MAIN)
+      : undefined;
+    if (load !== undefined) missing.push(load);
+    if (missing.length > 0) throw new PermissionError(missing);
   }
 
   const plan: RunPlan = planRun(tasks, { targets: options.targets, workers, concurrency });

@@ -140,6 +140,9 @@ interface Slot {
   job: Job | undefined;
 }
 
+/** The module every worker starts from. */
+export const WORKER_MAIN: string = new URL("./worker_main.ts", import.meta.url).href;
+
 /** A warm pool of Web Workers serving the cpu tasks of one task module. */
 export class WorkerPool {
   #module: string;
@@ -164,10 +167,7 @@ export class WorkerPool {
       );
     }
     this.#module = module;
-    const source =
-      `import { serve } from ${
-        JSON.stringify(new URL("./worker_main.ts", import.meta.url).href)
-      };\n` +
+    const source = `import { serve } from ${JSON.stringify(WORKER_MAIN)};\n` +
       `import * as module from ${JSON.stringify(module)};\nserve(module);\n`;
     this.#bootstrap = `data:application/javascript;base64,${btoa(source)}`;
     this.#slots = Array.from({ length: size }, (_, index) => ({

@@ -9,7 +9,7 @@
  *
  * ```sh
  * deno task demo
- * deno run --no-prompt --allow-net=127.0.0.1 tasks/pipeline.ts
+ * deno run --no-prompt --allow-read=. --allow-net=127.0.0.1 tasks/pipeline.ts
  * ```
  *
  * @module

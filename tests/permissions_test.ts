@@ -7,7 +7,7 @@ import {
   permissionKey,
   workerPermissions,
 } from "../lib/permissions.ts";
-import { deno, fixture, spool, tempDir } from "./_helpers.ts";
+import { deno, fixture, ROOT, spool, tempDir } from "./_helpers.ts";
 import permissionTasks from "./fixtures/permission_tasks.ts";
 
 const SECRET = fixture("secret.txt");
@@ -224,4 +224,23 @@ Deno.test("Through the CLI with -A, undeclared reads in cpu tasks fail and decla
   assert.equal(byName.envDeclared.status, "ok");
   assert.equal(byName.envDeclared.result, "from-env");
   assert.match(stderr, /FAIL {2}readUndeclared \(cpu, worker \d+\).*Requires read access/);
+});
+
+Deno.test("A run with cpu tasks needs read access to its code, checked before anything starts", async () => {
+  // Workers load the task file and spool's modules under the process's
+  // grants, whatever the workers themselves are given.
+  const denied = await deno(["run", "--no-prompt", fixture("smoke.ts"), "c1"]);
+  assert.equal(denied.code, 2, denied.stderr);
+  const flag = `--allow-read=${ROOT}`;
+  assert.ok(
+    denied.stderr.includes(
+      `Cannot run task "c1": it needs read access to "${ROOT}" (its workers load the task file and spool's modules from disk), run again with ${flag}`,
+    ),
+    denied.stderr,
+  );
+  assert.doesNotMatch(denied.stderr, /start/, "no task started");
+
+  // The flag it names is enough.
+  const allowed = await deno(["run", "--no-prompt", flag, fixture("smoke.ts"), "c1"]);
+  assert.equal(allowed.code, 0, allowed.stderr);
 });
