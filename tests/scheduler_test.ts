@@ -10,17 +10,7 @@ import {
   UsageError,
 } from "../mod.ts";
 import cpuTasks from "./fixtures/cpu_tasks.ts";
-
-/** Resolves after `ms`, or rejects with the signal's reason. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    }, { once: true });
-  });
-}
+import { sleep } from "../lib/_retry.ts";
 
 function byName(tasks: TaskReport[]): Record<string, TaskReport> {
   return Object.fromEntries(tasks.map((task) => [task.name, task]));
