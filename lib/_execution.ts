@@ -1,0 +1,384 @@
+/**
+ * One run's execution: which tasks wait, run and are done, each task's
+ * attempts under their deadlines and retries, fail-fast and cancellation,
+ * and the task reports. `run()` in scheduler.ts plans a run and hands it
+ * here.
+ *
+ * @module
+ */
+
+import type { Task } from "./define.ts";
+import { ABORT_GRACE_MS, Deadline, settleWithin, timeoutError } from "./_deadline.ts";
+import { backoffDelay, DEFAULT_BACKOFF, sleep } from "./_retry.ts";
+import type { IoLane } from "./io_lane.ts";
+import {
+  type AttemptReport,
+  type ReportedError,
+  roundMs,
+  skippedReport,
+  type TaskReport,
+} from "./report.ts";
+import type { Reporter } from "./reporter.ts";
+import { withTaskOutput } from "./_io_console.ts";
+import { runShard } from "./shard.ts";
+import type { CpuLane } from "./scheduler.ts";
+
+/** What one run needs: its lanes, failure policy, signal and reporter. */
+export interface ExecutionOptions {
+  ioLane: IoLane;
+  cpuLane: CpuLane | undefined;
+  keepGoing: boolean;
+  /** The time limit of tasks that set none. */
+  timeout: number | undefined;
+  signal: AbortSignal | undefined;
+  reporter: Required<Reporter>;
+  /** Route task console output to the reporter (it has `taskOutput`). */
+  captureOutput: boolean;
+  t0: number;
+}
+
+/** How one attempt of a task ended. */
+interface Attempt {
+  status: "ok" | "failed" | "cancelled";
+  startMs: number;
+  endMs: number;
+  worker?: number;
+  value?: unknown;
+  error?: unknown;
+  /** A sharded task's chunk time in workers, and the workers used. */
+  work?: ShardWork;
+}
+
+interface ShardWork {
+  ms: number;
+  workers: Set<number>;
+}
+
+/**
+ * One run's mutable state: what is waiting, running, done. Each task runs as
+ * a series of attempts (one, unless it has `retries`), each under its own
+ * deadline; when the run stops (fail-fast or cancel), nothing new starts,
+ * running attempts are aborted, and tasks waiting for a retry give up.
+ */
+export class Execution {
+  readonly done: Promise<{ reports: TaskReport[]; cancelled?: string }>;
+  #tasks: Task[];
+  #options: ExecutionOptions;
+  #waitingOn = new Map<string, number>();
+  #dependants = new Map<string, Task[]>();
+  #reports = new Map<string, TaskReport>();
+  #results = new Map<string, unknown>();
+  /** The root failure behind each task that failed or was skipped for one. */
+  #rootFailure = new Map<string, string>();
+  #running = 0;
+  #runningNames = new Set<string>();
+  #controller = new AbortController();
+  #stopReason: string | undefined;
+  #cancelled: string | undefined;
+  #finish!: () => void;
+
+  constructor(tasks: Task[], options: ExecutionOptions) {
+    this.#tasks = tasks;
+    this.#options = options;
+    const { signal } = options;
+    const onCancel = () => this.#cancel(signal!.reason);
+    this.done = new Promise<void>((resolve) => this.#finish = resolve).then(() => {
+      signal?.removeEventListener("abort", onCancel);
+      return {
+        reports: this.#tasks.map((task) => this.#reports.get(task.name)!),
+        cancelled: this.#cancelled,
+      };
+    });
+    const selected = new Set(tasks.map((task) => task.name));
+    for (const task of tasks) {
+      this.#waitingOn.set(task.name, task.deps.length);
+      for (const dep of task.deps) {
+        if (!selected.has(dep)) continue;
+        let list = this.#dependants.get(dep);
+        if (list === undefined) this.#dependants.set(dep, list = []);
+        list.push(task);
+      }
+    }
+    if (signal?.aborted) this.#cancel(signal.reason);
+    else signal?.addEventListener("abort", onCancel, { once: true });
+    for (const task of tasks) {
+      if (task.deps.length === 0 && !this.#reports.has(task.name)) this.#start(task);
+    }
+    this.#checkDone();
+  }
+
+  #now(): number {
+    return performance.now() - this.#options.t0;
+  }
+
+  #cancel(reason: unknown): void {
+    this.#cancelled = reason instanceof Error ? reason.message : String(reason ?? "Run cancelled");
+    this.#stop(`run cancelled: ${this.#cancelled}`);
+  }
+
+  #stop(reason: string): void {
+    if (this.#stopReason !== undefined) return;
+    this.#stopReason = reason;
+    this.#controller.abort(new DOMException(`Task aborted: ${reason}`, "AbortError"));
+    // Everything not yet started is skipped now, so the run ends as soon as
+    // the running tasks have stopped.
+    for (const task of this.#tasks) {
+      if (!this.#reports.has(task.name) && !this.#runningNames.has(task.name)) {
+        this.#skip(task, reason);
+      }
+    }
+  }
+
+  #start(task: Task): void {
+    if (this.#stopReason !== undefined) {
+      this.#skip(task, this.#stopReason);
+      return;
+    }
+    const deps: Record<string, unknown> = {};
+    for (const dep of task.deps) deps[dep] = this.#results.get(dep);
+    this.#running++;
+    this.#runningNames.add(task.name);
+    this.#attempts(task, deps).then((report) => this.#end(task, report));
+  }
+
+  /**
+   * Runs a task's attempts until one passes, it runs out of retries, or the
+   * run stops. Resolves with its report, or `undefined` when it never started.
+   */
+  async #attempts(task: Task, deps: Record<string, unknown>): Promise<TaskReport | undefined> {
+    const retries = task.retries ?? 0;
+    const attempts: Attempt[] = [];
+    for (let n = 1;; n++) {
+      const attempt = await this.#attempt(task, deps, n === 1);
+      // Still waiting for a slot when the run stopped: nothing more to try.
+      if (attempt === undefined) break;
+      attempts.push(attempt);
+      if (attempt.status !== "failed" || n > retries || this.#stopReason !== undefined) break;
+      const delayMs = backoffDelay(task.backoff ?? DEFAULT_BACKOFF, n);
+      this.#options.reporter.taskRetry({
+        name: task.name,
+        kind: task.kind,
+        attempt: n + 1,
+        maxAttempts: retries + 1,
+        delayMs,
+        error: reportError(attempt.error),
+      });
+      try {
+        await sleep(delayMs, this.#controller.signal);
+      } catch {
+        break; // The run stopped: the task ends with its last failure.
+      }
+    }
+    return attempts.length === 0 ? undefined : this.#taskReport(task, attempts, retries > 0);
+  }
+
+  /** One attempt under its own deadline; `undefined` when it never started. */
+  async #attempt(
+    task: Task,
+    deps: Record<string, unknown>,
+    first: boolean,
+  ): Promise<Attempt | undefined> {
+    const limit = task.timeout ?? this.#options.timeout;
+    using deadline = new Deadline(
+      this.#controller.signal,
+      limit,
+      () => timeoutError(task.name, limit!),
+    );
+    let startMs: number | undefined;
+    let worker: number | undefined;
+    const work: ShardWork | undefined = task.shard === undefined
+      ? undefined
+      : { ms: 0, workers: new Set() };
+    const started = (index?: number) => {
+      startMs = this.#now();
+      worker = index;
+      deadline.arm();
+      if (first) {
+        const { name, kind } = task;
+        const event = index === undefined
+          ? { name, kind, startMs }
+          : { name, kind, startMs, worker: index };
+        this.#options.reporter.taskStart(event);
+      }
+    };
+    try {
+      const body = this.#body(task, deps, deadline.signal, started, work);
+      const value = await settleWithin(body, deadline.signal, ABORT_GRACE_MS);
+      // A result that came after the deadline is still a timeout.
+      if (deadline.timedOut) throw deadline.signal.reason;
+      return { status: "ok", startMs: startMs!, endMs: this.#now(), worker, value, work };
+    } catch (thrown) {
+      if (startMs === undefined) return undefined;
+      const error = deadline.timedOut ? deadline.signal.reason : thrown;
+      // Once the run has stopped, whatever a running task did next was
+      // brought on by the stop; its own error stays in the report.
+      const status = this.#stopReason !== undefined && !deadline.timedOut ? "cancelled" : "failed";
+      return { status, startMs, endMs: this.#now(), worker, error, work };
+    }
+  }
+
+  /** Starts a task's body in its lane. */
+  #body(
+    task: Task,
+    deps: Record<string, unknown>,
+    signal: AbortSignal,
+    started: (worker?: number) => void,
+    work: ShardWork | undefined,
+  ): Promise<unknown> {
+    if (task.kind === "io") {
+      return this.#options.ioLane.run(async () => {
+        started();
+        const body = () => task.run({ name: task.name, signal, deps });
+        return await (this.#options.captureOutput
+          ? withTaskOutput(this.#output(task.name), body)
+          : body());
+      }, { signal });
+    }
+    const lane = this.#options.cpuLane!;
+    if (task.shard !== undefined && lane.runChunk !== undefined) {
+      return runShard(lane as Required<CpuLane>, task.name, task.shard, {
+        deps,
+        permissions: task.permissions,
+        signal,
+        onStart: started,
+        onOutput: this.#output(task.name),
+        onChunk: ({ worker, ms, done, total }) => {
+          work?.workers.add(worker);
+          if (work !== undefined) work.ms += ms;
+          this.#options.reporter.taskProgress({ name: task.name, done, total, worker });
+        },
+      });
+    }
+    return lane.run(task.name, deps, {
+      permissions: task.permissions,
+      signal,
+      onStart: started,
+      onOutput: this.#output(task.name),
+    }).then((result) => result.value);
+  }
+
+  /** Hands a task's console output to the reporter, a line per event. */
+  #output(name: string): (stream: "stdout" | "stderr", text: string) => void {
+    return (stream, text) => {
+      if (!this.#options.captureOutput) {
+        // Nobody shows output: print it as the task would have outside spool.
+        (stream === "stderr" ? console.error : console.log)(text);
+        return;
+      }
+      for (const line of text.split("\n")) {
+        this.#options.reporter.taskOutput({ name, stream, text: line });
+      }
+    };
+  }
+
+  #taskReport(task: Task, attempts: Attempt[], withAttempts: boolean): TaskReport {
+    const first = attempts[0];
+    const last = attempts[attempts.length - 1];
+    const report: TaskReport = {
+      name: task.name,
+      kind: task.kind,
+      status: last.status,
+      startMs: roundMs(first.startMs),
+      endMs: roundMs(last.endMs),
+      durationMs: roundMs(last.endMs - first.startMs),
+    };
+    if (last.worker !== undefined) report.worker = last.worker;
+    // A lane without chunks runs a sharded task whole, as a plain cpu task.
+    if (attempts.some((attempt) => (attempt.work?.workers.size ?? 0) > 0)) {
+      const workers = new Set(attempts.flatMap((attempt) => [...attempt.work?.workers ?? []]));
+      report.workers = [...workers].sort((a, b) => a - b);
+      report.workMs = roundMs(attempts.reduce((sum, attempt) => sum + (attempt.work?.ms ?? 0), 0));
+    }
+    if (last.status === "ok") {
+      report.result = last.value;
+    } else if (last.status === "failed") {
+      report.error = reportError(last.error);
+    } else {
+      report.reason = this.#stopReason;
+      if (last.error !== this.#controller.signal.reason) report.error = reportError(last.error);
+    }
+    if (withAttempts) {
+      report.attempts = attempts.map((attempt) => {
+        const entry: AttemptReport = {
+          startMs: roundMs(attempt.startMs),
+          endMs: roundMs(attempt.endMs),
+          durationMs: roundMs(attempt.endMs - attempt.startMs),
+        };
+        if (attempt.worker !== undefined) entry.worker = attempt.worker;
+        if (attempt.status !== "ok") entry.error = reportError(attempt.error);
+        return entry;
+      });
+      report.attemptCount = attempts.length;
+    }
+    return report;
+  }
+
+  #end(task: Task, report: TaskReport | undefined): void {
+    this.#running--;
+    this.#runningNames.delete(task.name);
+    // Aborted while it waited for a slot: it never ran.
+    if (report === undefined) {
+      this.#skip(task, this.#stopReason ?? "run stopped");
+      this.#checkDone();
+      return;
+    }
+    if (report.status === "ok") this.#results.set(task.name, report.result);
+    if (report.status === "failed") this.#rootFailure.set(task.name, task.name);
+    this.#reports.set(task.name, report);
+    this.#options.reporter.taskEnd(report);
+
+    for (const next of this.#dependants.get(task.name) ?? []) {
+      if (this.#reports.has(next.name)) continue;
+      if (report.status !== "ok") {
+        this.#skipDownstream(next, task.name);
+        continue;
+      }
+      const left = this.#waitingOn.get(next.name)! - 1;
+      this.#waitingOn.set(next.name, left);
+      if (left === 0) this.#start(next);
+    }
+    // After its dependants are skipped for it by name, the rest of the run stops.
+    if (report.status === "failed" && !this.#options.keepGoing) {
+      this.#stop(`stopped because task "${task.name}" failed`);
+    }
+    this.#checkDone();
+  }
+
+  /** Skips a task whose dependency failed or was skipped for a failure, and all below it. */
+  #skipDownstream(task: Task, failedDep: string): void {
+    const stack: [Task, string][] = [[task, failedDep]];
+    while (stack.length > 0) {
+      const [current, dep] = stack.pop()!;
+      if (this.#reports.has(current.name)) continue;
+      const root = this.#rootFailure.get(dep) ?? dep;
+      this.#rootFailure.set(current.name, root);
+      this.#skip(
+        current,
+        root === dep
+          ? `dependency "${dep}" failed`
+          : `dependency "${dep}" was skipped because "${root}" failed`,
+      );
+      for (const next of this.#dependants.get(current.name) ?? []) stack.push([next, current.name]);
+    }
+  }
+
+  #skip(task: Task, reason: string): void {
+    if (this.#reports.has(task.name)) return;
+    const report = skippedReport(task, reason);
+    this.#reports.set(task.name, report);
+    this.#options.reporter.taskEnd(report);
+  }
+
+  #checkDone(): void {
+    if (this.#running === 0 && this.#reports.size === this.#tasks.length) this.#finish();
+  }
+}
+
+function reportError(error: unknown): ReportedError {
+  if (error instanceof Error) {
+    const out: ReportedError = { name: error.name, message: error.message };
+    if (error.stack !== undefined) out.stack = error.stack;
+    return out;
+  }
+  return { name: "Error", message: String(error) };
+}
