@@ -18,6 +18,10 @@ import {
   type ToExecutorWorker,
 } from "./_executor_protocol.ts";
 import type { Outcome } from "./_executor_core.ts";
+import { workerBootstrap } from "./_bootstrap.ts";
+
+/** The module every executor worker starts from. */
+const EXECUTOR_WORKER = new URL("./_executor_worker.ts", import.meta.url).href;
 
 /** How a worker broke: while starting (its module did not load) or while running a job. */
 export interface Breakage {
@@ -170,10 +174,7 @@ export class ExecutorPool {
   #spawn(slot: Slot, module: string): void {
     let bootstrap = this.#bootstraps.get(module);
     if (bootstrap === undefined) {
-      const source = `import { serve } from ${
-        JSON.stringify(new URL("./_executor_worker.ts", import.meta.url).href)
-      };\nimport * as module from ${JSON.stringify(module)};\nserve(module);\n`;
-      bootstrap = `data:application/javascript;base64,${btoa(source)}`;
+      bootstrap = workerBootstrap(EXECUTOR_WORKER, module);
       this.#bootstraps.set(module, bootstrap);
     }
     const worker = new Worker(bootstrap, {

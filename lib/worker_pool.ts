@@ -21,6 +21,7 @@
 
 import { deserializeError, type FromWorker, type ToWorker, transferList } from "./_protocol.ts";
 import { isTimeout } from "./_deadline.ts";
+import { workerBootstrap } from "./_bootstrap.ts";
 import { permissionKey, type Permissions, workerPermissions } from "./permissions.ts";
 
 /** Options for {@linkcode WorkerPool}. */
@@ -167,9 +168,7 @@ export class WorkerPool {
       );
     }
     this.#module = module;
-    const source = `import { serve } from ${JSON.stringify(WORKER_MAIN)};\n` +
-      `import * as module from ${JSON.stringify(module)};\nserve(module);\n`;
-    this.#bootstrap = `data:application/javascript;base64,${btoa(source)}`;
+    this.#bootstrap = workerBootstrap(WORKER_MAIN, module);
     this.#slots = Array.from({ length: size }, (_, index) => ({
       index,
       worker: undefined,
