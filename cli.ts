@@ -10,7 +10,7 @@
  * @module
  */
 
-import { runCli } from "./lib/cli.ts";
+import { runCli } from "./lib/cli/cli.ts";
 
 export { runCli };
 

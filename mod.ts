@@ -38,7 +38,7 @@
  * @module
  */
 
-export { cpu, defineTasks, io, isTaskSet, TaskSet } from "./lib/define.ts";
+export { cpu, defineTasks, io, isTaskSet, TaskSet } from "./lib/declare/define.ts";
 export type {
   BackoffOptions,
   FailurePolicy,
@@ -51,14 +51,14 @@ export type {
   TaskKind,
   TaskShard,
   TaskSpec,
-} from "./lib/define.ts";
-export { transfer } from "./lib/transfer.ts";
-export type { TransferableBuffer } from "./lib/transfer.ts";
-export { DEFAULT_CONCURRENCY, run } from "./lib/scheduler.ts";
-export type { CpuLane, RunOptions } from "./lib/scheduler.ts";
-export { main } from "./lib/main.ts";
-export { loadTaskFile } from "./lib/load.ts";
-export type { LoadedTaskFile } from "./lib/load.ts";
+} from "./lib/declare/define.ts";
+export { transfer } from "./lib/pool/transfer.ts";
+export type { TransferableBuffer } from "./lib/pool/transfer.ts";
+export { DEFAULT_CONCURRENCY, run } from "./lib/run/scheduler.ts";
+export type { CpuLane, RunOptions } from "./lib/run/scheduler.ts";
+export { main } from "./lib/cli/main.ts";
+export { loadTaskFile } from "./lib/declare/load.ts";
+export type { LoadedTaskFile } from "./lib/declare/load.ts";
 export {
   CancelledError,
   PermissionError,
@@ -67,26 +67,26 @@ export {
   UsageError,
 } from "./lib/errors.ts";
 export type { MissingGrant } from "./lib/errors.ts";
-export type { PermissionName, Permissions, PermissionValue } from "./lib/permissions.ts";
-export { IoLane } from "./lib/io_lane.ts";
-export type { IoRunOptions } from "./lib/io_lane.ts";
-export { ItemError, WorkerCrashError, WorkerPool } from "./lib/worker_pool.ts";
+export type { PermissionName, Permissions, PermissionValue } from "./lib/declare/permissions.ts";
+export { IoLane } from "./lib/run/io_lane.ts";
+export type { IoRunOptions } from "./lib/run/io_lane.ts";
+export { ItemError, WorkerCrashError, WorkerPool } from "./lib/pool/worker_pool.ts";
 export type {
   ChunkResult,
   CpuChunk,
   CpuResult,
   CpuRunOptions,
   WorkerPoolOptions,
-} from "./lib/worker_pool.ts";
-export { formatMs, reportToJson, summaryLine } from "./lib/report.ts";
+} from "./lib/pool/worker_pool.ts";
+export { formatMs, reportToJson, summaryLine } from "./lib/report/report.ts";
 export type {
   AttemptReport,
   ReportedError,
   RunReport,
   TaskReport,
   TaskStatus,
-} from "./lib/report.ts";
-export { combineReporters } from "./lib/reporter.ts";
+} from "./lib/report/report.ts";
+export { combineReporters } from "./lib/report/reporter.ts";
 export type {
   PlannedTask,
   Reporter,
@@ -95,17 +95,17 @@ export type {
   TaskProgressEvent,
   TaskRetryEvent,
   TaskStartEvent,
-} from "./lib/reporter.ts";
-export { plainReporter } from "./lib/reporters/plain.ts";
-export type { PlainReporterOptions, TextSink } from "./lib/reporters/plain.ts";
-export { criticalPath } from "./lib/critical_path.ts";
-export { chromeTrace } from "./lib/trace.ts";
-export type { ChromeTrace, TraceEvent } from "./lib/trace.ts";
-export { formatPlan, planFlags, planRun, planToJson } from "./lib/plan.ts";
-export type { PlanJson, PlanOptions } from "./lib/plan.ts";
-export { TaskGraph } from "./lib/task_graph.ts";
-export type { GraphNode } from "./lib/task_graph.ts";
-export { executor, moduleFunction } from "./lib/executor.ts";
+} from "./lib/report/reporter.ts";
+export { plainReporter } from "./lib/report/plain.ts";
+export type { PlainReporterOptions, TextSink } from "./lib/report/plain.ts";
+export { criticalPath } from "./lib/report/critical_path.ts";
+export { chromeTrace } from "./lib/report/trace.ts";
+export type { ChromeTrace, TraceEvent } from "./lib/report/trace.ts";
+export { formatPlan, planFlags, planRun, planToJson } from "./lib/run/plan.ts";
+export type { PlanJson, PlanOptions } from "./lib/run/plan.ts";
+export { TaskGraph } from "./lib/declare/task_graph.ts";
+export type { GraphNode } from "./lib/declare/task_graph.ts";
+export { executor, moduleFunction } from "./lib/executors/executor.ts";
 export type {
   Callable,
   CallContext,
@@ -117,17 +117,17 @@ export type {
   ModuleFunction,
   ShutdownOptions,
   SubmitOptions,
-} from "./lib/executor.ts";
-export { IoExecutor } from "./lib/io_executor.ts";
-export type { IoExecutorOptions } from "./lib/io_executor.ts";
-export { BrokenWorkerError, CpuExecutor } from "./lib/cpu_executor.ts";
-export type { CpuExecutorOptions } from "./lib/cpu_executor.ts";
-export { asCompleted, Future } from "./lib/future.ts";
-export type { AsCompletedOptions, FutureState } from "./lib/future.ts";
-export { Mutex } from "./lib/mutex.ts";
-export { Semaphore } from "./lib/semaphore.ts";
-export type { AcquireOptions, LockGuard } from "./lib/semaphore.ts";
-export { Channel, ChannelClosedError } from "./lib/channel.ts";
-export type { ChannelOptions } from "./lib/channel.ts";
-export { SharedLock } from "./lib/shared_lock.ts";
-export { WorkerChannel } from "./lib/worker_channel.ts";
+} from "./lib/executors/executor.ts";
+export { IoExecutor } from "./lib/executors/io_executor.ts";
+export type { IoExecutorOptions } from "./lib/executors/io_executor.ts";
+export { BrokenWorkerError, CpuExecutor } from "./lib/executors/cpu_executor.ts";
+export type { CpuExecutorOptions } from "./lib/executors/cpu_executor.ts";
+export { asCompleted, Future } from "./lib/executors/future.ts";
+export type { AsCompletedOptions, FutureState } from "./lib/executors/future.ts";
+export { Mutex } from "./lib/sync/mutex.ts";
+export { Semaphore } from "./lib/sync/semaphore.ts";
+export type { AcquireOptions, LockGuard } from "./lib/sync/semaphore.ts";
+export { Channel, ChannelClosedError } from "./lib/sync/channel.ts";
+export type { ChannelOptions } from "./lib/sync/channel.ts";
+export { SharedLock } from "./lib/sync/shared_lock.ts";
+export { WorkerChannel } from "./lib/sync/worker_channel.ts";

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { SharedLock } from "../lib/shared_lock.ts";
-import { WorkerChannel } from "../lib/worker_channel.ts";
+import { SharedLock } from "../lib/sync/shared_lock.ts";
+import { WorkerChannel } from "../lib/sync/worker_channel.ts";
 
 /** Python's `sum(i * i for i in range(10**7))`, exactly: about a second of cpu. */
 export function heavySquareCalculation(number: number): bigint {

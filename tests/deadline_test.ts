@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Deadline } from "../lib/_deadline.ts";
+import { Deadline } from "../lib/run/_deadline.ts";
 
 Deno.test("Deadline follows the run's signal with one listener however many attempts share it", () => {
   const run = new AbortController();

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { loadTaskFile, run, type TaskReport, WorkerPool } from "../mod.ts";
-import { runCli } from "../lib/cli.ts";
-import { ABORT_GRACE_MS } from "../lib/_deadline.ts";
+import { runCli } from "../lib/cli/cli.ts";
+import { ABORT_GRACE_MS } from "../lib/run/_deadline.ts";
 import { captureSink, fixture, tempDir } from "./_helpers.ts";
 
 function byName(tasks: TaskReport[]): Record<string, TaskReport> {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { buildReport, type TaskReport } from "../lib/report.ts";
-import { frameLines, type FrameState, liveReporter } from "../lib/reporters/live.ts";
+import { buildReport, type TaskReport } from "../lib/report/report.ts";
+import { frameLines, type FrameState, liveReporter } from "../lib/report/live.ts";
 import { fixture, ROOT } from "./_helpers.ts";
 
 function state(overrides: Partial<FrameState> = {}): FrameState {

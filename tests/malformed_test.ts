@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runCli } from "../lib/cli.ts";
+import { runCli } from "../lib/cli/cli.ts";
 import { captureSink, ROOT, spool } from "./_helpers.ts";
 
 /**

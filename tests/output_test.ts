@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { defineTasks, io, run } from "../mod.ts";
-import type { Reporter, TaskOutputEvent } from "../lib/reporter.ts";
+import type { Reporter, TaskOutputEvent } from "../lib/report/reporter.ts";
 import { fixtureUrl } from "./_helpers.ts";
 
 function collect(): { reporter: Reporter; events: TaskOutputEvent[]; lines(): string[] } {

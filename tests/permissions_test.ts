@@ -6,7 +6,7 @@ import {
   PERMISSION_NAMES,
   permissionKey,
   workerPermissions,
-} from "../lib/permissions.ts";
+} from "../lib/declare/permissions.ts";
 import { deno, fixture, ROOT, spool, tempDir } from "./_helpers.ts";
 import permissionTasks from "./fixtures/permission_tasks.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { cpu, defineTasks, io } from "../mod.ts";
-import { formatPlan, planFlags, type PlanJson, planRun, planToJson } from "../lib/plan.ts";
+import { formatPlan, planFlags, type PlanJson, planRun, planToJson } from "../lib/run/plan.ts";
 import { fixture, spool, tempDir } from "./_helpers.ts";
 import { assertSnapshot } from "./_snapshot.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { formatMs, reportToJson, type RunReport, summaryLine, type TaskReport } from "../mod.ts";
-import { buildReport, roundMs } from "../lib/report.ts";
+import { buildReport, roundMs } from "../lib/report/report.ts";
 
 function task(name: string, status: TaskReport["status"], durationMs: number): TaskReport {
   const started = status === "skipped" ? null : 10;

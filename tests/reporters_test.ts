@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { buildReport, type RunReport, type TaskReport } from "../lib/report.ts";
-import { combineReporters, type Reporter, type RunPlan } from "../lib/reporter.ts";
-import { summaryBlock } from "../lib/reporters/_summary.ts";
-import { palette } from "../lib/reporters/_ansi.ts";
-import { plainReporter } from "../lib/reporters/plain.ts";
+import { buildReport, type RunReport, type TaskReport } from "../lib/report/report.ts";
+import { combineReporters, type Reporter, type RunPlan } from "../lib/report/reporter.ts";
+import { summaryBlock } from "../lib/report/_summary.ts";
+import { palette } from "../lib/report/_ansi.ts";
+import { plainReporter } from "../lib/report/plain.ts";
 import { captureSink, fixture, spool } from "./_helpers.ts";
 import { assertSnapshot, normalize } from "./_snapshot.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { defineTasks, io, type Reporter, run, type TaskRetryEvent } from "../mod.ts";
-import { backoffDelay, DEFAULT_BACKOFF } from "../lib/_retry.ts";
+import { backoffDelay, DEFAULT_BACKOFF } from "../lib/run/_retry.ts";
 import { installFakeTime } from "./_fake_time.ts";
 
 /** An io body that fails its first `failures` calls, recording when each call came. */
@@ -178,7 +178,7 @@ Deno.test("A cancelled run never retries: the running attempt is cancelled, not 
 
 Deno.test("The plain reporter shows each retry and the attempt count of a task that passed", async () => {
   using clock = installFakeTime();
-  const { plainReporter } = await import("../lib/reporters/plain.ts");
+  const { plainReporter } = await import("../lib/report/plain.ts");
   let text = "";
   const reporter: Reporter = plainReporter({ write: (chunk) => text += chunk });
   const calls: number[] = [];

@@ -10,7 +10,7 @@ import {
   UsageError,
 } from "../mod.ts";
 import cpuTasks from "./fixtures/cpu_tasks.ts";
-import { sleep } from "../lib/_retry.ts";
+import { sleep } from "../lib/run/_retry.ts";
 
 function byName(tasks: TaskReport[]): Record<string, TaskReport> {
   return Object.fromEntries(tasks.map((task) => [task.name, task]));

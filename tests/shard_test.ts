@@ -10,7 +10,7 @@ import {
   TaskFileError,
   type TaskShard,
 } from "../mod.ts";
-import { CHUNKS_PER_WORKER, chunkSize, MIN_CHUNK_MS, runShard } from "../lib/shard.ts";
+import { CHUNKS_PER_WORKER, chunkSize, MIN_CHUNK_MS, runShard } from "../lib/run/shard.ts";
 import tasks from "./fixtures/shard_tasks.ts";
 import { fixture, spool } from "./_helpers.ts";
 

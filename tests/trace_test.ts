@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { buildReport, type TaskReport } from "../lib/report.ts";
-import { type ChromeTrace, chromeTrace, type TraceEvent } from "../lib/trace.ts";
+import { buildReport, type TaskReport } from "../lib/report/report.ts";
+import { type ChromeTrace, chromeTrace, type TraceEvent } from "../lib/report/trace.ts";
 import { fixture, spool, tempDir } from "./_helpers.ts";
 
 /** The names the trace gives its tracks, by "pid:tid". */

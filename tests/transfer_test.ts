@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { run, transfer, WorkerPool } from "../mod.ts";
-import { transferList } from "../lib/_protocol.ts";
-import { runShard } from "../lib/shard.ts";
+import { transferList } from "../lib/pool/_protocol.ts";
+import { runShard } from "../lib/run/shard.ts";
 import tasks from "./fixtures/shard_tasks.ts";
 import { fixtureUrl } from "./_helpers.ts";
 

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { TaskFileError, UsageError } from "./errors.ts";
+import { TaskFileError, UsageError } from "../errors.ts";
 
 /** The part of a task the graph needs. */
 export interface GraphNode {

@@ -9,19 +9,19 @@
  * @module
  */
 
-import type { Task, TaskSet } from "./define.ts";
+import type { Task, TaskSet } from "../declare/define.ts";
 import { Execution } from "./_execution.ts";
 import { isValidLimit } from "./_deadline.ts";
 import { IoLane } from "./io_lane.ts";
-import { PermissionError } from "./errors.ts";
+import { PermissionError } from "../errors.ts";
 import {
   findMissingGrants,
   permissionKey,
   type Permissions,
   workerLoadGrant,
-} from "./permissions.ts";
-import { buildReport, type RunReport } from "./report.ts";
-import type { Reporter, RunPlan } from "./reporter.ts";
+} from "../declare/permissions.ts";
+import { buildReport, type RunReport } from "../report/report.ts";
+import type { Reporter, RunPlan } from "../report/reporter.ts";
 import { planRun } from "./plan.ts";
 import { captureIoConsole } from "./_io_console.ts";
 import {
@@ -31,7 +31,7 @@ import {
   type CpuRunOptions,
   WORKER_MAIN,
   WorkerPool,
-} from "./worker_pool.ts";
+} from "../pool/worker_pool.ts";
 
 /** The default io concurrency limit. */
 export const DEFAULT_CONCURRENCY = 64;

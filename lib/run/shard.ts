@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { TaskContext, TaskShard } from "./define.ts";
-import type { ChunkResult, CpuChunk, CpuRunOptions } from "./worker_pool.ts";
+import type { TaskContext, TaskShard } from "../declare/define.ts";
+import type { ChunkResult, CpuChunk, CpuRunOptions } from "../pool/worker_pool.ts";
 
 /**
  * Chunks each worker should get when nothing is known about the items'

@@ -26,8 +26,8 @@ import type {
   SubmitOptions,
 } from "./executor.ts";
 import type { Future } from "./future.ts";
-import { IoLane } from "./io_lane.ts";
-import { DEFAULT_CONCURRENCY } from "./scheduler.ts";
+import { IoLane } from "../run/io_lane.ts";
+import { DEFAULT_CONCURRENCY } from "../run/scheduler.ts";
 
 /** Options for {@linkcode IoExecutor}. */
 export interface IoExecutorOptions {

@@ -17,7 +17,7 @@ import {
   type FromExecutorWorker,
   type ToExecutorWorker,
 } from "./_executor_protocol.ts";
-import type { Outcome } from "./_executor_core.ts";
+import type { Outcome } from "../executors/_executor_core.ts";
 import { workerBootstrap } from "./_bootstrap.ts";
 
 /** The module every executor worker starts from. */

@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { Reporter } from "../reporter.ts";
-import { formatMs, type RunReport, type TaskReport } from "../report.ts";
+import type { Reporter } from "./reporter.ts";
+import { formatMs, type RunReport, type TaskReport } from "./report.ts";
 import { palette } from "./_ansi.ts";
 import { summaryBlock } from "./_summary.ts";
 

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { CancelledError } from "./errors.ts";
+import { CancelledError } from "../errors.ts";
 
 /**
  * Where a future is in its life: `pending` (queued), `running`, or one of the

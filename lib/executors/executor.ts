@@ -15,7 +15,7 @@
 
 import { moduleUrl } from "./_executor_core.ts";
 import type { Future } from "./future.ts";
-import type { Permissions } from "./permissions.ts";
+import type { Permissions } from "../declare/permissions.ts";
 import { IoExecutor } from "./io_executor.ts";
 import { CpuExecutor } from "./cpu_executor.ts";
 

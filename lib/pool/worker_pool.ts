@@ -20,9 +20,9 @@
  */
 
 import { deserializeError, type FromWorker, type ToWorker, transferList } from "./_protocol.ts";
-import { isTimeout } from "./_deadline.ts";
+import { isTimeout } from "../run/_deadline.ts";
 import { workerBootstrap } from "./_bootstrap.ts";
-import { permissionKey, type Permissions, workerPermissions } from "./permissions.ts";
+import { permissionKey, type Permissions, workerPermissions } from "../declare/permissions.ts";
 
 /** Options for {@linkcode WorkerPool}. */
 export interface WorkerPoolOptions {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Task } from "./define.ts";
+import type { Task } from "../declare/define.ts";
 import { ABORT_GRACE_MS, Deadline, settleWithin, timeoutError } from "./_deadline.ts";
 import { backoffDelay, DEFAULT_BACKOFF, sleep } from "./_retry.ts";
 import type { IoLane } from "./io_lane.ts";
@@ -17,8 +17,8 @@ import {
   roundMs,
   skippedReport,
   type TaskReport,
-} from "./report.ts";
-import type { Reporter } from "./reporter.ts";
+} from "../report/report.ts";
+import type { Reporter } from "../report/reporter.ts";
 import { withTaskOutput } from "./_io_console.ts";
 import { runShard } from "./shard.ts";
 import type { CpuLane } from "./scheduler.ts";

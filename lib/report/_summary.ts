@@ -6,7 +6,7 @@
  * @module
  */
 
-import { formatMs, type RunReport, summaryLine, type TaskReport } from "../report.ts";
+import { formatMs, type RunReport, summaryLine, type TaskReport } from "./report.ts";
 import type { Palette } from "./_ansi.ts";
 
 /** How many of the slowest tasks the summary lists. */

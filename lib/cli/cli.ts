@@ -8,18 +8,18 @@
  */
 
 import { Command, CommanderError, InvalidArgumentError, Option } from "@commander-js/extra-typings";
-import denoJson from "../deno.json" with { type: "json" };
+import denoJson from "../../deno.json" with { type: "json" };
 import { dirname } from "node:path";
-import { writeTextFileAtomic, writeTextFileAtomicSync } from "./_atomic_write.ts";
-import { RunRecord } from "./_run_record.ts";
-import { CancelledError, SpoolError, UsageError } from "./errors.ts";
-import { DEFAULT_TASK_FILE, loadTaskFile } from "./load.ts";
-import { reportToJson, type RunReport } from "./report.ts";
-import { formatPlan, planRun, planToJson } from "./plan.ts";
-import { combineReporters } from "./reporter.ts";
-import { chromeTrace } from "./trace.ts";
-import { plainReporter, type TextSink } from "./reporters/plain.ts";
-import { DEFAULT_CONCURRENCY, run } from "./scheduler.ts";
+import { writeTextFileAtomic, writeTextFileAtomicSync } from "../report/_atomic_write.ts";
+import { RunRecord } from "../report/_run_record.ts";
+import { CancelledError, SpoolError, UsageError } from "../errors.ts";
+import { DEFAULT_TASK_FILE, loadTaskFile } from "../declare/load.ts";
+import { reportToJson, type RunReport } from "../report/report.ts";
+import { formatPlan, planRun, planToJson } from "../run/plan.ts";
+import { combineReporters } from "../report/reporter.ts";
+import { chromeTrace } from "../report/trace.ts";
+import { plainReporter, type TextSink } from "../report/plain.ts";
+import { DEFAULT_CONCURRENCY, run } from "../run/scheduler.ts";
 
 /** Exit codes of the `spool` command. */
 export const ExitCode = {
@@ -206,7 +206,7 @@ second signal exits at once. --report-file is written in every case.`,
       if (flags.trace !== undefined) assertTraceWritable(flags.trace);
       const live = flags.quiet || options.stderr !== undefined || !liveViewAllowed()
         ? undefined
-        : await (await import("./reporters/live.ts")).liveReporter({ color });
+        : await (await import("../report/live.ts")).liveReporter({ color });
       const human = live ?? stderr;
       const { reportFile } = flags;
       if (reportFile !== undefined) await assertWritableDir(reportFile);

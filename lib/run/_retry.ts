@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { BackoffOptions } from "./define.ts";
+import type { BackoffOptions } from "../declare/define.ts";
 
 /** A task's backoff with every default filled in. */
 export type Backoff = Required<BackoffOptions>;

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type MissingGrant, PermissionError } from "./errors.ts";
+import { type MissingGrant, PermissionError } from "../errors.ts";
 
 /** The permissions a task can declare. */
 export type PermissionName =
@@ -222,9 +222,9 @@ export function workerLoadGrant(
     Deno.permissions.querySync({ name: "read", path }).state !== "granted"
   );
   if (unreadable.length === 0) return undefined;
-  // The task file's folder and spool's root (the folder above lib/) hold
+  // The task file's folder and spool's root (two folders above lib/pool/) hold
   // what a worker imports.
-  const candidates = files.map((path, i) => folderOf(path, i === 1 ? 2 : 1));
+  const candidates = files.map((path, i) => folderOf(path, i === 1 ? 3 : 1));
   // A folder inside another one listed adds nothing to the flag.
   const folders = [...new Set(candidates)].filter((folder) =>
     !candidates.some((other) =>

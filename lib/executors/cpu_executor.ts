@@ -17,8 +17,8 @@ import {
   type Outcome,
   positiveInteger,
 } from "./_executor_core.ts";
-import { type Breakage, ExecutorPool } from "./_executor_pool.ts";
-import { displayFile, SpoolError } from "./errors.ts";
+import { type Breakage, ExecutorPool } from "../pool/_executor_pool.ts";
+import { displayFile, SpoolError } from "../errors.ts";
 import type {
   Callable,
   Executor,
@@ -34,7 +34,7 @@ import {
   normalizePermissions,
   type Permissions,
   workerPermissions,
-} from "./permissions.ts";
+} from "../declare/permissions.ts";
 
 /** Options for {@linkcode CpuExecutor}. */
 export interface CpuExecutorOptions {

@@ -7,17 +7,17 @@
  * @module
  */
 
-import type { TaskSet } from "./define.ts";
-import type { MissingGrant } from "./errors.ts";
+import type { TaskSet } from "../declare/define.ts";
+import type { MissingGrant } from "../errors.ts";
 import {
   findMissingGrants,
   flagFor,
   PERMISSION_NAMES,
   type PermissionName,
   type Permissions,
-} from "./permissions.ts";
-import type { PlannedTask, RunPlan } from "./reporter.ts";
-import { palette } from "./reporters/_ansi.ts";
+} from "../declare/permissions.ts";
+import type { PlannedTask, RunPlan } from "../report/reporter.ts";
+import { palette } from "../report/_ansi.ts";
 import { DEFAULT_CONCURRENCY } from "./scheduler.ts";
 
 /** Options for {@linkcode planRun}. */

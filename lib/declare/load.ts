@@ -8,7 +8,7 @@
  */
 
 import { isTaskSet, type TaskSet } from "./define.ts";
-import { displayFile, SpoolError, TaskFileError } from "./errors.ts";
+import { displayFile, SpoolError, TaskFileError } from "../errors.ts";
 
 /** The default task file, looked up in the working directory. */
 export const DEFAULT_TASK_FILE = "tasks.ts";

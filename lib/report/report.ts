@@ -7,7 +7,7 @@
  */
 
 import { criticalPath } from "./critical_path.ts";
-import type { TaskKind } from "./define.ts";
+import type { TaskKind } from "../declare/define.ts";
 
 /**
  * How a task ended: `ok` it passed; `failed` it threw, timed out or its

@@ -20,8 +20,8 @@ import type {
   TaskProgressEvent,
   TaskRetryEvent,
   TaskStartEvent,
-} from "../reporter.ts";
-import { formatMs, type RunReport, type TaskReport } from "../report.ts";
+} from "./reporter.ts";
+import { formatMs, type RunReport, type TaskReport } from "./report.ts";
 import { type Palette, palette } from "./_ansi.ts";
 import { lane, summaryBlock } from "./_summary.ts";
 import type { TextSink } from "./plain.ts";

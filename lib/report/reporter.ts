@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { TaskKind } from "./define.ts";
-import type { Permissions } from "./permissions.ts";
+import type { TaskKind } from "../declare/define.ts";
+import type { Permissions } from "../declare/permissions.ts";
 import type { ReportedError, RunReport, TaskReport } from "./report.ts";
 
 /** One planned task. */

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { isValidLimit } from "./_deadline.ts";
-import { normalizeBackoff, normalizeRetries } from "./_retry.ts";
-import { TaskFileError } from "./errors.ts";
+import { isValidLimit } from "../run/_deadline.ts";
+import { normalizeBackoff, normalizeRetries } from "../run/_retry.ts";
+import { TaskFileError } from "../errors.ts";
 import { normalizePermissions, type Permissions } from "./permissions.ts";
 import { TaskGraph } from "./task_graph.ts";
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { CancelledError } from "./errors.ts";
+import { CancelledError } from "../errors.ts";
 import { FutureController } from "./future.ts";
 import type { ShutdownOptions } from "./executor.ts";
 

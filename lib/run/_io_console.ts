@@ -12,7 +12,7 @@
  */
 
 import { AsyncLocalStorage } from "node:async_hooks";
-import { type OutputSink, redirectConsole, taskConsole } from "./_console_capture.ts";
+import { type OutputSink, redirectConsole, taskConsole } from "../pool/_console_capture.ts";
 
 interface TaskOutput {
   sink: OutputSink;
