@@ -2,12 +2,15 @@
  * The block that ends a run's human output, shared by the plain and live
  * reporters: the slowest tasks, the critical path, each failure with its
  * error, and last the one-line summary (wall time, task time, speedup).
+ * What tasks supplied (output, errors, stacks) is passed through
+ * `safeText`, so no escape sequence of theirs reaches the terminal.
  *
  * @module
  */
 
 import { formatMs, type RunReport, summaryLine, type TaskReport } from "./report.ts";
 import type { Palette } from "./_ansi.ts";
+import { safeLine, safeText } from "./_sanitize.ts";
 
 /** How many of the slowest tasks the summary lists. */
 export const SLOWEST = 5;
@@ -52,11 +55,13 @@ export function summaryBlock(
   if (ran.length > 1) lines.push(...pathLines(report, c));
   for (const task of report.tasks.filter((task) => task.status === "failed")) {
     lines.push("", c.red(`Task "${task.name}" failed:`));
-    for (const line of output.get(task.name) ?? []) lines.push(`  ${c.dim("|")} ${line}`);
-    lines.push(indent(task.error?.stack ?? task.error?.message ?? "unknown error"));
+    for (const line of output.get(task.name) ?? []) lines.push(`  ${c.dim("|")} ${safeLine(line)}`);
+    lines.push(indent(safeText(task.error?.stack ?? task.error?.message ?? "unknown error")));
   }
   lines.push("");
-  if (report.cancelled !== undefined) lines.push(c.yellow(`Cancelled: ${report.cancelled}`));
+  if (report.cancelled !== undefined) {
+    lines.push(c.yellow(`Cancelled: ${safeLine(report.cancelled)}`));
+  }
   lines.push(c.bold(summaryLine(report)));
   return lines;
 }

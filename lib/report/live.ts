@@ -25,6 +25,7 @@ import { formatMs, type RunReport, type TaskReport } from "./report.ts";
 import { type Palette, palette } from "./_ansi.ts";
 import { lane, summaryBlock } from "./_summary.ts";
 import type { TextSink } from "./plain.ts";
+import { safeLine } from "./_sanitize.ts";
 
 /** A terminal to draw on: text in, and its size when known. */
 export interface LiveStream extends TextSink {
@@ -157,7 +158,7 @@ class LiveView implements LiveReporter {
   }
 
   taskOutput(event: TaskOutputEvent): void {
-    this.#above.push(`${this.#c.dim(`${event.name} |`)} ${event.text}`);
+    this.#above.push(`${this.#c.dim(`${event.name} |`)} ${safeLine(event.text)}`);
   }
 
   taskProgress(event: TaskProgressEvent): void {
@@ -176,7 +177,7 @@ class LiveView implements LiveReporter {
     this.#above.push(
       `${c.yellow("↻")} ${event.name} ${
         c.dim(`attempt ${event.attempt} of ${event.maxAttempts} in ${formatMs(event.delayMs)}`)
-      }: ${event.error.message}`,
+      }: ${safeLine(event.error.message)}`,
     );
   }
 
@@ -258,14 +259,14 @@ function endLine(task: TaskReport, c: Palette): string {
       return `${c.green("✓")} ${task.name} ${where} ${formatMs(task.durationMs)}`;
     case "failed":
       return `${c.red("✗")} ${task.name} ${where} ${formatMs(task.durationMs)}: ${
-        c.red(task.error?.message ?? "failed")
+        c.red(safeLine(task.error?.message ?? "failed"))
       }`;
     case "cancelled":
       return `${c.yellow("■")} ${task.name} ${where} ${formatMs(task.durationMs)}: ${
-        task.reason ?? "cancelled"
+        safeLine(task.reason ?? "cancelled")
       }`;
     default:
-      return `${c.yellow("-")} ${task.name}: ${task.reason ?? "skipped"}`;
+      return `${c.yellow("-")} ${task.name}: ${safeLine(task.reason ?? "skipped")}`;
   }
 }
 

@@ -2,7 +2,9 @@
  * The plain reporter: one line when a task starts and one when it ends, each
  * line a task prints prefixed by its name, then the summary (slowest tasks,
  * critical path, each failure with its error, the summary line). No cursor
- * movement, so it reads the same in a terminal, a pipe and a CI log.
+ * movement, so it reads the same in a terminal, a pipe and a CI log, and
+ * control characters in what tasks print or throw are shown escaped
+ * (`\x1b`), never sent raw.
  *
  * @module
  */
@@ -11,6 +13,7 @@ import type { Reporter } from "./reporter.ts";
 import { formatMs, type RunReport, type TaskReport } from "./report.ts";
 import { palette } from "./_ansi.ts";
 import { summaryBlock } from "./_summary.ts";
+import { safeLine } from "./_sanitize.ts";
 
 /** Where reporters write: anything with a synchronous `write(text)`. */
 export interface TextSink {
@@ -62,7 +65,7 @@ export function plainReporter(out: TextSink, options: PlainReporterOptions = {})
       if (!quiet) line(`${c.dim("start")} ${event.name} ${c.dim(`(${where(event)})`)}`);
     },
     taskOutput(event) {
-      const text = `${event.name} ${c.dim("|")} ${event.text}`;
+      const text = `${event.name} ${c.dim("|")} ${safeLine(event.text)}`;
       if (!quiet) return line(text);
       let lines = held.get(event.name);
       if (lines === undefined) held.set(event.name, lines = []);
@@ -85,18 +88,18 @@ export function plainReporter(out: TextSink, options: PlainReporterOptions = {})
         line(
           `${c.red("FAIL")}  ${task.name} ${c.dim(`(${where(task)})`)} ${
             formatMs(task.durationMs)
-          }${attemptNote(task)}: ${task.error?.message ?? "failed"}`,
+          }${attemptNote(task)}: ${safeLine(task.error?.message ?? "failed")}`,
         );
       } else if (task.status === "cancelled") {
         if (!quiet) {
           line(
             `${c.yellow("stop")}  ${task.name} ${c.dim(`(${where(task)})`)} ${
               formatMs(task.durationMs)
-            }: ${task.reason ?? "cancelled"}`,
+            }: ${safeLine(task.reason ?? "cancelled")}`,
           );
         }
       } else if (!quiet) {
-        line(`${c.yellow("skip")}  ${task.name}: ${task.reason ?? "skipped"}`);
+        line(`${c.yellow("skip")}  ${task.name}: ${safeLine(task.reason ?? "skipped")}`);
       }
     },
     taskRetry(event) {
@@ -104,7 +107,7 @@ export function plainReporter(out: TextSink, options: PlainReporterOptions = {})
       line(
         `${c.yellow("retry")} ${event.name} ${
           c.dim(`(attempt ${event.attempt} of ${event.maxAttempts} in ${formatMs(event.delayMs)})`)
-        }: ${event.error.message}`,
+        }: ${safeLine(event.error.message)}`,
       );
     },
     runEnd(report: RunReport) {

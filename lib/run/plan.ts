@@ -18,6 +18,7 @@ import {
 } from "../declare/permissions.ts";
 import type { PlannedTask, RunPlan } from "../report/reporter.ts";
 import { palette } from "../report/_ansi.ts";
+import { safeLine } from "../report/_sanitize.ts";
 import { DEFAULT_CONCURRENCY } from "./scheduler.ts";
 
 /** Options for {@linkcode planRun}. */
@@ -139,7 +140,8 @@ function taskFlags(permissions: Permissions): string[] {
 
 /**
  * The plan for people: one row per task with its step, lane, permissions
- * and what it waits for, then what the process needs.
+ * and what it waits for, then what the process needs. Declared paths and
+ * hosts are shown with any control characters escaped.
  *
  * @param plan A run plan.
  * @param options `color` for escape codes; default `false`.
@@ -161,7 +163,7 @@ export function formatPlan(plan: RunPlan, options: { color?: boolean } = {}): st
       String(task.step),
       task.kind,
       task.name,
-      task.flags.length === 0 ? "-" : task.flags.join(" "),
+      task.flags.length === 0 ? "-" : safeLine(task.flags.join(" ")),
       task.deps.length === 0 ? "-" : task.deps.join(", "),
     ]),
   ];
@@ -171,11 +173,15 @@ export function formatPlan(plan: RunPlan, options: { color?: boolean } = {}): st
     ...table(rows).map((line, i) => i === 0 ? c.dim(line) : line),
     "",
     "Each task starts once every task it comes after is done; tasks of one step can run at once.",
-    `The process needs: ${json.flags.length === 0 ? "no permissions" : json.flags.join(" ")}`,
+    `The process needs: ${
+      json.flags.length === 0 ? "no permissions" : safeLine(json.flags.join(" "))
+    }`,
   ];
   for (const grant of json.missing) {
     lines.push(
-      c.yellow(`Missing: task "${grant.task}" needs ${grant.flag}; a real run would stop`),
+      c.yellow(
+        `Missing: task "${grant.task}" needs ${safeLine(grant.flag)}; a real run would stop`,
+      ),
     );
   }
   lines.push(c.dim("Dry run: nothing ran."));
