@@ -262,7 +262,7 @@ Deno.test("asCompleted yields futures as they finish and its signal ends the wai
   const order: string[] = [];
   const controller = new AbortController();
   const loop = (async () => {
-    for await (const future of asCompleted(futures, { signal: controller.signal })) {
+    for await (const { future } of asCompleted(futures, { signal: controller.signal })) {
       order.push(await future);
     }
   })();
@@ -486,4 +486,37 @@ Deno.test("executors reject bad options the std way", () => {
     () => pool.map(square, [1], { bufferSize: 0 }),
     /'bufferSize' must be a positive integer/,
   );
+});
+
+Deno.test("IoExecutor.map throws its signal's reason at once even when a call ignores the signal", async () => {
+  await using pool = new IoExecutor();
+  const gate = deferred<number>();
+  const controller = new AbortController();
+  const results: number[] = [];
+  const loop = (async () => {
+    for await (
+      const value of pool.map((ms: number) => ms === 0 ? 0 : gate.promise, [0, 0, 1], {
+        signal: controller.signal,
+      })
+    ) {
+      results.push(value);
+      if (results.length === 2) controller.abort(new Error("map timed out"));
+    }
+  })();
+  // The third call never looks at its signal and is still running.
+  await assert.rejects(loop, { message: "map timed out" });
+  assert.deepEqual(results, [0, 0]);
+  gate.resolve(1);
+});
+
+Deno.test("a map created before shutdown and read afterwards throws an error that says so", async () => {
+  for (const kind of ["io", "cpu"] as const) {
+    const pool = executor(kind, { maxWorkers: 1 });
+    const results = pool.map(square, [1, 2, 3]);
+    await pool.shutdown({ wait: false });
+    await assert.rejects(Array.fromAsync(results), {
+      message:
+        `Cannot continue the map: the ${kind} executor was shut down before the map submitted its next input; read a map before shutting its executor down`,
+    });
+  }
 });

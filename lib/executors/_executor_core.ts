@@ -1,12 +1,11 @@
 /**
  * What both executor flavours share: the bookkeeping of submitted calls
- * (their futures, their abort signals, shutdown) and `map`, which keeps
- * results in input order while reading its inputs lazily.
+ * (their futures, their abort signals, shutdown). `map` is in
+ * _map_in_order.ts.
  *
  * @module
  */
 
-import { CancelledError } from "../errors.ts";
 import { FutureController } from "./future.ts";
 import type { ShutdownOptions } from "./executor.ts";
 
@@ -95,10 +94,16 @@ export class ExecutorCore {
    * Registers a new call.
    *
    * @param signal The caller's signal, if any.
+   * @param forMap Whether a `map` submits it, for the message after shutdown.
    * @returns The call, its future pending.
    * @throws {Error} After shutdown.
    */
-  open<O>(signal: AbortSignal | undefined): Call<O> {
+  open<O>(signal: AbortSignal | undefined, forMap = false): Call<O> {
+    if (forMap && this.#closed) {
+      throw new Error(
+        `Cannot continue the map: the ${this.#label} was shut down before the map submitted its next input; read a map before shutting its executor down`,
+      );
+    }
     this.assertOpen();
     const own = new AbortController();
     const controller = new FutureController<O>((reason) => own.abort(reason));
@@ -153,101 +158,6 @@ export class ExecutorCore {
       ]);
     } finally {
       signal.removeEventListener("abort", onAbort);
-    }
-  }
-}
-
-/** Options {@linkcode mapInOrder} needs, already defaulted. */
-export interface MapPlan {
-  chunkSize: number;
-  bufferSize: number;
-  signal: AbortSignal | undefined;
-}
-
-/**
- * Submits chunks of inputs as the loop consumes results, and yields the
- * results in input order. Inputs are read concurrently with the loop, so a
- * slow async source does not hold back results already done, but never more
- * than `bufferSize` chunks ahead of the loop.
- *
- * @param submitChunk Submits one chunk; its promise rejects only when the
- * whole chunk failed (a broken worker, a cancellation).
- * @param inputs The inputs.
- * @param plan Chunk size, buffer size and signal.
- * @returns The results in input order.
- */
-export async function* mapInOrder<I, O>(
-  submitChunk: (inputs: I[], signal: AbortSignal) => PromiseLike<Outcome<O>>,
-  inputs: Iterable<I> | AsyncIterable<I>,
-  plan: MapPlan,
-): AsyncGenerator<O, void, undefined> {
-  const { chunkSize, bufferSize } = plan;
-  const stop = new AbortController();
-  const signal = plan.signal === undefined
-    ? stop.signal
-    : AbortSignal.any([plan.signal, stop.signal]);
-  const source = Symbol.asyncIterator in inputs
-    ? inputs[Symbol.asyncIterator]()
-    : (inputs as Iterable<I>)[Symbol.iterator]();
-  const buffer: PromiseLike<Outcome<O>>[] = [];
-  let ended = false;
-  let failure: { reason: unknown } | undefined;
-  let wakeLoop: (() => void) | undefined;
-  let wakeReader: (() => void) | undefined;
-
-  const read = async () => {
-    try {
-      while (!signal.aborted) {
-        while (buffer.length >= bufferSize && !signal.aborted) {
-          await new Promise<void>((resolve) => wakeReader = resolve);
-        }
-        if (signal.aborted) return;
-        const chunk: I[] = [];
-        let last = false;
-        while (chunk.length < chunkSize) {
-          const step = await source.next();
-          if (step.done) {
-            last = true;
-            break;
-          }
-          chunk.push(step.value);
-        }
-        if (signal.aborted) return;
-        if (chunk.length > 0) buffer.push(submitChunk(chunk, signal));
-        wakeLoop?.();
-        if (last) return;
-      }
-    } catch (reason) {
-      failure = { reason };
-    } finally {
-      ended = true;
-      wakeLoop?.();
-    }
-  };
-
-  const reading = read();
-  try {
-    while (true) {
-      while (buffer.length === 0 && !ended) {
-        await new Promise<void>((resolve) => wakeLoop = resolve);
-        wakeLoop = undefined;
-      }
-      if (buffer.length === 0) break;
-      const head = buffer.shift()!;
-      wakeReader?.();
-      const outcome = await head;
-      yield* outcome.values;
-      if (outcome.error !== undefined) throw outcome.error.reason;
-    }
-    await reading;
-    if (failure !== undefined) throw failure.reason;
-  } finally {
-    // Whatever is still queued or running will never be read.
-    stop.abort(new CancelledError("Cannot get the result: the map loop ended before it"));
-    wakeReader?.();
-    if (!ended) {
-      // Not awaited: a source blocked in next() would hold the loop's exit.
-      Promise.resolve(source.return?.()).catch(() => {});
     }
   }
 }

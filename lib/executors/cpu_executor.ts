@@ -12,11 +12,11 @@
 import {
   type Call,
   ExecutorCore,
-  mapInOrder,
   moduleUrl,
   type Outcome,
   positiveInteger,
 } from "./_executor_core.ts";
+import { mapInOrder } from "./_map_in_order.ts";
 import { type Breakage, ExecutorPool } from "../pool/_executor_pool.ts";
 import { displayFile, SpoolError } from "../errors.ts";
 import type {
@@ -194,7 +194,7 @@ export class CpuExecutor implements Executor {
     target: Callable<I, O>,
     inputs: Iterable<I> | AsyncIterable<I>,
     options: MapOptions = {},
-  ): AsyncGenerator<O, void, undefined> {
+  ): AsyncIterableIterator<O, undefined> {
     this.#core.assertOpen();
     const named = moduleOf(target);
     const chunkSize = positiveInteger("chunkSize", options.chunkSize ?? 1, "map");
@@ -204,7 +204,7 @@ export class CpuExecutor implements Executor {
       "map",
     );
     const submitChunk = (chunk: I[], signal: AbortSignal) => {
-      const call = this.#core.open<Outcome<O>>(signal);
+      const call = this.#core.open<Outcome<O>>(signal, true);
       this.#dispatch(
         call,
         named,

@@ -164,7 +164,7 @@ export interface Executor extends AsyncDisposable {
     target: Callable<I, O>,
     inputs: Iterable<I> | AsyncIterable<I>,
     options?: MapOptions,
-  ): AsyncGenerator<O, void, undefined>;
+  ): AsyncIterableIterator<O, undefined>;
 
   /**
    * Stops taking work and frees the executor (for cpu, ends its workers)

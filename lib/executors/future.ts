@@ -3,7 +3,8 @@
  * Python's `concurrent.futures`. A future is promise-like (`await` it), can be
  * cancelled while it waits, and never raises an unhandled rejection: a
  * failure surfaces only where the result is awaited. {@linkcode asCompleted}
- * hands futures back in the order they finish.
+ * hands futures back in the order they finish; {@linkcode wait} waits for
+ * the first, the first failure, or all of them.
  *
  * Executors create futures through a {@linkcode FutureController}; code that
  * uses an executor only ever sees the {@linkcode Future}.
@@ -46,9 +47,12 @@ let startFuture: <T>(future: Future<T>) => boolean;
 export class Future<T> implements PromiseLike<T> {
   #state: FutureState = "pending";
   #promise: Promise<T>;
-  #resolve!: (value: T) => void;
+  // Typed without T: a field that takes a T would make Future<T> invariant,
+  // so that Future<number> would not pass where a Future<unknown> is asked.
+  #resolve!: (value: unknown) => void;
   #reject!: (reason: unknown) => void;
   #onCancel: (reason: unknown) => void;
+  #callbacks: ((future: Future<unknown>) => void)[] | undefined;
 
   static {
     createFuture = <T>(onCancel: (reason: unknown) => void) => new Future<T>(onCancel);
@@ -63,7 +67,7 @@ export class Future<T> implements PromiseLike<T> {
   private constructor(onCancel: (reason: unknown) => void) {
     this.#onCancel = onCancel;
     this.#promise = new Promise<T>((resolve, reject) => {
-      this.#resolve = resolve;
+      this.#resolve = resolve as (value: unknown) => void;
       this.#reject = reject;
     });
     // A failure nobody awaits is dropped silently, as in Python; awaiting
@@ -134,6 +138,68 @@ export class Future<T> implements PromiseLike<T> {
     return this.#promise.finally(onfinally);
   }
 
+  /**
+   * The result, as Python's `result(timeout)`: waits for the call and
+   * returns its value or throws its error. Aborting `signal` stops the wait
+   * (the call goes on) and throws the signal's reason. Without a signal this
+   * is `await future`.
+   *
+   * @param options `signal` to stop waiting, such as `AbortSignal.timeout(ms)`.
+   * @returns The call's result.
+   * @throws The call's error, a {@linkcode CancelledError}, or the signal's reason.
+   *
+   * @example Wait at most 50 ms for a result
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { IoExecutor } from "@spool/spool";
+   *
+   * await using pool = new IoExecutor();
+   * const slow = pool.submit(() => new Promise((resolve) => setTimeout(resolve, 200)));
+   * await assert.rejects(slow.result({ signal: AbortSignal.timeout(50) }), { name: "TimeoutError" });
+   * assert.equal(slow.state, "running");
+   * ```
+   */
+  result(options: { signal?: AbortSignal } = {}): Promise<T> {
+    return withSignal(this.#promise, options.signal);
+  }
+
+  /**
+   * The call's error, as Python's `exception(timeout)`: waits for the call
+   * and returns what it threw, or `undefined` when it returned.
+   *
+   * @param options `signal` to stop waiting.
+   * @returns The error, or `undefined`.
+   * @throws A {@linkcode CancelledError} when the future was cancelled (as
+   * Python raises `CancelledError`), or the signal's reason.
+   */
+  exception(options: { signal?: AbortSignal } = {}): Promise<unknown> {
+    const error = this.#promise.then(
+      () => undefined,
+      (reason) => {
+        if (this.#state === "cancelled") throw reason;
+        return reason;
+      },
+    );
+    return withSignal(error, options.signal);
+  }
+
+  /**
+   * Calls `callback(future)` once the future is done, as Python's
+   * `add_done_callback`: synchronously, as it settles, or at once when it is
+   * already done. Callbacks run in the order they were added. One that
+   * throws does not stop the others; its error is reported as an uncaught
+   * error (`reportError`), as an event listener's would be.
+   *
+   * @param callback Called with this future.
+   */
+  addDoneCallback(callback: (future: this) => void): void {
+    if (this.done) {
+      runCallback(callback as (future: Future<unknown>) => void, this);
+      return;
+    }
+    (this.#callbacks ??= []).push(callback as (future: Future<unknown>) => void);
+  }
+
   /** `"Future"`; with `then`, `catch` and `finally` it makes a future usable wherever a `Promise` is. */
   get [Symbol.toStringTag](): string {
     return "Future";
@@ -142,10 +208,32 @@ export class Future<T> implements PromiseLike<T> {
   #settle(state: FutureState, value: unknown): boolean {
     if (this.done) return false;
     this.#state = state;
-    if (state === "fulfilled") this.#resolve(value as T);
+    if (state === "fulfilled") this.#resolve(value);
     else this.#reject(value);
+    const callbacks = this.#callbacks;
+    this.#callbacks = undefined;
+    if (callbacks !== undefined) { for (const callback of callbacks) runCallback(callback, this); }
     return true;
   }
+}
+
+function runCallback(callback: (future: Future<unknown>) => void, future: Future<unknown>): void {
+  try {
+    callback(future);
+  } catch (error) {
+    reportError(error);
+  }
+}
+
+/** `promise`, or the signal's reason if it aborts first; the promise goes on either way. */
+function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 /**
@@ -212,75 +300,4 @@ export class FutureController<T> {
   cancel(reason: unknown): void {
     settleFuture(this.future, "cancelled", reason);
   }
-}
-
-/** Options for {@linkcode asCompleted}. */
-export interface AsCompletedOptions {
-  /** Aborting ends the iteration: the next step throws the signal's reason. */
-  signal?: AbortSignal;
-}
-
-/**
- * Yields futures as they finish, fastest first, like Python's
- * `as_completed`. It yields the futures themselves, not their results, so a
- * failed call throws only where its future is awaited. A future passed twice
- * is yielded once.
- *
- * @param futures The futures to wait for.
- * @param options `signal` to stop waiting.
- * @returns An async iterator over the same futures, in completion order.
- * @throws The signal's reason, from the step that was waiting when it aborted.
- *
- * @example Handle results in the order they finish
- * ```ts
- * import assert from "node:assert/strict";
- * import { asCompleted, IoExecutor } from "@spool/spool";
- *
- * await using pool = new IoExecutor({ maxWorkers: 4 });
- * const wait = (ms: number) => new Promise<number>((resolve) => setTimeout(() => resolve(ms), ms));
- * const futures = [30, 10, 20].map((ms) => pool.submit(wait, ms));
- * const order: number[] = [];
- * for await (const future of asCompleted(futures)) order.push(await future);
- * assert.deepEqual(order, [10, 20, 30]);
- * ```
- */
-export function asCompleted<T>(
-  futures: Iterable<Future<T>>,
-  options: AsCompletedOptions = {},
-): AsyncIterableIterator<Future<T>> {
-  const { signal } = options;
-  const unique = [...new Set(futures)];
-  const finished: Future<T>[] = [];
-  let wake: (() => void) | undefined;
-  const onSettled = (future: Future<T>) => () => {
-    finished.push(future);
-    wake?.();
-  };
-  for (const future of unique) future.then(onSettled(future), onSettled(future));
-  let yielded = 0;
-  // Not an async generator: `yield` there would unwrap the future and throw
-  // its error early.
-  const iterator: AsyncIterableIterator<Future<T>> = {
-    async next(): Promise<IteratorResult<Future<T>>> {
-      if (yielded === unique.length) return { value: undefined, done: true };
-      signal?.throwIfAborted();
-      while (finished.length === 0) {
-        await new Promise<void>((resolve, reject) => {
-          const onAbort = () => reject(signal!.reason);
-          wake = () => {
-            signal?.removeEventListener("abort", onAbort);
-            resolve();
-          };
-          signal?.addEventListener("abort", onAbort, { once: true });
-        });
-        wake = undefined;
-      }
-      yielded++;
-      return { value: finished.shift()!, done: false };
-    },
-    [Symbol.asyncIterator]() {
-      return iterator;
-    },
-  };
-  return iterator;
 }

@@ -11,11 +11,11 @@
 import {
   type Call,
   ExecutorCore,
-  mapInOrder,
   moduleUrl,
   type Outcome,
   positiveInteger,
 } from "./_executor_core.ts";
+import { mapInOrder } from "./_map_in_order.ts";
 import type {
   Callable,
   Executor,
@@ -133,7 +133,7 @@ export class IoExecutor implements Executor {
     target: Callable<I, O>,
     inputs: Iterable<I> | AsyncIterable<I>,
     options: MapOptions = {},
-  ): AsyncGenerator<O, void, undefined> {
+  ): AsyncIterableIterator<O, undefined> {
     this.#core.assertOpen();
     const fn = this.#resolve(target);
     positiveInteger("chunkSize", options.chunkSize ?? 1, "map");
@@ -142,11 +142,14 @@ export class IoExecutor implements Executor {
       options.bufferSize ?? 2 * this.maxWorkers,
       "map",
     );
-    const submitChunk = ([input]: I[], signal: AbortSignal) =>
-      this.submit(fn, input, { signal }).then(
+    const submitChunk = ([input]: I[], signal: AbortSignal) => {
+      const call = this.#core.open<O>(signal, true);
+      this.#run(call, fn, input);
+      return call.controller.future.then(
         (value): Outcome<O> => ({ values: [value] }),
         (reason): Outcome<O> => ({ values: [], error: { reason } }),
       );
+    };
     return mapInOrder(submitChunk, inputs, { chunkSize: 1, bufferSize, signal: options.signal });
   }
 
