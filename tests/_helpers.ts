@@ -163,4 +163,4 @@ export function lastLine(text: string): string {
 
 /** The summary line `summaryLine()` prints, with any figures. */
 export const SUMMARY: RegExp =
-  /^\d+ tasks?: \d+ ok.* in [\d.]+ m?s wall, [\d.]+ m?s of task time, speedup [\d.]+x$/;
+  /^\d+ tasks?: \d+ ok.* in [\d.]+ m?s wall, [\d.]+ m?s of task time, (?:speedup [\d.]+x|no speedup figure)(?: \(idle \d+% of the wall: [\w -]+\))?$/;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { buildReport, type TaskReport } from "../lib/report/report.ts";
-import { frameLines, type FrameState, liveReporter } from "../lib/report/live.ts";
+import { frameLines, type FrameState, liveReporter, terminalSize } from "../lib/report/live.ts";
 import { fixture, ROOT } from "./_helpers.ts";
 
 function state(overrides: Partial<FrameState> = {}): FrameState {
@@ -117,10 +117,40 @@ Deno.test("liveReporter draws above-the-view lines and ends with the summary and
   const shown = text.lastIndexOf("\x1b[?25h");
   assert.ok(shown > text.lastIndexOf("\x1b[?25l"), "the cursor is shown again");
   assert.ok(
-    text.slice(shown).endsWith("1 task: 1 ok in 12 ms wall, 10 ms of task time, speedup 0.83x\n"),
+    text.slice(shown).endsWith(
+      "1 task: 1 ok in 12 ms wall, 10 ms of task time, speedup 0.83x (idle 17% of the wall: wind-down)\n",
+    ),
     "the summary comes after the view is gone",
   );
   assert.doesNotMatch(text.slice(shown), /running ·/, "no frame after the summary");
+});
+
+Deno.test("terminalSize treats a terminal reporting under 20 columns or no size as 80 x 24", () => {
+  assert.deepEqual(terminalSize({ columns: 0, rows: 0 }), { columns: 80, rows: 24 });
+  assert.deepEqual(terminalSize({ columns: NaN, rows: Infinity }), { columns: 80, rows: 24 });
+  assert.deepEqual(terminalSize({}), { columns: 80, rows: 24 });
+  assert.deepEqual(terminalSize({ columns: 19, rows: 2 }), { columns: 80, rows: 24 });
+  assert.deepEqual(terminalSize({ columns: 20, rows: 3 }), { columns: 20, rows: 3 });
+  assert.deepEqual(terminalSize({ columns: 132.5, rows: 50 }), { columns: 132, rows: 50 });
+});
+
+Deno.test("liveReporter on a terminal that reports 0 columns draws whole lines, not a character per line", async () => {
+  const terminal = { ...fakeTerminal(), columns: 0, rows: 0 };
+  let text = "";
+  terminal.write = (chunk: string) => void (text += chunk);
+  const live = await liveReporter({ stream: terminal, color: false, refreshMs: 60_000 });
+  live.runStart?.({
+    tasks: [{ name: "fetch", kind: "io", deps: [], permissions: {}, step: 1 }],
+    workers: 0,
+    concurrency: 64,
+  });
+  live.taskStart?.({ name: "fetch", kind: "io", startMs: 0 });
+  live.taskOutput?.({ name: "fetch", stream: "stdout", text: "downloading three files" });
+  live.write("a message from the CLI\n");
+  assert.match(text, /fetch \| downloading three files/);
+  assert.match(text, /spool +\d+ ms {2}1 running/, "the header on one line");
+  assert.match(text, /^ {2}io +fetch +\d+ ms$/m, "the running task on one line");
+  live.close();
 });
 
 function tmuxAvailable(): boolean {
@@ -176,11 +206,15 @@ Deno.test({
         during,
         /^\S spool +[\d.]+ m?s +\d+ running · \d+ done · 0 failed · \d+ pending/m,
       );
-      assert.match(during, /^ {2}io +wait:\d +[\d.]+ m?s$/m, "running io tasks with their time");
+      // io tasks may start after the workers do: their sandbox starts first.
+      await until(
+        "running io tasks with their time",
+        (text) => /^ {2}io +wait:\d +[\d.]+ m?s$/m.test(text),
+      );
 
       const after = await until("the end of the run", (text) => /SPOOL_EXIT=\d+/.test(text));
       assert.match(after, /SPOOL_EXIT=0/);
-      assert.match(after, /^7 tasks: 7 ok in [\d.]+ m?s wall, .* speedup [\d.]+x$/m);
+      assert.match(after, /^7 tasks: 7 ok in [\d.]+ m?s wall, .* of task time, .*$/m);
       assert.match(after, /^Critical path: /m);
       assert.match(after, /^✓ join \(io\)/m, "finished tasks stay above");
       assert.doesNotMatch(after, /running ·/, "no frame is left");

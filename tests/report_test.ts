@@ -127,8 +127,77 @@ Deno.test("summaryLine shows counts, wall time, task time and speedup", () => {
     summaryLine(report),
     "4 tasks: 2 ok, 1 failed, 1 skipped in 2.05 s wall, 4.12 s of task time, speedup 2.01x",
   );
-  const one = buildReport([task("a", "ok", 5)], { wallMs: 10, workers: 0, concurrency: 1 });
-  assert.equal(summaryLine(one), "1 task: 1 ok in 10 ms wall, 5 ms of task time, speedup 0.50x");
+});
+
+function span(name: string, kind: "io" | "cpu", startMs: number, endMs: number): TaskReport {
+  return { name, kind, status: "ok", startMs, endMs, durationMs: endMs - startMs };
+}
+
+Deno.test("buildReport never gives an io lane of concurrency 1 a speedup above 1x", () => {
+  // Each task's end is recorded just after the next one started, as when
+  // the lane hands its slot on before the finished task's bookkeeping.
+  const tasks = Array.from({ length: 100 }, (_, i) => span(`t${i}`, "io", i * 10, i * 10 + 11));
+  const report = buildReport(tasks, { wallMs: 1001, workers: 0, concurrency: 1 });
+  assert.equal(report.busyMs, 1100, "task time is still the sum of durations");
+  assert.ok(report.speedup <= 1, `speedup ${report.speedup}`);
+  assert.ok(report.speedup > 0.99, `speedup ${report.speedup}`);
+});
+
+Deno.test("buildReport never gives a speedup above what the io slots and workers allow", () => {
+  const io = Array.from({ length: 50 }, (_, i) => span(`io${i}`, "io", 0, 100));
+  const cpu = Array.from({ length: 10 }, (_, i) => span(`cpu${i}`, "cpu", 0, 100));
+  const report = buildReport([...io, ...cpu], { wallMs: 100, workers: 2, concurrency: 4 });
+  assert.equal(report.busyMs, 6000);
+  assert.equal(report.speedup, 6, "4 io slots and 2 workers");
+});
+
+Deno.test("buildReport leaves the waits between a task's attempts out of the speedup", () => {
+  const retried: TaskReport = {
+    ...span("flaky", "io", 0, 1000),
+    attempts: [{ startMs: 0, endMs: 100, durationMs: 100 }, {
+      startMs: 900,
+      endMs: 1000,
+      durationMs: 100,
+    }],
+    attemptCount: 2,
+  };
+  const report = buildReport([retried, span("other", "io", 0, 1000)], {
+    wallMs: 1000,
+    workers: 0,
+    concurrency: 8,
+  });
+  assert.equal(report.speedup, 1.2);
+});
+
+Deno.test("summaryLine explains a speedup below 1x by where the wall time went", () => {
+  const slowStart = buildReport([span("a", "io", 300, 1000)], {
+    wallMs: 1000,
+    workers: 0,
+    concurrency: 1,
+  });
+  assert.equal(
+    summaryLine(slowStart),
+    "1 task: 1 ok in 1.00 s wall, 700 ms of task time, speedup 0.70x (idle 30% of the wall: start-up)",
+  );
+  const gaps = buildReport([span("a", "io", 0, 400), span("b", "io", 700, 1000)], {
+    wallMs: 1000,
+    workers: 0,
+    concurrency: 1,
+  });
+  assert.match(summaryLine(gaps), /speedup 0\.70x \(idle 30% of the wall: waits between tasks\)$/);
+});
+
+Deno.test("summaryLine gives no speedup figure when tasks ran for under half the wall", () => {
+  const trivial = buildReport([span("a", "io", 380, 385), span("b", "cpu", 390, 401)], {
+    wallMs: 410,
+    workers: 1,
+    concurrency: 64,
+  });
+  assert.equal(
+    summaryLine(trivial),
+    "2 tasks: 2 ok in 410 ms wall, 16 ms of task time, no speedup figure (idle 96% of the wall: start-up)",
+  );
+  assert.doesNotMatch(summaryLine(trivial), /0\.\d+x/);
 });
 
 Deno.test("roundMs keeps three decimals", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { defineTasks, io, type Reporter, run, type TaskRetryEvent } from "../mod.ts";
-import { backoffDelay, DEFAULT_BACKOFF } from "../lib/run/_retry.ts";
+import { backoffDelay, DEFAULT_BACKOFF, sleep } from "../lib/run/_retry.ts";
 import { installFakeTime } from "./_fake_time.ts";
 
 /** An io body that fails its first `failures` calls, recording when each call came. */
@@ -191,4 +191,29 @@ Deno.test("The plain reporter shows each retry and the attempt count of a task t
   assert.match(text, /^retry flaky \(attempt 2 of 3 in 250 ms\): attempt 1 failed$/m);
   assert.match(text, /^retry flaky \(attempt 3 of 3 in 500 ms\): attempt 2 failed$/m);
   assert.match(text, /^ok {4}flaky \(io\) 750 ms after 3 attempts$/m);
+});
+
+Deno.test("A retry wait longer than a timer can hold (2^31 ms) really waits that long", async () => {
+  using clock = installFakeTime();
+  const delay = backoffDelay({ delay: 2 ** 31 + 5000, factor: 2, maxDelay: 2 ** 32 }, 1);
+  assert.equal(delay, 2 ** 31 + 5000);
+  let woke = false;
+  const done = sleep(delay, new AbortController().signal).then(() => woke = true);
+  // A single setTimeout of this length fires after about 1 ms.
+  await clock.tickAsync(1000);
+  assert.equal(woke, false, "still waiting after 1 s");
+  await clock.tickAsync(delay - 1001);
+  assert.equal(woke, false, "still waiting 1 ms before the end");
+  await clock.tickAsync(1);
+  await done;
+  assert.equal(woke, true, "done after the whole delay");
+});
+
+Deno.test("A long retry wait ends at once when the run stops", async () => {
+  using clock = installFakeTime();
+  const controller = new AbortController();
+  const done = sleep(2 ** 31 + 5000, controller.signal);
+  await clock.tickAsync(2 ** 31);
+  controller.abort(new Error("run stopped"));
+  await assert.rejects(done, /run stopped/);
 });

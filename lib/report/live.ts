@@ -29,9 +29,9 @@ import { safeLine } from "./_sanitize.ts";
 
 /** A terminal to draw on: text in, and its size when known. */
 export interface LiveStream extends TextSink {
-  /** Width in columns; 80 when unknown. */
+  /** Width in columns; 80 when unknown, or under 20 (a terminal that reports 0). */
   readonly columns?: number;
-  /** Height in rows; 24 when unknown. */
+  /** Height in rows; 24 when unknown, or under 3. */
   readonly rows?: number;
 }
 
@@ -97,7 +97,7 @@ const CURSOR_SHOW = "\x1b[?25h";
  */
 export async function liveReporter(options: LiveReporterOptions = {}): Promise<LiveReporter> {
   const { createLogUpdate } = await import("log-update");
-  const stream = options.stream ?? stderrStream();
+  const stream = sized(options.stream ?? stderrStream());
   // The cursor is hidden and shown here, on `stream`: log-update would do it
   // on process.stderr and hook process signals to restore it.
   const draw = createLogUpdate(stream as unknown as NodeJS.WritableStream, { showCursor: true });
@@ -247,7 +247,7 @@ class LiveView implements LiveReporter {
       })),
       workers: this.#workers,
     };
-    const size = { columns: this.#stream.columns ?? 80, rows: this.#stream.rows ?? 24 };
+    const size = terminalSize(this.#stream);
     this.#draw(frameLines(state, size, this.#c, this.#tick++).join("\n"));
   }
 }
@@ -363,6 +363,44 @@ function taskCell(task: RunningTask | undefined, name: string, width: number, c:
     } ${task.done}/${task.total}`;
   }
   return cell;
+}
+
+/** Below these, a reported size is a terminal that does not know its own: use the defaults. */
+const MIN_COLUMNS = 20;
+const MIN_ROWS = 3;
+
+/**
+ * A terminal size that can be drawn on: 80 columns when the terminal reports
+ * fewer than 20 (some report 0, and log-update would then wrap after every
+ * character), 24 rows when it reports fewer than 3, and these defaults when
+ * it reports nothing or not a number.
+ *
+ * @param size The size the terminal reports.
+ * @returns Whole columns and rows to draw within.
+ */
+export function terminalSize(
+  size: { columns?: number; rows?: number },
+): { columns: number; rows: number } {
+  const sane = (value: number | undefined, min: number, fallback: number) =>
+    typeof value === "number" && Number.isFinite(value) && value >= min
+      ? Math.floor(value)
+      : fallback;
+  return { columns: sane(size.columns, MIN_COLUMNS, 80), rows: sane(size.rows, MIN_ROWS, 24) };
+}
+
+/** `stream` with its size made sane on every read, for log-update and the frame. */
+function sized(stream: LiveStream): LiveStream {
+  return {
+    // log-update wraps each frame in synchronized-output codes for a terminal.
+    isTTY: (stream as { isTTY?: boolean }).isTTY,
+    write: (text: string) => stream.write(text),
+    get columns() {
+      return terminalSize(stream).columns;
+    },
+    get rows() {
+      return terminalSize(stream).rows;
+    },
+  } as LiveStream;
 }
 
 function stderrStream(): LiveStream & { isTTY: true } {

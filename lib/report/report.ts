@@ -91,7 +91,14 @@ export interface RunReport {
    * what a serial run would have taken.
    */
   busyMs: number;
-  /** `busyMs / wallMs`: what running io and cpu tasks concurrently bought. */
+  /**
+   * What running io and cpu tasks concurrently bought: the time tasks were
+   * running, with each lane counted at most up to its capacity (the io
+   * concurrency limit, the worker count) at any moment, divided by
+   * `wallMs`. It never exceeds `concurrency + workers`, and time a task
+   * spent waiting between attempts does not count. Equal to
+   * `busyMs / wallMs` when no lane was over-counted.
+   */
   speedup: number;
   /** Size of the worker pool. */
   workers: number;
@@ -130,11 +137,16 @@ export function buildReport(
   },
 ): RunReport {
   const busyMs = tasks.reduce((sum, task) => sum + (task.workMs ?? task.durationMs), 0);
+  const { wallMs, workers, concurrency } = options;
+  // A lane cannot give more than its capacity: durations that overlap past
+  // it (a task's end recorded after the next one started) count once.
+  const laneMs = laneBusyMs(tasks, "io", concurrency, wallMs) +
+    laneBusyMs(tasks, "cpu", Math.max(1, workers), wallMs);
   const report: RunReport = {
     ok: options.cancelled === undefined && tasks.every((task) => task.status === "ok"),
-    wallMs: roundMs(options.wallMs),
+    wallMs: roundMs(wallMs),
     busyMs: roundMs(busyMs),
-    speedup: options.wallMs > 0 ? roundMs(busyMs / options.wallMs) : 0,
+    speedup: wallMs > 0 ? Math.floor(laneMs / wallMs * 1000) / 1000 : 0,
     workers: options.workers,
     concurrency: options.concurrency,
     tasks,
@@ -146,6 +158,48 @@ export function buildReport(
   const { deps } = options;
   if (deps !== undefined) report.criticalPath = criticalPath(tasks, (name) => deps.get(name) ?? []);
   return report;
+}
+
+/**
+ * The time one lane's tasks were running, counting at most `capacity` of
+ * them at any moment: the area under min(running, capacity), from each
+ * attempt's start to its end. A sharded task counts its chunks' time in
+ * workers. At most `capacity * wallMs`.
+ */
+function laneBusyMs(
+  tasks: readonly TaskReport[],
+  kind: TaskKind,
+  capacity: number,
+  wallMs: number,
+): number {
+  const starts: number[] = [];
+  const ends: number[] = [];
+  let chunkMs = 0;
+  for (const task of tasks) {
+    if (task.kind !== kind || task.startMs === null || task.endMs === null) continue;
+    if (task.workMs !== undefined) {
+      chunkMs += task.workMs;
+      continue;
+    }
+    for (const span of task.attempts ?? [task as { startMs: number; endMs: number }]) {
+      starts.push(span.startMs);
+      ends.push(span.endMs);
+    }
+  }
+  const from = Float64Array.from(starts).sort();
+  const to = Float64Array.from(ends).sort();
+  let running = 0;
+  let last = 0;
+  let ms = 0;
+  for (let i = 0, j = 0; j < to.length;) {
+    // At one instant an end comes before a start: back-to-back tasks do not overlap.
+    const start = i < from.length && from[i] < to[j];
+    const at = start ? from[i++] : to[j++];
+    ms += Math.min(running, capacity) * (at - last);
+    running += start ? 1 : -1;
+    last = at;
+  }
+  return Math.min(ms + chunkMs, capacity * wallMs);
 }
 
 /**
@@ -187,10 +241,15 @@ export function formatMs(ms: number): string {
 }
 
 /**
- * The one-line summary that ends every run's human output.
+ * The one-line summary that ends every run's human output. The speedup is
+ * given when it says something: below 1x, the line says where the wall time
+ * went (no task running: spool's start-up, or waits between tasks), and when
+ * tasks ran for less than half the wall time no figure is given at all.
  *
  * @param report A run report.
- * @returns For example `4 tasks: 4 ok in 2.05 s wall, 6.12 s of task time, speedup 2.99x`.
+ * @returns For example `4 tasks: 4 ok in 2.05 s wall, 6.12 s of task time, speedup 2.99x`,
+ * or `3 tasks: 3 ok in 410 ms wall, 12 ms of task time, no speedup figure (idle 97% of the
+ * wall: start-up)`.
  */
 export function summaryLine(report: RunReport): string {
   const counts = { ok: 0, failed: 0, skipped: 0, cancelled: 0 };
@@ -200,10 +259,52 @@ export function summaryLine(report: RunReport): string {
   if (counts.skipped > 0) parts.push(`${counts.skipped} skipped`);
   if (counts.cancelled > 0) parts.push(`${counts.cancelled} cancelled`);
   const noun = report.tasks.length === 1 ? "task" : "tasks";
-  return `${report.tasks.length} ${noun}: ${parts.join(", ")} in ${
-    formatMs(report.wallMs)
-  } wall, ` +
-    `${formatMs(report.busyMs)} of task time, speedup ${report.speedup.toFixed(2)}x`;
+  return `${report.tasks.length} ${noun}: ${parts.join(", ")} in ${formatMs(report.wallMs)} wall, ${
+    formatMs(report.busyMs)
+  } of task time, ${speedupText(report)}`;
+}
+
+/** A speedup below this is explained; tasks covering less than half the wall get no figure. */
+const LOW_SPEEDUP = 0.995;
+const LOW_COVER = 0.5;
+
+function speedupText(report: RunReport): string {
+  const figure = `speedup ${report.speedup.toFixed(2)}x`;
+  if (report.speedup >= LOW_SPEEDUP || report.wallMs <= 0) return figure;
+  // Below 1x, some of the wall had no task running: say how much, and where.
+  const { coveredMs, firstStartMs, lastEndMs } = coverage(report.tasks);
+  const idleMs = Math.max(0, report.wallMs - coveredMs);
+  const startUp = Math.min(firstStartMs, idleMs);
+  const windDown = Math.max(0, Math.min(report.wallMs - lastEndMs, idleMs - startUp));
+  const between = idleMs - startUp - windDown;
+  const where = startUp >= windDown && startUp >= between
+    ? "start-up"
+    : windDown >= between
+    ? "wind-down"
+    : "waits between tasks";
+  const idle = `idle ${Math.round(idleMs / report.wallMs * 100)}% of the wall: ${where}`;
+  return coveredMs >= LOW_COVER * report.wallMs
+    ? `${figure} (${idle})`
+    : `no speedup figure (${idle})`;
+}
+
+/** How long at least one task was running, when the first started and the last ended. */
+function coverage(
+  tasks: readonly TaskReport[],
+): { coveredMs: number; firstStartMs: number; lastEndMs: number } {
+  const spans = tasks.flatMap((task) =>
+    task.startMs === null || task.endMs === null
+      ? []
+      : (task.attempts ?? [task as { startMs: number; endMs: number }])
+  ).sort((a, b) => a.startMs - b.startMs);
+  let coveredMs = 0;
+  let reach = -Infinity;
+  for (const span of spans) {
+    if (span.endMs <= reach) continue;
+    coveredMs += span.endMs - Math.max(span.startMs, reach);
+    reach = span.endMs;
+  }
+  return { coveredMs, firstStartMs: spans[0]?.startMs ?? 0, lastEndMs: Math.max(0, reach) };
 }
 
 /**

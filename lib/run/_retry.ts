@@ -29,7 +29,14 @@ export function backoffDelay(backoff: Backoff, retry: number): number {
 }
 
 /**
- * Waits, unless aborted.
+ * The longest wait one timer can hold: `setTimeout` takes a 32-bit signed
+ * delay and fires after about 1 ms for anything longer.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Waits, unless aborted. A wait longer than one timer can hold (about 24.8
+ * days) is a chain of timers, so that it really lasts `ms`.
  *
  * @param ms How long, in ms.
  * @param signal Ends the wait early.
@@ -39,15 +46,23 @@ export function backoffDelay(backoff: Backoff, retry: number): number {
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
+    let left = ms;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const onAbort = () => {
       clearTimeout(timer);
       reject(signal.reason);
     };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
+    const arm = () => {
+      const step = Math.min(left, MAX_TIMER_MS);
+      left -= step;
+      timer = setTimeout(() => {
+        if (left > 0) return arm();
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      }, step);
+    };
     signal.addEventListener("abort", onAbort, { once: true });
+    arm();
   });
 }
 
