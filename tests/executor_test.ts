@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { AsyncLocalStorage } from "node:async_hooks";
 import {
   asCompleted,
   BrokenWorkerError,
@@ -519,4 +520,22 @@ Deno.test("a map created before shutdown and read afterwards throws an error tha
         `Cannot continue the map: the ${kind} executor was shut down before the map submitted its next input; read a map before shutting its executor down`,
     });
   }
+});
+
+Deno.test("IoExecutor runs each queued call in the async context of the code that submitted it", async () => {
+  const store = new AsyncLocalStorage<string>();
+  await using pool = new IoExecutor({ maxWorkers: 2 });
+  const futures = Array.from(
+    { length: 100 },
+    (_, i) =>
+      store.run(`request ${i}`, () =>
+        pool.submit(async () => {
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          return store.getStore();
+        })),
+  );
+  assert.deepEqual(
+    await Promise.all(futures),
+    Array.from({ length: 100 }, (_, i) => `request ${i}`),
+  );
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { AsyncLocalStorage } from "node:async_hooks";
 import { createClock } from "./_fake_time.ts";
 import { IoLane } from "../mod.ts";
 
@@ -185,4 +186,19 @@ Deno.test("IoLane rejects a concurrency that is not a positive integer", () => {
   }
   assert.equal(new IoLane(Infinity).concurrency, Infinity);
   assert.equal(new IoLane(3).concurrency, 3);
+});
+
+Deno.test("IoLane runs each queued function in the async context of its caller", async () => {
+  const store = new AsyncLocalStorage<number>();
+  const lane = new IoLane(2);
+  const seen = await Promise.all(
+    Array.from({ length: 100 }, (_, i) =>
+      store.run(i, () =>
+        lane.run(async () => {
+          const before = store.getStore();
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          return [before, store.getStore()];
+        }))),
+  );
+  assert.deepEqual(seen, Array.from({ length: 100 }, (_, i) => [i, i]));
 });
