@@ -5,14 +5,26 @@
  * @module
  */
 
-/** An error as it crosses from a worker: enough to rebuild message and stack. */
+/** An error as it crosses from a worker: enough to rebuild its class, message, stack and cause. */
 export interface SerializedError {
-  /** The error's class name, such as `"TypeError"`. */
+  /** The error's name, such as `"TypeError"` or a custom class's `"ParseError"`. */
   name: string;
   /** Its message. */
   message: string;
   /** Its stack, as the worker saw it. */
   stack?: string;
+  /**
+   * The nearest built-in class it is an instance of (`"RangeError"`,
+   * `"DOMException"`, ...), rebuilt on the main side so that `instanceof`
+   * holds. Absent from older senders: then a plain `Error`.
+   */
+  type?: string;
+  /** Its `cause`: an error, or a value that survives structured cloning. */
+  cause?: { error: SerializedError } | { value: unknown };
+  /** An `AggregateError`'s `errors`. */
+  errors?: SerializedError[];
+  /** Own properties with primitive values, such as Node-style `code`. */
+  props?: Record<string, string | number | boolean | null>;
 }
 
 /** Main side to worker. */
@@ -77,29 +89,132 @@ export type FromWorker =
   };
 
 /**
- * Turns a thrown value into something that crosses `postMessage` intact.
+ * Turns a thrown value into something that crosses `postMessage` intact:
+ * its built-in class, name, message, stack, primitive own properties, and
+ * its `cause` and an `AggregateError`'s `errors`, recursively (a few levels
+ * deep).
  *
  * @param error Whatever was thrown.
- * @returns Its name, message and stack.
+ * @returns The plain data {@linkcode deserializeError} rebuilds it from.
  */
 export function serializeError(error: unknown): SerializedError {
-  if (error instanceof Error) {
-    return { name: error.name, message: error.message, stack: error.stack };
-  }
-  return { name: "Error", message: `A non-error value was thrown: ${String(error)}` };
+  return serializeErrorAt(error, 0);
 }
 
 /**
- * Rebuilds an error on the main side with the worker's message and stack.
+ * Rebuilds an error on the main side: an instance of the same built-in class
+ * (`RangeError`, `DOMException` with its name such as `"AbortError"`, ...),
+ * with the worker's name, message, stack, cause and properties. A custom
+ * class is rebuilt as its nearest built-in ancestor and keeps its `name`.
  *
  * @param data The serialized error.
- * @returns An `Error` whose `name`, `message` and `stack` are the worker's.
+ * @returns The error.
  */
 export function deserializeError(data: SerializedError): Error {
-  const error = new Error(data.message);
-  error.name = data.name;
-  if (data.stack !== undefined) error.stack = data.stack;
+  let error: Error;
+  const errors = data.errors?.map(deserializeError) ?? [];
+  if (data.type === "DOMException") {
+    error = new DOMException(data.message, data.name);
+  } else if (data.type === "AggregateError") {
+    error = new AggregateError(errors, data.message);
+  } else {
+    const Class = BUILT_IN_ERRORS.find(([name]) => name === data.type)?.[1] ?? Error;
+    error = new Class(data.message);
+  }
+  if (error.name !== data.name) {
+    Object.defineProperty(error, "name", {
+      value: data.name,
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    });
+  }
+  if (data.stack !== undefined) {
+    Object.defineProperty(error, "stack", {
+      value: data.stack,
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    });
+  }
+  if (data.cause !== undefined) {
+    const cause = "error" in data.cause ? deserializeError(data.cause.error) : data.cause.value;
+    Object.defineProperty(error, "cause", {
+      value: cause,
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    });
+  }
+  if (data.props !== undefined) {
+    for (const [key, value] of Object.entries(data.props)) {
+      if (!(key in error)) (error as unknown as Record<string, unknown>)[key] = value;
+    }
+  }
   return error;
+}
+
+/** The classes rebuilt by name, most specific first (DOMException and AggregateError apart). */
+const BUILT_IN_ERRORS: readonly (readonly [string, ErrorConstructor])[] = [
+  ["EvalError", EvalError],
+  ["RangeError", RangeError],
+  ["ReferenceError", ReferenceError],
+  ["SyntaxError", SyntaxError],
+  ["TypeError", TypeError],
+  ["URIError", URIError],
+];
+
+/** How deep causes and aggregated errors are followed: a cycle or a long chain stops here. */
+const MAX_ERROR_DEPTH = 8;
+
+function serializeErrorAt(error: unknown, depth: number): SerializedError {
+  if (!(error instanceof Error)) {
+    return { name: "Error", message: `A non-error value was thrown: ${String(error)}` };
+  }
+  const data: SerializedError = {
+    name: String(error.name),
+    message: String(error.message),
+    stack: error.stack,
+    type: builtInType(error),
+  };
+  if (depth < MAX_ERROR_DEPTH) {
+    if ("cause" in error && error.cause !== undefined) {
+      data.cause = error.cause instanceof Error
+        ? { error: serializeErrorAt(error.cause, depth + 1) }
+        : clonable(error.cause)
+        ? { value: error.cause }
+        : { value: String(error.cause) };
+    }
+    if (error instanceof AggregateError && Array.isArray(error.errors)) {
+      data.errors = error.errors.slice(0, 100).map((e) => serializeErrorAt(e, depth + 1));
+    }
+  }
+  for (const key of Object.keys(error)) {
+    const value = (error as unknown as Record<string, unknown>)[key];
+    if (value === null || ["string", "number", "boolean"].includes(typeof value)) {
+      (data.props ??= {})[key] = value as string | number | boolean | null;
+    }
+  }
+  return data;
+}
+
+function builtInType(error: Error): string {
+  if (typeof DOMException === "function" && error instanceof DOMException) return "DOMException";
+  if (error instanceof AggregateError) return "AggregateError";
+  for (const [name, Class] of BUILT_IN_ERRORS) if (error instanceof Class) return name;
+  return "Error";
+}
+
+function clonable(value: unknown): boolean {
+  if (value === null || typeof value !== "object") {
+    return typeof value !== "function" && typeof value !== "symbol";
+  }
+  try {
+    structuredClone(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 interface TransferMarks {
