@@ -4,7 +4,7 @@ import { combineReporters, type Reporter, type RunPlan } from "../lib/report/rep
 import { summaryBlock } from "../lib/report/_summary.ts";
 import { palette } from "../lib/report/_ansi.ts";
 import { plainReporter } from "../lib/report/plain.ts";
-import { captureSink, fixture, spool } from "./_helpers.ts";
+import { captureSink, deno, fixture, spool } from "./_helpers.ts";
 import { assertSnapshot, normalize } from "./_snapshot.ts";
 
 const ESC = "\x1b";
@@ -196,4 +196,42 @@ Deno.test("spool run --quiet prints only the failure and the summary", async () 
   await assertSnapshot("cli_plain_quiet", summaryNormalized(stderr));
   assert.doesNotMatch(stderr, /^start /m);
   assert.doesNotMatch(stderr, /preparing inputs/, "a task that did not fail keeps its output");
+});
+
+Deno.test("plainReporter writes the lines of one macrotask in one write, unchanged", async () => {
+  const writes: string[] = [];
+  const reporter = plainReporter({ write: (text) => writes.push(text) });
+  for (let i = 0; i < 1000; i++) reporter.taskStart?.({ name: `t${i}`, kind: "io", startMs: 0 });
+  assert.equal(writes.length, 0, "nothing written while the macrotask runs");
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(writes.length, 1, "one write for the batch");
+  assert.equal(
+    writes[0],
+    Array.from({ length: 1000 }, (_, i) => `start t${i} (io)\n`).join(""),
+  );
+  reporter.taskStart?.({ name: "late", kind: "io", startMs: 0 });
+  reporter.flush();
+  assert.deepEqual(writes.slice(1), ["start late (io)\n"], "flush() writes what is waiting");
+});
+
+Deno.test("plainReporter writes at once when 64 KiB of lines are waiting", () => {
+  const writes: string[] = [];
+  using reporter = plainReporter({ write: (text) => writes.push(text) });
+  const text = "x".repeat(1000);
+  for (let i = 0; i < 70; i++) reporter.taskOutput?.({ name: "big", stream: "stdout", text });
+  assert.equal(writes.length, 1, "written without waiting for the macrotask to end");
+  assert.ok(writes[0].length >= 64 * 1024, `${writes[0].length} characters`);
+});
+
+Deno.test("plainReporter's lines are not lost when the process exits before they are written", async () => {
+  const script = `
+    import { plainReporter } from "${new URL("../lib/report/plain.ts", import.meta.url).href}";
+    const encoder = new TextEncoder();
+    const reporter = plainReporter({ write: (text) => Deno.stderr.writeSync(encoder.encode(text)) });
+    reporter.taskStart({ name: "doomed", kind: "io", startMs: 0 });
+    Deno.exit(3);
+  `;
+  const { code, stderr } = await deno(["eval", script]);
+  assert.equal(code, 3);
+  assert.equal(stderr, "start doomed (io)\n");
 });

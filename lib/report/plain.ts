@@ -6,6 +6,11 @@
  * control characters in what tasks print or throw are shown escaped
  * (`\x1b`), never sent raw.
  *
+ * Lines are written in batches, not one `write` each (a system call per
+ * line was most of the reporter's cost on a wide fan-out): once per
+ * macrotask, when 64 KiB are waiting, at the end of the run, and on
+ * process exit.
+ *
  * @module
  */
 
@@ -34,13 +39,26 @@ export interface PlainReporterOptions {
 
 /** In quiet mode, the most lines of output kept per task (the last ones). */
 const HELD_LINES = 200;
+/** Lines waiting to be written are written once they reach this many characters. */
+const FLUSH_CHARS = 64 * 1024;
+
+/**
+ * The plain reporter. It writes its lines in batches; `runEnd` writes out
+ * the last of them, and so does `flush()` (or disposing it) for a caller
+ * that writes to the same sink in between or stops before the run ends.
+ */
+export interface PlainReporter extends Reporter, Disposable {
+  /** Writes out the lines not yet written. */
+  flush(): void;
+}
 
 /**
  * Creates the plain, line-by-line reporter.
  *
  * @param out Where the lines go (the CLI passes stderr).
  * @param options Colour and quiet mode.
- * @returns A reporter for `run()`.
+ * @returns A reporter for `run()`; its lines reach `out` at the latest when
+ * the current macrotask ends, and all of them by the end of `runEnd`.
  * @example Log a run to a string
  * ```ts
  * import { defineTasks, io, plainReporter, run } from "@spool/spool";
@@ -51,10 +69,43 @@ const HELD_LINES = 200;
  * console.log(log.split("\n").slice(0, 3)); // ["start hello (io)", "hello | hi", "ok    hello (io) 0 ms"]
  * ```
  */
-export function plainReporter(out: TextSink, options: PlainReporterOptions = {}): Reporter {
+export function plainReporter(out: TextSink, options: PlainReporterOptions = {}): PlainReporter {
   const c = palette(options.color ?? false);
   const quiet = options.quiet ?? false;
-  const line = (text: string) => out.write(text + "\n");
+  let pending: string[] = [];
+  let pendingChars = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = () => {
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+      globalThis.removeEventListener("unload", flushQuietly);
+    }
+    if (pending.length === 0) return;
+    const text = pending.join("");
+    pending = [];
+    pendingChars = 0;
+    out.write(text);
+  };
+  // From a timer or on exit there is no caller to hand a failed write to
+  // (a closed pipe): the lines are dropped, as a failed write drops them.
+  const flushQuietly = () => {
+    try {
+      flush();
+    } catch {
+      // Nothing to report it to.
+    }
+  };
+  const line = (text: string) => {
+    pending.push(text, "\n");
+    pendingChars += text.length + 1;
+    if (pendingChars >= FLUSH_CHARS) return flush();
+    if (timer === undefined) {
+      timer = setTimeout(flushQuietly, 0);
+      // Deno.exit() ends the process without running timers.
+      globalThis.addEventListener("unload", flushQuietly);
+    }
+  };
   const where = (task: { kind: string; worker?: number }) =>
     task.worker === undefined ? task.kind : `${task.kind}, worker ${task.worker}`;
   // Quiet mode holds each running task's output until it ends.
@@ -112,7 +163,10 @@ export function plainReporter(out: TextSink, options: PlainReporterOptions = {})
     },
     runEnd(report: RunReport) {
       for (const text of summaryBlock(report, c, failedOutput)) line(text);
+      flush();
     },
+    flush,
+    [Symbol.dispose]: flush,
   };
 }
 
