@@ -18,6 +18,7 @@ const crash = moduleFunction<typeof math.crash>(MATH, "crash");
 const readEnv = moduleFunction<typeof math.readEnv>(MATH, "readEnv");
 const hold = moduleFunction<typeof math.hold>(MATH, "hold");
 const whereAmI = moduleFunction<typeof math.whereAmI>(MATH, "whereAmI");
+const realmId = moduleFunction<typeof math.realmId>(MATH, "realmId");
 
 /** A promise the test settles by hand. */
 function deferred<T = void>(): PromiseWithResolvers<T> {
@@ -538,4 +539,28 @@ Deno.test("IoExecutor runs each queued call in the async context of the code tha
     await Promise.all(futures),
     Array.from({ length: 100 }, (_, i) => `request ${i}`),
   );
+});
+
+Deno.test("a script that never shuts its cpu executor down still exits after its last line", async () => {
+  const script = new URL("./fixtures/executor/no_shutdown.ts", import.meta.url).pathname;
+  const start = performance.now();
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", "--allow-read", "--unstable-worker-options", script],
+    stdin: "null",
+    stderr: "inherit",
+    // Generous: the fixed idle timeout is 0.5 s; without it the script never ends.
+    signal: AbortSignal.timeout(20_000),
+  }).output();
+  assert.equal(output.code, 0);
+  assert.equal(new TextDecoder().decode(output.stdout).trim(), "[1,4,9]");
+  assert.ok(performance.now() - start < 20_000);
+});
+
+Deno.test("a cpu executor's idle workers end after idleTimeout and the next call starts new ones", async () => {
+  await using pool = new CpuExecutor({ maxWorkers: 1, idleTimeout: 0 });
+  const first = await pool.submit(realmId);
+  assert.equal(await pool.submit(realmId), first, "a busy-then-idle worker is reused at once");
+  // Give the idle timer its turn.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.notEqual(await pool.submit(realmId), first);
 });

@@ -45,6 +45,14 @@ export interface CpuExecutorOptions {
    * nothing declared means nothing granted, whatever the process holds.
    */
   permissions?: Permissions;
+  /**
+   * How long, in ms, idle workers stay warm once no call is queued or
+   * running; then they end, so that a script that never shuts the executor
+   * down still exits. The next call starts workers again. `Infinity` keeps
+   * them until `shutdown()` (and keeps the process alive until then).
+   * Default 500, minimum 0.
+   */
+  idleTimeout?: number;
 }
 
 /**
@@ -116,8 +124,9 @@ export class CpuExecutor implements Executor {
   /**
    * Makes the executor; workers start on demand.
    *
-   * @param options `maxWorkers`, `permissions`.
-   * @throws {RangeError} When `maxWorkers` is not a positive integer.
+   * @param options `maxWorkers`, `permissions`, `idleTimeout`.
+   * @throws {RangeError} When `maxWorkers` is not a positive integer, or
+   * `idleTimeout` is negative.
    * @throws {TypeError} When `permissions` is not a valid declaration.
    * @throws {PermissionError} When `permissions` exceed what the process holds.
    */
@@ -129,7 +138,13 @@ export class CpuExecutor implements Executor {
     );
     const permissions = normalizePermissions("cpu executor", options.permissions);
     assertGranted([{ name: "cpu executor", permissions }]);
-    const pool = new ExecutorPool(this.#size, workerPermissions(permissions));
+    const idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT;
+    if (!(idleTimeout >= 0)) {
+      throw new RangeError(
+        `Cannot create cpu executor as 'idleTimeout' must be a number of ms, 0 or more: current value is ${idleTimeout}`,
+      );
+    }
+    const pool = new ExecutorPool(this.#size, workerPermissions(permissions), idleTimeout);
     this.#pool = pool;
     this.#core = new ExecutorCore("cpu executor", () => pool.close());
   }
@@ -276,6 +291,9 @@ export class CpuExecutor implements Executor {
     });
   }
 }
+
+/** How long idle workers stay warm by default, in ms. */
+const DEFAULT_IDLE_TIMEOUT = 500;
 
 function moduleOf(target: Callable<never, unknown>): { module: string; export: string } {
   if (typeof target === "object" && target !== null && "module" in target) {

@@ -110,6 +110,12 @@ export interface ExecutorOptions {
    * granted. io calls run on the main thread with the process's permissions.
    */
   permissions?: Permissions;
+  /**
+   * cpu only: how long, in ms, idle workers stay warm before they end so
+   * that the process can exit. Default 500; `Infinity` keeps them until
+   * `shutdown()`.
+   */
+  idleTimeout?: number;
 }
 
 /**

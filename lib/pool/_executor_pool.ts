@@ -9,6 +9,11 @@
  * slot; failing that, an idle worker of another module is replaced. Aborting
  * a queued job removes it; aborting a running one ends its worker.
  *
+ * Deno's Web Workers cannot be unref'd, and a live worker keeps the process
+ * alive: so once no job is queued or running for `idleMs`, the idle workers
+ * end (on an unref'd timer), and a script that never shuts its executor
+ * down still exits, as Python's does.
+ *
  * @module
  */
 
@@ -76,13 +81,18 @@ export class ExecutorPool {
   #broken = new Map<string, Breakage>();
   #nextId = 0;
   #closed = false;
+  #idleMs: number;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
   /**
    * @param size How many workers at most.
    * @param permissions The Worker permission options every worker gets.
+   * @param idleMs How long workers stay warm with nothing to do; `Infinity`
+   * keeps them until `close()`.
    */
-  constructor(size: number, permissions: Deno.PermissionOptionsObject) {
+  constructor(size: number, permissions: Deno.PermissionOptionsObject, idleMs = Infinity) {
     this.#permissions = permissions;
+    this.#idleMs = idleMs;
     this.#slots = Array.from({ length: size }, (_, index) => ({
       index,
       worker: undefined,
@@ -118,10 +128,31 @@ export class ExecutorPool {
   /** Ends every worker; the pool takes no more jobs. */
   close(): void {
     this.#closed = true;
+    clearTimeout(this.#idleTimer);
     for (const slot of this.#slots) this.#stop(slot);
   }
 
   #pump(): void {
+    this.#assign();
+    this.#watchIdle();
+  }
+
+  /** Starts the idle timer when nothing is queued or running, and stops it otherwise. */
+  #watchIdle(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    if (this.#idleMs === Infinity || this.#closed || this.#queue.size > 0) return;
+    if (this.#slots.some((slot) => slot.entry !== undefined)) return;
+    if (this.#slots.every((slot) => slot.worker === undefined)) return;
+    const timer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      for (const slot of this.#slots) if (slot.entry === undefined) this.#stop(slot);
+    }, this.#idleMs);
+    Deno.unrefTimer(timer);
+    this.#idleTimer = timer;
+  }
+
+  #assign(): void {
     for (const entry of this.#queue) {
       if (this.#closed) return;
       const { job } = entry;
