@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { safeLine, safeText } from "../lib/report/_sanitize.ts";
+import { safeJson, safeLine, safeText } from "../lib/report/_sanitize.ts";
 import { liveReporter } from "../lib/report/live.ts";
-import { buildReport, type TaskReport } from "../lib/report/report.ts";
+import { buildReport, reportToJson, type TaskReport } from "../lib/report/report.ts";
 import { fixture, spool } from "./_helpers.ts";
 import { ATTACKS } from "./fixtures/hostile_output.ts";
 
@@ -133,4 +133,37 @@ Deno.test("liveReporter draws task output, errors and stacks with their escape s
   assert.doesNotMatch(text, /\x1b\]|[\x80-\x9f]|\r/, "no OSC, C1 control or carriage return");
   assert.match(text, /✗ deploy \(io\) 10 ms: refused \\x1b\]0;pwned\\x07\\rok/);
   assert.match(text, /^ {2}Error: refused \\x1b\]0;pwned\\x07\\rok/m, "the stack in the summary");
+});
+
+Deno.test("safeJson escapes C1 controls and bidi overrides that JSON.stringify leaves raw, same value", () => {
+  const value = { text: "\u009b2K \u009d0;t\u009c \u202eevil \x7f", plain: "naïve ✓" };
+  const json = safeJson(JSON.stringify(value));
+  assertNoRawControls(json, "the JSON");
+  assert.deepEqual(JSON.parse(json), value, "it parses back to the same value");
+  assert.ok(json.includes("\\u009b2K"));
+  const clean = JSON.stringify({ plain: "naïve ✓" });
+  assert.equal(safeJson(clean), clean);
+});
+
+Deno.test("spool run --report json prints what tasks returned and threw with no raw control character", async () => {
+  const { stdout, stderr } = await spool(
+    [
+      "run",
+      "-f",
+      fixture("hostile_output.ts"),
+      "-w",
+      "1",
+      "--report",
+      "json",
+      "shout",
+      "crunch",
+      "deploy",
+    ],
+  );
+  assertNoRawControls(stdout, "stdout");
+  const report = JSON.parse(stdout);
+  const byName = Object.fromEntries(report.tasks.map((t: TaskReport) => [t.name, t]));
+  assert.equal(byName.crunch.result, "\x1b]52;c;aGk=\x07", "the result is intact once parsed");
+  assert.match(byName.deploy.error.message, /\u009b2K/, "the error is intact once parsed");
+  assertNoRawControls(stderr, "stderr");
 });

@@ -61,3 +61,26 @@ function visible(char: string): string {
   const hex = code.toString(16).padStart(2, "0");
   return code < 0x80 ? `\\x${hex}` : `\\u${hex.padStart(4, "0")}`;
 }
+
+// What JSON.stringify leaves raw that a terminal may act on: DEL, C1
+// controls (U+009B is a CSI), bidi overrides and isolates.
+const UNSAFE_IN_JSON = /[\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
+const UNSAFE_IN_JSON_ALL = new RegExp(UNSAFE_IN_JSON.source, "g");
+
+/**
+ * JSON text made safe to print on a terminal with the same meaning:
+ * `JSON.stringify` escapes C0 controls but leaves DEL, C1 controls and bidi
+ * overrides raw; these become `\u009b`-style escapes, which parse back to
+ * the same string.
+ *
+ * @param json Text from `JSON.stringify`.
+ * @returns The same JSON value, with no raw control character.
+ */
+export function safeJson(json: string): string {
+  return UNSAFE_IN_JSON.test(json)
+    ? json.replace(
+      UNSAFE_IN_JSON_ALL,
+      (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    )
+    : json;
+}

@@ -7,6 +7,7 @@
  */
 
 import { criticalPath } from "./critical_path.ts";
+import { safeJson } from "./_sanitize.ts";
 import type { TaskKind } from "../declare/define.ts";
 
 /**
@@ -204,7 +205,9 @@ function laneBusyMs(
 
 /**
  * The report as JSON; results that JSON cannot hold (a `bigint`, a typed
- * array) are turned into strings and arrays rather than dropped.
+ * array) are turned into strings and arrays rather than dropped, and C1
+ * controls and bidi overrides in strings are escaped (`\u009b`), so that
+ * printing it cannot drive a terminal.
  *
  * @param report A run report.
  * @returns Pretty-printed JSON.
@@ -212,7 +215,8 @@ function laneBusyMs(
 export function reportToJson(report: RunReport): string {
   // Each task entry carries its result; `results` would repeat them.
   const { results: _, ...rest } = report;
-  return JSON.stringify(rest, (_key, value) => {
+  // What tasks returned or threw may hold C1 controls, which JSON keeps raw.
+  return safeJson(JSON.stringify(rest, (_key, value) => {
     if (typeof value === "bigint") return value.toString();
     if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
       return Array.from(
@@ -223,7 +227,7 @@ export function reportToJson(report: RunReport): string {
     if (value instanceof Map) return Object.fromEntries(value);
     if (value instanceof Set) return [...value];
     return value;
-  }, 2);
+  }, 2));
 }
 
 /**
