@@ -564,3 +564,39 @@ Deno.test("a cpu executor's idle workers end after idleTimeout and the next call
   await new Promise((resolve) => setTimeout(resolve, 50));
   assert.notEqual(await pool.submit(realmId), first);
 });
+
+Deno.test("mapChunks yields each chunk's results as one array, in input order, in both flavours", async () => {
+  for (const kind of ["io", "cpu"] as const) {
+    await using pool = executor(kind, { maxWorkers: 2 });
+    const chunks = await Array.fromAsync(pool.mapChunks(square, [1, 2, 3, 4, 5], { chunkSize: 2 }));
+    assert.deepEqual(chunks, [[1, 4], [9, 16], [25]], kind);
+  }
+});
+
+Deno.test("mapChunks yields the results before a failing call, then throws its error", async () => {
+  await using pool = new CpuExecutor({ maxWorkers: 1 });
+  const squareLater = moduleFunction<typeof math.squareLater>(MATH, "squareLater");
+  const seen: number[][] = [];
+  const error = await (async () => {
+    for await (const chunk of pool.mapChunks(squareLater, [1, 2, 3, -4, 5], { chunkSize: 2 })) {
+      seen.push(chunk);
+    }
+  })().then(() => undefined, (e: unknown) => e);
+  assert.deepEqual(seen, [[1, 4], [9]]);
+  assert.ok(error instanceof RangeError);
+  assert.equal(error.message, "negative input: -4");
+});
+
+Deno.test("a worker awaits only the calls that return a promise, and a chunk may mix both", async () => {
+  await using pool = new CpuExecutor({ maxWorkers: 1 });
+  const module = `data:application/javascript,${
+    encodeURIComponent("export const maybe = (n) => n % 2 ? Promise.resolve(n * 10) : n;")
+  }`;
+  const maybe = moduleFunction<(n: number) => number | Promise<number>>(module, "maybe");
+  assert.deepEqual(await Array.fromAsync(pool.map(maybe, [1, 2, 3, 4], { chunkSize: 4 })), [
+    10,
+    2,
+    30,
+    4,
+  ]);
+});

@@ -41,7 +41,25 @@ export function mapInOrder<I, O>(
   inputs: Iterable<I> | AsyncIterable<I>,
   plan: MapPlan,
 ): AsyncIterableIterator<O, undefined> {
-  return new MapIterator(submitChunk, inputs, plan);
+  return new MapIterator<I, O, O>(submitChunk, inputs, plan, false);
+}
+
+/**
+ * {@linkcode mapInOrder}, one step per chunk: each step is the array of a
+ * chunk's results. A chunk whose call failed yields the results before the
+ * failure first; the next step throws.
+ *
+ * @param submitChunk Submits one chunk.
+ * @param inputs The inputs.
+ * @param plan Chunk size, buffer size and signal.
+ * @returns Arrays of results, in input order.
+ */
+export function mapChunksInOrder<I, O>(
+  submitChunk: SubmitChunk<I, O>,
+  inputs: Iterable<I> | AsyncIterable<I>,
+  plan: MapPlan,
+): AsyncIterableIterator<O[], undefined> {
+  return new MapIterator<I, O, O[]>(submitChunk, inputs, plan, true);
 }
 
 interface Slot<O> {
@@ -50,8 +68,10 @@ interface Slot<O> {
   settled: Promise<void>;
 }
 
-class MapIterator<I, O> implements AsyncIterableIterator<O, undefined> {
+/** Steps through results one by one (`S` = `O`) or chunk by chunk (`S` = `O[]`). */
+class MapIterator<I, O, S> implements AsyncIterableIterator<S, undefined> {
   #submit: SubmitChunk<I, O>;
+  #byChunk: boolean;
   #inputs: Iterable<I> | AsyncIterable<I>;
   #chunkSize: number;
   #bufferSize: number;
@@ -72,8 +92,14 @@ class MapIterator<I, O> implements AsyncIterableIterator<O, undefined> {
   #wakeReader: (() => void) | undefined;
   #aborted: Promise<never> | undefined;
 
-  constructor(submit: SubmitChunk<I, O>, inputs: Iterable<I> | AsyncIterable<I>, plan: MapPlan) {
+  constructor(
+    submit: SubmitChunk<I, O>,
+    inputs: Iterable<I> | AsyncIterable<I>,
+    plan: MapPlan,
+    byChunk: boolean,
+  ) {
     this.#submit = submit;
+    this.#byChunk = byChunk;
     this.#inputs = inputs;
     this.#chunkSize = plan.chunkSize;
     this.#bufferSize = plan.bufferSize;
@@ -87,20 +113,20 @@ class MapIterator<I, O> implements AsyncIterableIterator<O, undefined> {
     return this;
   }
 
-  next(): Promise<IteratorResult<O, undefined>> {
+  next(): Promise<IteratorResult<S, undefined>> {
     if (this.#at < this.#values.length) {
-      const value = this.#values[this.#at++];
+      const value = this.#values[this.#at++] as unknown as S;
       return Promise.resolve({ value, done: false });
     }
     return this.#advance();
   }
 
-  return(): Promise<IteratorResult<O, undefined>> {
+  return(): Promise<IteratorResult<S, undefined>> {
     this.#finish();
     return Promise.resolve({ value: undefined, done: true });
   }
 
-  async #advance(): Promise<IteratorResult<O, undefined>> {
+  async #advance(): Promise<IteratorResult<S, undefined>> {
     if (this.#finished) return { value: undefined, done: true };
     try {
       if (this.#pendingError !== undefined) throw this.#pendingError.reason;
@@ -125,9 +151,10 @@ class MapIterator<I, O> implements AsyncIterableIterator<O, undefined> {
         const { values, error } = head.outcome!;
         if (error !== undefined) this.#pendingError = error;
         if (values.length > 0) {
+          if (this.#byChunk) return { value: values as unknown as S, done: false };
           this.#values = values;
           this.#at = 1;
-          return { value: values[0], done: false };
+          return { value: values[0] as unknown as S, done: false };
         }
         if (error !== undefined) throw error.reason;
       }

@@ -16,7 +16,7 @@ import {
   type Outcome,
   positiveInteger,
 } from "./_executor_core.ts";
-import { mapInOrder } from "./_map_in_order.ts";
+import { mapChunksInOrder, mapInOrder, type MapPlan, type SubmitChunk } from "./_map_in_order.ts";
 import { type Breakage, ExecutorPool } from "../pool/_executor_pool.ts";
 import { displayFile, SpoolError } from "../errors.ts";
 import type {
@@ -210,6 +210,51 @@ export class CpuExecutor implements Executor {
     inputs: Iterable<I> | AsyncIterable<I>,
     options: MapOptions = {},
   ): AsyncIterableIterator<O, undefined> {
+    const [submitChunk, plan] = this.#mapPlan(target, options);
+    return mapInOrder(submitChunk, inputs, plan);
+  }
+
+  /**
+   * The batch form of {@linkcode CpuExecutor.map}: each step is the array of
+   * one chunk's results, as the worker sent it. For maps over many tiny
+   * calls: the loop then costs one step per chunk, not one per input.
+   *
+   * @param target A {@linkcode ModuleFunction}.
+   * @param inputs A list, an iterable or an async iterable.
+   * @param options `chunkSize` (default 1), `bufferSize` (default twice
+   * `maxWorkers`), `signal`.
+   * @returns Arrays of results, in input order; a chunk whose call failed
+   * yields the results before the failure, then the next step throws.
+   * @throws {Error} When the executor was shut down.
+   * @throws {TypeError} When `target` is a plain function.
+   * @throws {RangeError} When `chunkSize` or `bufferSize` is not a positive integer.
+   *
+   * @example Sum a million results, a thousand at a time
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { CpuExecutor, moduleFunction } from "@spool/spool";
+   *
+   * const module = `data:application/javascript,${encodeURIComponent("export const twice = (n) => 2 * n;")}`;
+   * const twice = moduleFunction<(n: number) => number>(module, "twice");
+   * await using pool = new CpuExecutor({ maxWorkers: 2 });
+   * let sum = 0;
+   * const inputs = Array.from({ length: 1_000_000 }, (_, i) => i);
+   * for await (const chunk of pool.mapChunks(twice, inputs, { chunkSize: 1000 })) {
+   *   for (const value of chunk) sum += value;
+   * }
+   * assert.equal(sum, 999_999_000_000);
+   * ```
+   */
+  mapChunks<I, O>(
+    target: Callable<I, O>,
+    inputs: Iterable<I> | AsyncIterable<I>,
+    options: MapOptions = {},
+  ): AsyncIterableIterator<O[], undefined> {
+    const [submitChunk, plan] = this.#mapPlan(target, options);
+    return mapChunksInOrder(submitChunk, inputs, plan);
+  }
+
+  #mapPlan<I, O>(target: Callable<I, O>, options: MapOptions): [SubmitChunk<I, O>, MapPlan] {
     this.#core.assertOpen();
     const named = moduleOf(target);
     const chunkSize = positiveInteger("chunkSize", options.chunkSize ?? 1, "map");
@@ -229,7 +274,7 @@ export class CpuExecutor implements Executor {
       );
       return call.controller.future;
     };
-    return mapInOrder(submitChunk, inputs, { chunkSize, bufferSize, signal: options.signal });
+    return [submitChunk, { chunkSize, bufferSize, signal: options.signal }];
   }
 
   /**

@@ -173,6 +173,23 @@ export interface Executor extends AsyncDisposable {
   ): AsyncIterableIterator<O, undefined>;
 
   /**
+   * The batch form of `map`: each step is the array of the results of one
+   * chunk of `chunkSize` inputs. A map over many tiny calls then costs one
+   * loop step per chunk, not one per input.
+   *
+   * @param target The function, or for cpu a {@linkcode ModuleFunction}.
+   * @param inputs A list, an iterable or an async iterable.
+   * @param options `chunkSize`, `bufferSize`, `signal`.
+   * @returns Arrays of results, in input order.
+   * @throws A call's error, after the results before it.
+   */
+  mapChunks<I, O>(
+    target: Callable<I, O>,
+    inputs: Iterable<I> | AsyncIterable<I>,
+    options?: MapOptions,
+  ): AsyncIterableIterator<O[], undefined>;
+
+  /**
    * Stops taking work and frees the executor (for cpu, ends its workers)
    * once submitted calls are done. Calling it again is harmless.
    *

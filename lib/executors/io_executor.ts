@@ -15,7 +15,7 @@ import {
   type Outcome,
   positiveInteger,
 } from "./_executor_core.ts";
-import { mapInOrder } from "./_map_in_order.ts";
+import { mapChunksInOrder, mapInOrder, type MapPlan, type SubmitChunk } from "./_map_in_order.ts";
 import type {
   Callable,
   Executor,
@@ -134,23 +134,73 @@ export class IoExecutor implements Executor {
     inputs: Iterable<I> | AsyncIterable<I>,
     options: MapOptions = {},
   ): AsyncIterableIterator<O, undefined> {
+    const [submitChunk, plan] = this.#mapPlan(target, options, false);
+    return mapInOrder(submitChunk, inputs, plan);
+  }
+
+  /**
+   * Like {@linkcode IoExecutor.map}, but each step is the array of the
+   * results of `chunkSize` inputs (each input is still its own call). Useful
+   * to match a cpu executor's `mapChunks`, or to handle results in batches.
+   *
+   * @param target A function or a {@linkcode ModuleFunction}.
+   * @param inputs A list, an iterable or an async iterable.
+   * @param options `chunkSize` (default 1), `bufferSize` (default twice
+   * `maxWorkers`), `signal`.
+   * @returns Arrays of results, in input order.
+   * @throws {Error} When the executor was shut down.
+   * @throws {RangeError} When `chunkSize` or `bufferSize` is not a positive integer.
+   */
+  mapChunks<I, O>(
+    target: Callable<I, O>,
+    inputs: Iterable<I> | AsyncIterable<I>,
+    options: MapOptions = {},
+  ): AsyncIterableIterator<O[], undefined> {
+    const [submitChunk, plan] = this.#mapPlan(target, options, true);
+    return mapChunksInOrder(submitChunk, inputs, plan);
+  }
+
+  #mapPlan<I, O>(
+    target: Callable<I, O>,
+    options: MapOptions,
+    byChunk: boolean,
+  ): [SubmitChunk<I, O>, MapPlan] {
     this.#core.assertOpen();
     const fn = this.#resolve(target);
-    positiveInteger("chunkSize", options.chunkSize ?? 1, "map");
+    const chunkSize = positiveInteger("chunkSize", options.chunkSize ?? 1, "map");
     const bufferSize = positiveInteger(
       "bufferSize",
       options.bufferSize ?? 2 * this.maxWorkers,
       "map",
     );
-    const submitChunk = ([input]: I[], signal: AbortSignal) => {
+    const one = (input: I, signal: AbortSignal) => {
       const call = this.#core.open<O>(signal, true);
       this.#run(call, fn, input);
-      return call.controller.future.then(
-        (value): Outcome<O> => ({ values: [value] }),
-        (reason): Outcome<O> => ({ values: [], error: { reason } }),
-      );
+      return call.controller.future;
     };
-    return mapInOrder(submitChunk, inputs, { chunkSize: 1, bufferSize, signal: options.signal });
+    const submitChunk = (chunk: I[], signal: AbortSignal): PromiseLike<Outcome<O>> => {
+      if (chunk.length === 1) {
+        return one(chunk[0], signal).then(
+          (value): Outcome<O> => ({ values: [value] }),
+          (reason): Outcome<O> => ({ values: [], error: { reason } }),
+        );
+      }
+      const futures = chunk.map((input) => one(input, signal));
+      return Promise.allSettled(futures).then((settled) => {
+        const values: O[] = [];
+        for (const result of settled) {
+          if (result.status === "rejected") return { values, error: { reason: result.reason } };
+          values.push(result.value);
+        }
+        return { values };
+      });
+    };
+    // map ignores chunkSize, as Python does for threads: one call per step.
+    return [submitChunk, {
+      chunkSize: byChunk ? chunkSize : 1,
+      bufferSize,
+      signal: options.signal,
+    }];
   }
 
   /**
