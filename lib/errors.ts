@@ -82,7 +82,10 @@ export interface MissingGrant {
   permission: string;
   /** The declared value: `true` or the list of scopes. */
   value: true | readonly string[];
-  /** The exact flag that grants it, such as `--allow-read=./dist`. */
+  /**
+   * The exact flag that grants it, such as `--allow-read=./dist`, unquoted;
+   * messages show it quoted for a shell where it needs quotes.
+   */
   flag: string;
   /** Why spool needs it, when the task did not declare it itself. */
   reason?: string;
@@ -105,9 +108,9 @@ export class PermissionError extends SpoolError {
     const lines = missing.map((m) =>
       `Cannot run task "${m.task}": it needs ${describeGrant(m)}${
         m.reason === undefined ? "" : ` (${m.reason})`
-      }, run again with ${m.flag}`
+      }, run again with ${shellFlag(m.flag)}`
     );
-    const flags = [...new Set(missing.map((m) => m.flag))].join(" ");
+    const flags = [...new Set(missing.map((m) => shellFlag(m.flag)))].join(" ");
     super(
       lines.length === 1 ? lines[0] : `${lines.join("\n")}\nAdd these flags: ${flags}`,
       "PERMISSION",
@@ -116,6 +119,26 @@ export class PermissionError extends SpoolError {
     this.name = "PermissionError";
     this.missing = missing;
   }
+}
+
+/**
+ * A flag as it must be typed in a POSIX shell: `--allow-read=./dist` stays as
+ * it is, `--allow-read=/tmp/my dir` becomes `--allow-read='/tmp/my dir'`, so
+ * that pasting it grants exactly the path named.
+ *
+ * @param flag A flag, `--name` or `--name=value`.
+ * @returns The flag with its value single-quoted when the shell would split
+ * or expand it.
+ */
+export function shellFlag(flag: string): string {
+  const eq = flag.indexOf("=");
+  if (eq < 0) return shellWord(flag);
+  return flag.slice(0, eq + 1) + shellWord(flag.slice(eq + 1));
+}
+
+function shellWord(word: string): string {
+  if (/^[\w@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 function describeGrant(m: MissingGrant): string {

@@ -1,7 +1,17 @@
 import assert from "node:assert/strict";
 import { runCli } from "../cli.ts";
 import denoJson from "../deno.json" with { type: "json" };
-import { captureSink, CLI, fixture, lastLine, ROOT, spool, SUMMARY, tempDir } from "./_helpers.ts";
+import {
+  captureSink,
+  CLI,
+  deno,
+  fixture,
+  lastLine,
+  ROOT,
+  spool,
+  SUMMARY,
+  tempDir,
+} from "./_helpers.ts";
 
 /** Runs the CLI in this process with capturing sinks. */
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -111,17 +121,17 @@ Deno.test("spool run --keep-going runs every branch a failure does not reach", a
   assert.equal(report.tasks.find((t) => t.name === "after")?.reason, 'dependency "bad" failed');
 });
 
-Deno.test("spool list prints name, kind, deps and description", async () => {
+Deno.test("spool list prints name, kind, deps, permissions and description", async () => {
   const { code, stdout } = await cli("list", "-f", GRAPH);
   assert.equal(code, 0);
   assert.equal(
     stdout,
     [
-      "TASK     KIND  DEPS     DESCRIPTION",
-      "numbers  io    -        Produce the numbers",
-      "squares  cpu   numbers  Sum of squares, in a worker",
-      "total    io    squares  Add one",
-      "other    io    -        Independent of the rest",
+      "TASK     KIND  DEPS     PERMISSIONS  DESCRIPTION",
+      "numbers  io    -        -            Produce the numbers",
+      "squares  cpu   numbers  -            Sum of squares, in a worker",
+      "total    io    squares  -            Add one",
+      "other    io    -        -            Independent of the rest",
       "",
     ].join("\n"),
   );
@@ -238,7 +248,7 @@ Deno.test("cli.ts as a subprocess: run, report JSON, exit codes", async () => {
 Deno.test("cli.ts as a subprocess: list and graph", async () => {
   const list = await spool(["list", "-f", GRAPH], ["--allow-read"]);
   assert.equal(list.code, 0, list.stderr);
-  assert.match(list.stdout, /^squares +cpu +numbers +Sum of squares/m);
+  assert.match(list.stdout, /^squares +cpu +numbers +- +Sum of squares/m);
   const graph = await spool(["graph", "-f", GRAPH, "--format", "mermaid"], ["--allow-read"]);
   assert.equal(graph.code, 0, graph.stderr);
   assert.equal(graph.stdout.match(/^ {2}t\d+ --> t\d+$/gm)?.length, 2, graph.stdout);
@@ -274,4 +284,99 @@ Deno.test("SIGINT stops a run: exit 130, tasks told to stop, summary printed", a
   assert.match(stderr, /^skip {2}after: .*interrupted \(SIGINT\)$/m);
   assert.match(lastLine(stderr), SUMMARY);
   assert.match(lastLine(stderr), /1 skipped/);
+});
+
+const ARGS = fixture("args.ts");
+// Sandboxes are deno processes that report back over loopback.
+const SANDBOX_FLAGS = ["--allow-read", "--allow-run=deno", "--allow-net=127.0.0.1"];
+
+Deno.test("spool run passes what follows -- to every task as context.args, not as task names", async () => {
+  const { code, stdout, stderr } = await spool(
+    ["run", "-f", ARGS, "echo:io", "echo:cpu", "--report", "json", "--", "--prod", "other"],
+    SANDBOX_FLAGS,
+  );
+  assert.equal(code, 0, stderr);
+  const report = JSON.parse(stdout) as { tasks: JsonTask[] };
+  assert.deepEqual(report.tasks.map((t) => [t.name, t.result]), [
+    ["echo:io", ["--prod", "other"]],
+    ["echo:cpu", ["--prod", "other"]],
+  ]);
+});
+
+Deno.test("A task file run with deno run passes what follows -- to its tasks", async () => {
+  const { code, stdout, stderr } = await deno([
+    "run",
+    "--no-prompt",
+    ...SANDBOX_FLAGS,
+    ARGS,
+    "echo:cpu",
+    "--report",
+    "json",
+    "--",
+    "--prod",
+  ]);
+  assert.equal(code, 0, stderr);
+  const report = JSON.parse(stdout) as { tasks: JsonTask[] };
+  assert.deepEqual(report.tasks.map((t) => [t.name, t.result]), [["echo:cpu", ["--prod"]]]);
+});
+
+Deno.test("--help works without env access, from cli.ts and from a task file", async () => {
+  const help = await spool(["--help"], ["--allow-read"]);
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /Usage: spool/);
+  const own = await deno(["run", "--no-prompt", "--allow-read", GRAPH, "--help"]);
+  assert.equal(own.code, 0, own.stderr);
+  assert.match(own.stdout, /Usage: spool/);
+});
+
+Deno.test("spool run selects tasks by glob pattern", async () => {
+  const { code, stdout, stderr } = await cli("run", "-f", ARGS, "echo:*", "--report", "json");
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(statuses(stdout), { "echo:io": "ok", "echo:cpu": "ok" });
+});
+
+Deno.test("spool run rejects a glob pattern that matches no task, naming it", async () => {
+  const { code, stderr } = await cli("run", "-f", ARGS, "test:*");
+  assert.equal(code, 2);
+  assert.equal(
+    stderr,
+    'error: No task matches the pattern "test:*": run "spool list" to see the tasks\n',
+  );
+});
+
+Deno.test("spool run --show-results prints each target's result after the summary", async () => {
+  const { code, stderr } = await cli("run", "-f", GRAPH, "total", "other", "--show-results");
+  assert.equal(code, 0, stderr);
+  assert.match(stderr, /\nresult total: 31\nresult other: "other"\n$/);
+});
+
+Deno.test("spool list shows each task's permissions", async () => {
+  const { code, stdout } = await cli("list", "-f", fixture("permission_tasks.ts"));
+  assert.equal(code, 0);
+  assert.match(stdout, /^TASK +KIND +DEPS +PERMISSIONS +DESCRIPTION$/m);
+  assert.match(stdout, /\bread=\S+/);
+});
+
+Deno.test("spool list shows escape sequences in descriptions as visible text", async () => {
+  await using dir = await tempDir();
+  const file = await dir.write(
+    "tasks.ts",
+    `import { defineTasks, io } from ${JSON.stringify(`${ROOT}/mod.ts`)};
+export default defineTasks({ evil: io({ description: "a\\x1b]0;pwned\\x07b", run: () => 1 }) });
+`,
+  );
+  const { code, stdout } = await cli("list", "-f", file);
+  assert.equal(code, 0);
+  assert.ok(!stdout.includes("\x1b"), "no raw escape on stdout");
+  assert.match(stdout, /a\\x1b\]0;pwned\\x07b/);
+});
+
+Deno.test("What a task file prints while it loads goes to stderr: stdout carries only the JSON report", async () => {
+  const { code, stdout, stderr } = await spool(
+    ["run", "-f", fixture("noisy.ts"), "--report", "json"],
+    SANDBOX_FLAGS,
+  );
+  assert.equal(code, 0, stderr);
+  assert.equal(JSON.parse(stdout).ok, true);
+  assert.match(stderr, /loading the noisy task file\nstill loading\n/);
 });

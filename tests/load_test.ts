@@ -116,11 +116,12 @@ Deno.test("loadTaskFile passes on defineTasks errors, naming the file once and t
 });
 
 Deno.test("A task file runs itself: `deno run file.ts list` and `deno run file.ts <task>`", async () => {
-  const flags = ["run", "--no-prompt", "--allow-read"];
+  // Sandboxes are deno processes that report back over loopback.
+  const flags = ["run", "--no-prompt", "--allow-read", "--allow-run=deno", "--allow-net=127.0.0.1"];
   const list = await deno([...flags, fixture("graph.ts"), "list"]);
   assert.equal(list.code, 0, list.stderr);
-  assert.match(list.stdout, /^TASK +KIND +DEPS +DESCRIPTION$/m);
-  assert.match(list.stdout, /^squares +cpu +numbers +Sum of squares, in a worker$/m);
+  assert.match(list.stdout, /^TASK +KIND +DEPS +PERMISSIONS +DESCRIPTION$/m);
+  assert.match(list.stdout, /^squares +cpu +numbers +- +Sum of squares, in a worker$/m);
 
   const run = await deno([...flags, fixture("graph.ts"), "total", "--report", "json"]);
   assert.equal(run.code, 0, run.stderr);

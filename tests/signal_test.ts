@@ -155,6 +155,30 @@ Deno.test("A second SIGINT exits at once, still writing the report of what had f
   assert.equal(stubborn.reason, "interrupted (SIGINT), then exited at once");
 });
 
+Deno.test("A second SIGINT exits at once, still writing the --trace file of what had finished", async () => {
+  await using dir = await tempDir();
+  const log = `${dir.path}/log`;
+  const traceFile = `${dir.path}/trace.json`;
+  await using spool = start(["run", "-f", TASKS, "quick", "stubborn", "--trace", traceFile], log);
+  await until(
+    "the stubborn task to start",
+    async () => (await logLines(log)).includes("stubborn-started"),
+  );
+
+  Deno.kill(spool.pid, "SIGINT");
+  await until("the first SIGINT to be handled", () => spool.stderr.includes("Interrupted:"));
+  Deno.kill(spool.pid, "SIGINT");
+  const status = await spool.status;
+
+  assert.equal(status.code, 130);
+  assert.match(spool.stderr, /Interrupted again: exiting at once/);
+  const trace = JSON.parse(await Deno.readTextFile(traceFile)) as {
+    traceEvents: { name: string; ph: string }[];
+  };
+  const slices = trace.traceEvents.filter((event) => event.ph === "X").map((event) => event.name);
+  assert.ok(slices.some((name) => name.startsWith("quick")), `quick is in the trace: ${slices}`);
+});
+
 Deno.test("A task file that runs itself exits after SIGINT, though a task ignores its signal", async () => {
   await using dir = await tempDir();
   const log = `${dir.path}/log`;

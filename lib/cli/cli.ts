@@ -7,7 +7,12 @@
  * @module
  */
 
-import { Command, CommanderError, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import {
+  Command,
+  CommanderError,
+  InvalidArgumentError,
+  Option,
+} from "npm:@commander-js/extra-typings@^14.0.0";
 import denoJson from "../../deno.json" with { type: "json" };
 import { dirname } from "node:path";
 import { writeTextFileAtomic, writeTextFileAtomicSync } from "../report/_atomic_write.ts";
@@ -18,6 +23,9 @@ import { reportToJson, type RunReport } from "../report/report.ts";
 import { formatPlan, planRun, planToJson } from "../run/plan.ts";
 import { combineReporters } from "../report/reporter.ts";
 import { chromeTrace } from "../report/trace.ts";
+import { safeLine, safeText } from "../report/_sanitize.ts";
+import type { TaskSet } from "../declare/define.ts";
+import type { Permissions } from "../declare/permissions.ts";
 import { plainReporter, type TextSink } from "../report/plain.ts";
 import { DEFAULT_CONCURRENCY, run } from "../run/scheduler.ts";
 
@@ -101,6 +109,10 @@ export async function runCli(args: readonly string[], options: CliOptions = {}):
   const stderr = options.stderr ?? fdSink(Deno.stderr);
   const color = options.color ?? (!Deno.noColor && Deno.stderr.isTerminal());
   let exitCode: number = ExitCode.Ok;
+  // What follows the first "--" is for the tasks (`context.args`), not spool.
+  const dashes = args.indexOf("--");
+  const spoolArgs = dashes < 0 ? args : args.slice(0, dashes);
+  const taskArgs = dashes < 0 ? [] : args.slice(dashes + 1);
 
   const program = new Command("spool")
     .description(
@@ -113,6 +125,10 @@ export async function runCli(args: readonly string[], options: CliOptions = {}):
     .configureOutput({
       writeOut: (text) => stdout.write(text),
       writeErr: (text) => stderr.write(text),
+      // Decided here, not by commander: its default reads NO_COLOR,
+      // FORCE_COLOR and CLICOLOR_FORCE, which needs env access.
+      getOutHasColors: () => false,
+      getErrHasColors: () => false,
     })
     .showSuggestionAfterError(true)
     .addHelpText(
@@ -187,9 +203,15 @@ second signal exits at once. --report-file is written in every case.`,
       )
         .choices(["json"] as const),
     )
-    .action(async (targets, flags) => {
+    .option(
+      "--show-results",
+      "After the summary, print each target task's result (JSON, one line each)",
+      false,
+    )
+    .action(async (patterns, flags) => {
       const { file } = program.opts();
       const loaded = await loadTaskFile(file);
+      const targets = expandTargets(patterns, loaded.tasks);
       if (flags.dryRun) {
         const plan = planRun(loaded.tasks, {
           targets,
@@ -215,12 +237,20 @@ second signal exits at once. --report-file is written in every case.`,
       const forward = () => controller.abort(options.signal!.reason);
       options.signal?.addEventListener("abort", forward, { once: true });
       const exitNow = (code: number, reason: string): never => {
-        const partial = reportFile === undefined ? undefined : record.snapshot(reason);
-        if (partial !== undefined) {
+        const partial = record.snapshot(reason);
+        if (partial !== undefined && reportFile !== undefined) {
           try {
-            writeTextFileAtomicSync(reportFile!, reportToJson(partial) + "\n");
+            writeTextFileAtomicSync(reportFile, reportToJson(partial) + "\n");
           } catch (error) {
-            stderr.write(`error: ${reportFileError(reportFile!, error)}\n`);
+            stderr.write(`error: ${reportFileError(reportFile, error)}\n`);
+          }
+        }
+        if (partial !== undefined && flags.trace !== undefined) {
+          try {
+            writeTextFileAtomicSync(flags.trace, JSON.stringify(chromeTrace(partial)) + "\n");
+            stderr.write(`Trace written to ${flags.trace}\n`);
+          } catch (error) {
+            stderr.write(`error: ${traceFileError(flags.trace, error)}\n`);
           }
         }
         Deno.exit(code);
@@ -236,6 +266,7 @@ second signal exits at once. --report-file is written in every case.`,
           keepGoing: flags.keepGoing,
           timeout: flags.timeout,
           module: loaded.url,
+          args: taskArgs,
           signal: controller.signal,
           reporter: combineReporters(
             live ?? plainReporter(stderr, { color, quiet: flags.quiet }),
@@ -243,6 +274,7 @@ second signal exits at once. --report-file is written in every case.`,
           ),
         });
         if (flags.trace !== undefined) await writeTrace(flags.trace, report, stderr);
+        if (flags.showResults) stderr.write(formatResults(report, loaded.tasks, targets));
         if (flags.report === "json") stdout.write(reportToJson(report) + "\n");
         if (report.cancelled !== undefined) {
           if (exitCode === ExitCode.Ok) exitCode = ExitCode.Interrupted;
@@ -261,16 +293,17 @@ second signal exits at once. --report-file is written in every case.`,
 
   program
     .command("list")
-    .description("List the tasks: name, kind, dependencies, description")
+    .description("List the tasks: name, kind, dependencies, permissions, description")
     .action(async () => {
       const { tasks } = await loadTaskFile(program.opts().file);
       const rows = [...tasks.tasks.values()].map((t) => [
-        t.name,
+        safeLine(t.name),
         t.kind,
-        t.deps.length === 0 ? "-" : t.deps.join(","),
-        t.description,
+        t.deps.length === 0 ? "-" : safeLine(t.deps.join(",")),
+        safeLine(describePermissions(t.permissions)),
+        safeLine(t.description),
       ]);
-      stdout.write(table([["TASK", "KIND", "DEPS", "DESCRIPTION"], ...rows]));
+      stdout.write(table([["TASK", "KIND", "DEPS", "PERMISSIONS", "DESCRIPTION"], ...rows]));
     });
 
   program
@@ -282,16 +315,16 @@ second signal exits at once. --report-file is written in every case.`,
         "dot" as const,
       ),
     )
-    .action(async (targets, flags) => {
+    .action(async (patterns, flags) => {
       const { tasks } = await loadTaskFile(program.opts().file);
-      const names = tasks.graph.select(targets);
+      const names = tasks.graph.select(expandTargets(patterns, tasks));
       stdout.write(
         flags.format === "dot" ? tasks.graph.toDot(names) : tasks.graph.toMermaid(names),
       );
     });
 
   try {
-    await program.parseAsync([...args], { from: "user" });
+    await program.parseAsync([...spoolArgs], { from: "user" });
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
@@ -299,11 +332,13 @@ second signal exits at once. --report-file is written in every case.`,
       return error.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
     }
     if (error instanceof SpoolError) {
-      stderr.write(`error: ${error.message}\n`);
+      stderr.write(`error: ${safeText(error.message)}\n`);
       return error.exitCode;
     }
     stderr.write(
-      `error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      `error: ${
+        safeText(error instanceof Error ? (error.stack ?? error.message) : String(error))
+      }\n`,
     );
     return ExitCode.TaskFailed;
   }
@@ -416,12 +451,67 @@ async function writeTrace(path: string, report: RunReport, stderr: TextSink): Pr
       `Trace written to ${path}: open it in https://ui.perfetto.dev or chrome://tracing\n`,
     );
   } catch (error) {
-    stderr.write(
-      `error: Cannot write the trace to "${path}": ${
-        error instanceof Error ? error.message : String(error)
-      }\n`,
-    );
+    stderr.write(`error: ${traceFileError(path, error)}\n`);
   }
+}
+
+function traceFileError(path: string, error: unknown): string {
+  return `Cannot write the trace to "${path}": ${
+    error instanceof Error ? error.message : String(error)
+  }`;
+}
+
+/**
+ * Task names with glob patterns expanded: \`*\` matches any run of
+ * characters, \`?\` one character, and a pattern that matches no task is a
+ * usage error. Plain names pass through for \`run()\` to check.
+ */
+function expandTargets(patterns: readonly string[], tasks: TaskSet): string[] {
+  const names = [...tasks.tasks.keys()];
+  const out: string[] = [];
+  for (const pattern of patterns) {
+    if (!/[*?]/.test(pattern)) {
+      out.push(pattern);
+      continue;
+    }
+    const source = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*")
+      .replaceAll("?", ".");
+    const regex = new RegExp(`^${source}$`);
+    const matched = names.filter((name) => regex.test(name));
+    if (matched.length === 0) {
+      throw new UsageError(
+        `No task matches the pattern "${pattern}": run "spool list" to see the tasks`,
+      );
+    }
+    out.push(...matched);
+  }
+  return [...new Set(out)];
+}
+
+/** A task's permissions as \`spool list\` shows them: \`net=a.com read=./data\`, or \`-\`. */
+function describePermissions(permissions: Permissions): string {
+  const parts = Object.entries(permissions)
+    .filter(([, value]) => value !== undefined && value !== false)
+    .map(([name, value]) => value === true ? name : `${name}=${(value as string[]).join(",")}`);
+  return parts.length === 0 ? "-" : parts.join(" ");
+}
+
+/** The results of the target tasks (every task when none was named), one line each. */
+function formatResults(report: RunReport, tasks: TaskSet, targets: readonly string[]): string {
+  const names = targets.length === 0 ? [...tasks.tasks.keys()] : targets;
+  const lines: string[] = [];
+  for (const name of names) {
+    const task = report.tasks.find((t) => t.name === name);
+    if (task?.status !== "ok") continue;
+    let value: string;
+    try {
+      value = JSON.stringify(task.result) ?? String(task.result);
+    } catch {
+      value = String(task.result);
+    }
+    lines.push(`result ${safeLine(name)}: ${safeLine(value)}\n`);
+  }
+  return lines.join("");
 }
 
 function table(rows: string[][]): string {

@@ -36,7 +36,7 @@ export async function loadTaskFile(path: string): Promise<LoadedTaskFile> {
   const file = displayFile(url);
   let module: Record<string, unknown>;
   try {
-    module = await import(url);
+    module = await importQuietly(url);
   } catch (error) {
     if (error instanceof TaskFileError) {
       throw new TaskFileError(stripFile(error), { file, cause: error });
@@ -65,6 +65,25 @@ export async function loadTaskFile(path: string): Promise<LoadedTaskFile> {
     );
   }
   return { tasks: module.default, url, file };
+}
+
+const STDOUT_METHODS = ["log", "info", "debug", "dir", "dirxml", "table"] as const;
+
+/**
+ * Imports a module with what it prints through `console` to stdout sent to
+ * stderr instead, for as long as the import takes: stdout may carry a JSON
+ * report, a plan or a task list that a task file's top-level
+ * `console.log("loading")` must not break.
+ */
+async function importQuietly(url: string): Promise<Record<string, unknown>> {
+  const saved = STDOUT_METHODS.map((name) => [name, console[name]] as const);
+  const toStderr = console.error;
+  for (const name of STDOUT_METHODS) console[name] = toStderr;
+  try {
+    return await import(url);
+  } finally {
+    for (const [name, method] of saved) Object.assign(console, { [name]: method });
+  }
 }
 
 /**

@@ -96,7 +96,7 @@ const CURSOR_SHOW = "\x1b[?25h";
  * `TERM_PROGRAM` or `TMUX` is not granted (the library reads them).
  */
 export async function liveReporter(options: LiveReporterOptions = {}): Promise<LiveReporter> {
-  const { createLogUpdate } = await import("log-update");
+  const { createLogUpdate } = await import("npm:log-update@^8.0.0");
   const stream = sized(options.stream ?? stderrStream());
   // The cursor is hidden and shown here, on `stream`: log-update would do it
   // on process.stderr and hook process signals to restore it.
