@@ -98,7 +98,10 @@ export async function concurrentWaits(count: number, ms: number, repeat: number)
     const start = performance.now();
     const report = await run(tasks, { concurrency: count });
     samples.push(performance.now() - start);
-    if (!report.ok) throw new Error("The waiting tasks failed");
+    const failed = report.tasks.find((task) => task.status !== "ok");
+    if (failed !== undefined) {
+      throw new Error(`The waiting tasks failed: ${failed.name}: ${failed.error?.message}`);
+    }
   }
   return median(samples);
 }

@@ -1,35 +1,31 @@
 /**
  * `deno task bench`: spool's benchmarks with its peers side by side, in one
- * run on one machine, printed as one table of ratios (and, with `--json
- * <path>`, written as JSON).
+ * run on one machine, printed as one table (and, with `--json <path>`,
+ * written as JSON).
  *
- *     deno task bench            # the full suite, a few minutes on 2 cores
- *     deno task bench --quick    # small sizes, one repetition: a smoke run
+ *     deno task bench            # the full suite, several minutes on 2 cores
+ *     deno task bench --quick    # small sizes, two repetitions: a smoke run
  *     deno task bench --json bench.json --no-peers
  *
  * Peers: Piscina on Node (installed from npm into a temporary folder for the
  * run) and Python's `concurrent.futures.ProcessPoolExecutor`, with the same
- * worker count. Timing needs a quiet machine: on a shared one the ratios
- * move by several per cent.
+ * worker count, each as a server subprocess. Every repetition runs spool,
+ * Piscina and Python once per figure, in an order that rotates between
+ * repetitions, and the table reports the ratios within each repetition: their
+ * median and, in brackets, their range.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { DEFAULT_CONCURRENCY } from "../mod.ts";
-import { longTasks, tinyItems } from "./_cpu.ts";
 import { concurrentWaits, limiter, planGraph } from "./_io.ts";
-import {
-  installPiscina,
-  type PeerConfig,
-  type PiscinaFigures,
-  type PythonFigures,
-  runPiscina,
-  runPython,
-} from "./_peers.ts";
-import { echoRoundTrip, handOff, poolStart, spoolRoundTrip } from "./_pool.ts";
+import { installPiscina, type Peer, startPiscina, startPython } from "./_peers.ts";
+import { echoRoundTrip, handOff, poolStart } from "./_pool.ts";
+import { startSpool } from "./_spool.ts";
+import { median } from "./_stats.ts";
 import { LONG_TASKS } from "./_tasks.ts";
-import { calibrateNumber } from "./_work.ts";
+import { type Figure, type Ratio, ratio, series, takeTurns } from "./_turns.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -37,6 +33,7 @@ const { values: flags } = parseArgs({
     quick: { type: "boolean", default: false },
     json: { type: "string" },
     workers: { type: "string" },
+    repeat: { type: "string" },
     "no-peers": { type: "boolean", default: false },
   },
 });
@@ -50,63 +47,146 @@ if (!Number.isInteger(workers) || workers < 1) {
 const quick = flags.quick;
 const sizes = quick
   ? {
-    repeat: 1,
+    repeat: 2,
     bigN: 1_000_000,
     numberMs: 30,
     items: 20_000,
+    mapItems: 20_000,
+    singles: 2_000,
     roundTrips: 1_000,
     ioTasks: 10_000,
     waits: 1_000,
     graph: 10_000,
   }
   : {
-    repeat: 3,
+    repeat: 5,
     bigN: 10_000_000,
     numberMs: 300,
     items: 200_000,
+    mapItems: 100_000,
+    singles: 10_000,
     roundTrips: 5_000,
     ioTasks: 100_000,
     waits: 10_000,
     graph: 10_000,
   };
+if (flags.repeat !== undefined) sizes.repeat = Number(flags.repeat);
+const MAP_CHUNK = 1_000;
 
 const log = (line: string) => console.error(line);
 log(`spool bench${quick ? " --quick" : ""}: ${workers} workers, Deno ${Deno.version.deno}`);
 
-// Peers first, then spool, so that each side's timed runs are back to back.
-const peerConfig: PeerConfig = {
-  workers,
-  tasks: LONG_TASKS,
-  bigN: sizes.bigN,
-  numberMs: sizes.numberMs,
-  items: sizes.items,
-  roundTrips: sizes.roundTrips,
-  repeat: sizes.repeat,
-};
-let piscina: PiscinaFigures | undefined;
-let python: PythonFigures | undefined;
+// ---- the contenders ----
+
+const peers: Peer[] = [];
+await using stack = new AsyncDisposableStack();
+const spool = stack.use(await startSpool(workers));
+peers.push(spool);
 if (!flags["no-peers"]) {
   log("installing piscina from npm into a temporary folder...");
-  await using dir = await installPiscina();
-  log("running Piscina on Node...");
-  piscina = await runPiscina(dir.path, peerConfig);
-  log("running Python ProcessPoolExecutor...");
-  python = await runPython(peerConfig);
+  const dir = stack.use(await installPiscina());
+  peers.push(stack.use(await startPiscina(dir.path, { workers })));
+  peers.push(stack.use(await startPython({ workers })));
+}
+const has = (name: string) => peers.some((p) => p.name === name);
+
+// The Number workload's length, calibrated on each runtime's own thread.
+const numberN: Record<string, number> = {};
+for (const peer of peers) {
+  numberN[peer.name] = (await peer.call({ op: "calibrate", ms: sizes.numberMs })).n;
 }
 
-log("running spool: long cpu tasks...");
-const big = await longTasks("big", sizes.bigN, workers, sizes.repeat);
-const numberN = calibrateNumber(sizes.numberMs);
-const number = await longTasks("number", numberN, workers, sizes.repeat);
-log("running spool: tiny items, pool paths...");
-const tinyMs = await tinyItems(sizes.items, workers, sizes.repeat + 2);
-const roundTrip = await spoolRoundTrip(sizes.roundTrips);
+// ---- the figures, in turns ----
+
+const everyone = (label: (peer: string) => string, command: (peer: string) => object) =>
+  Object.fromEntries(
+    peers.map((p) => [label(p.name), { peer: p.name, command: { ...command(p.name) } }]),
+  ) as Figure["runs"];
+const figures: Figure[] = [];
+for (const [id, name] of [["big", "sumSquaresBig"], ["number", "sumSquaresNumber"]] as const) {
+  for (const mode of ["serial", "fresh", "warm"] as const) {
+    figures.push({
+      id: `${id}.${mode}`,
+      runs: everyone((p) => p, (p) => ({
+        op: "long",
+        name,
+        mode,
+        tasks: LONG_TASKS,
+        n: id === "big" ? sizes.bigN : numberN[p],
+      })),
+    });
+  }
+}
+const piscinaBatch = Math.ceil(sizes.items / (workers * 4));
+figures.push({
+  id: "tiny",
+  runs: {
+    spool: { peer: "spool", command: { op: "tiny", mode: "sharded", count: sizes.items } },
+    ...(has("Piscina") && {
+      "Piscina batched": {
+        peer: "Piscina",
+        command: { op: "tiny", mode: "batched", count: sizes.items, size: piscinaBatch },
+      },
+      "Piscina per item": {
+        peer: "Piscina",
+        command: { op: "tiny", mode: "perItem", count: sizes.items },
+      },
+    }),
+  },
+});
+const mapRuns = (op: string, mode: string) => ({
+  spool: { peer: "spool", command: { op, mode, count: sizes.mapItems, size: MAP_CHUNK } },
+  ...(has("Piscina") && {
+    "Piscina batched": {
+      peer: "Piscina",
+      command: { op, mode: "batched", count: sizes.mapItems, size: MAP_CHUNK },
+    },
+  }),
+  ...(has("Python") && {
+    Python: { peer: "Python", command: { op, count: sizes.mapItems, size: MAP_CHUNK } },
+  }),
+});
+figures.push({ id: "mapWarm", runs: mapRuns("tiny", "map") });
+figures.push({ id: "chunksWarm", runs: mapRuns("tiny", "mapChunks") });
+figures.push({ id: "mapFresh", runs: mapRuns("mapFresh", "map") });
+figures.push({ id: "chunksFresh", runs: mapRuns("mapFresh", "mapChunks") });
+figures.push({
+  id: "singles",
+  runs: {
+    spool: { peer: "spool", command: { op: "tiny", mode: "submit", count: sizes.singles } },
+    ...(has("Piscina") && {
+      "Piscina per item": {
+        peer: "Piscina",
+        command: { op: "tiny", mode: "perItem", count: sizes.singles },
+      },
+    }),
+    ...(has("Python") && {
+      Python: { peer: "Python", command: { op: "tiny", count: sizes.singles, size: 1 } },
+    }),
+  },
+});
+figures.push({
+  id: "roundTrip",
+  runs: {
+    spool: { peer: "spool", command: { op: "roundTrip", count: sizes.roundTrips } },
+    ...(has("Piscina") && {
+      Piscina: { peer: "Piscina", command: { op: "roundTrip", count: sizes.roundTrips } },
+    }),
+  },
+});
+
+const samples = await takeTurns(peers, figures, sizes.repeat, log);
+
+log("running spool alone: echo, pool start, hand-off, io lane, planning...");
 const echo = await echoRoundTrip(sizes.roundTrips);
 const startMs = await poolStart(workers, sizes.repeat + 2);
 const hand = await handOff(sizes.repeat + 2);
-log("running spool: io lane, planning...");
 const lim = await limiter(sizes.ioTasks, DEFAULT_CONCURRENCY, sizes.repeat + 2);
-const waitMs = await concurrentWaits(sizes.waits, 100, sizes.repeat);
+// Through run(): reported, not fatal, when the runner cannot run it.
+const waitMs = await concurrentWaits(sizes.waits, 100, sizes.repeat).catch((error: Error) => {
+  log(`the concurrent waits could not run: ${error.message}`);
+  return Number.NaN;
+});
 const planMs = planGraph(sizes.graph, sizes.repeat + 2);
 
 // ---- the table ----
@@ -123,76 +203,118 @@ const rows: Row[] = [];
 const x = (n: number) => `${n.toFixed(2)}x`;
 const ms = (n: number) => `${n < 10 ? n.toFixed(2) : n.toFixed(0)} ms`;
 const us = (n: number) => `${n.toFixed(n < 10 ? 2 : 0)} µs`;
+const spread = (r: Ratio) => `${x(r.median)} [${r.min.toFixed(2)}–${r.max.toFixed(2)}]`;
 const rate = (items: number, time: number) => {
   const perSecond = items / (time / 1000);
   return perSecond >= 1e6
     ? `${(perSecond / 1e6).toFixed(2)}M/s`
     : `${(perSecond / 1e3).toFixed(0)}k/s`;
 };
+const others = (labels: string[]) => labels.filter((l) => l !== "spool");
 
 // Eight tasks on `workers` workers take ceil(8 / workers) rounds at best.
 const ideal = LONG_TASKS / Math.ceil(LONG_TASKS / workers);
-const workloads = [
-  [
-    `${LONG_TASKS} × exact sum i*i, i < ${sizes.bigN.toExponential(0)} (bigint)`,
-    big,
-    "big",
-    sizes.bigN,
-  ],
-  [`${LONG_TASKS} × Number sum i*i, ~${sizes.numberMs} ms each`, number, "number", numberN],
-] as const;
-for (const [label, ours, theirs, ourN] of workloads) {
+for (const id of ["big", "number"] as const) {
+  const label = id === "big"
+    ? `${LONG_TASKS} × exact sum i*i, i < ${sizes.bigN.toExponential(0)} (bigint)`
+    : `${LONG_TASKS} × Number sum i*i, ~${sizes.numberMs} ms each`;
   for (const pool of ["fresh", "warm"] as const) {
-    const time = (f: { parallelMs: number; warmMs: number }) =>
-      pool === "fresh" ? f.parallelMs : f.warmMs;
-    const speedup = ours.serialMs / time(ours);
-    const p = piscina?.[theirs];
-    const y = python?.[theirs];
-    const peerSpeedups = [p, y].filter((f) => f !== undefined).map((f) => f.serialMs / time(f));
+    // Each runtime's speedup over its own serial run, per repetition.
+    const speedups = (who: string) => {
+      const serial = series(samples[`${id}.serial`], who);
+      const parallel = series(samples[`${id}.${pool}`], who);
+      return serial.map((s, r) => s / parallel[r]);
+    };
+    const ours = speedups("spool");
+    const theirs = others(peers.map((p) => p.name));
+    const versus = theirs.map((who) => ({ who, ratio: ratio(ours, speedups(who)) }));
     rows.push({
       figure: `${label}: speedup over serial, ${
         pool === "fresh" ? "fresh pool (its start included)" : "warm pool"
       }`,
-      spool: `${x(speedup)} (${ms(ours.serialMs)} → ${ms(time(ours))}, n=${ourN})`,
-      peers: [
-        p && `Piscina ${x(p.serialMs / time(p))}`,
-        y && `Python ${x(y.serialMs / time(y))}`,
-      ].filter(Boolean).join(", ") || "—",
-      ratio: `efficiency ${(speedup / ideal).toFixed(2)}`,
+      spool: `${x(median(ours))} (${ms(median(series(samples[`${id}.serial`], "spool")))} → ${
+        ms(median(series(samples[`${id}.${pool}`], "spool")))
+      })`,
+      peers: theirs.map((who) => `${who} ${x(median(speedups(who)))}`).join(", ") || "—",
+      ratio: versus.map((v) => `${spread(v.ratio)} ${v.who}`).join(", ") || "—",
       target: `≥ ${x(0.95 * ideal)} and ≥ peers`,
-      met: speedup >= 0.95 * ideal && peerSpeedups.every((s) => speedup >= s),
+      met: median(ours) >= 0.95 * ideal && versus.every((v) => v.ratio.median >= 1),
     });
   }
 }
 
-const perItemMs = piscina?.tiny.perItemMs;
+const tiny = samples.tiny;
+const tinyMs = median(series(tiny, "spool"));
+const perItem = tiny["Piscina per item"] &&
+  ratio(series(tiny, "Piscina per item"), series(tiny, "spool"));
+const batched = tiny["Piscina batched"] &&
+  ratio(series(tiny, "spool"), series(tiny, "Piscina batched"));
 rows.push({
-  figure: `${sizes.items.toLocaleString("en")} tiny items (x*2+1): throughput`,
-  spool: `${rate(sizes.items, tinyMs)} (sharded map)`,
-  peers: piscina
-    ? `Piscina ${rate(sizes.items, piscina.tiny.perItemMs)} per item, ${
-      rate(sizes.items, piscina.tiny.batchedMs)
-    } batched`
+  figure: `${sizes.items.toLocaleString("en")} tiny items (x*2+1), sharded cpu task, warm`,
+  spool: rate(sizes.items, tinyMs),
+  peers: tiny["Piscina batched"]
+    ? `Piscina batched ${
+      rate(sizes.items, median(series(tiny, "Piscina batched")))
+    }, one task per item ${rate(sizes.items, median(series(tiny, "Piscina per item")))}`
     : "—",
-  ratio: perItemMs === undefined ? "—" : `${x(perItemMs / tinyMs)} Piscina per item`,
-  target: "≥ 1M/s and ≥ 20x Piscina per item",
-  met: sizes.items / (tinyMs / 1000) >= 1e6 &&
-    (perItemMs === undefined || perItemMs / tinyMs >= 20),
+  ratio: batched
+    ? `time ${spread(batched)} Piscina batched (per item: ${x(perItem!.median)} faster)`
+    : "—",
+  target: "≥ 1M/s and ≤ 1.0x Piscina batched",
+  met: sizes.items / (tinyMs / 1000) >= 1e6 && (batched === undefined || batched.median <= 1),
 });
+
+const versus = (id: string, what: string, target: number, only?: string) => {
+  const s = samples[id];
+  const ours = series(s, "spool");
+  const theirs = others(Object.keys(s)).filter((who) => only === undefined || who === only);
+  const context = others(Object.keys(s)).filter((who) => !theirs.includes(who));
+  const ratios = theirs.map((who) => ({ who, r: ratio(ours, series(s, who)) }));
+  rows.push({
+    figure: what,
+    spool: ms(median(ours)),
+    peers: others(Object.keys(s)).map((who) => `${who} ${ms(median(series(s, who)))}`).join(", ") ||
+      "—",
+    ratio: [
+      ...ratios.map(({ who, r }) => `${spread(r)} ${who}`),
+      ...context.map((who) => `(${x(ratio(ours, series(s, who)).median)} ${who})`),
+    ].join(", ") || "—",
+    target: `≤ ${x(target)} ${only ?? "peers"}`,
+    met: ratios.length === 0 ? undefined : ratios.every(({ r }) => r.median <= target),
+  });
+};
+const count = (n: number) => n.toLocaleString("en");
+const mapLabel = `over ${count(sizes.mapItems)} tiny calls, chunks of ${count(MAP_CHUNK)}`;
+versus("chunksWarm", `executor mapChunks (batch form) ${mapLabel}, warm`, 1.0);
+versus("mapWarm", `executor map (one step per result) ${mapLabel}, warm`, 1.0);
+versus("chunksFresh", "mapChunks from a fresh pool (start and shutdown included)", 1.1);
+versus("mapFresh", "map from a fresh pool (start and shutdown included)", 1.1);
+versus(
+  "singles",
+  `${count(sizes.singles)} single calls (submit each, chunk 1), warm`,
+  1.1,
+  has("Piscina") ? "Piscina per item" : undefined,
+);
+
+const trips = samples.roundTrip;
+const tripP50 = median(series(trips, "spool", "p50Us"));
 rows.push({
   figure: "round trip of a tiny cpu task to a warm worker, p50 / p99",
-  spool: `${us(roundTrip.p50Us)} / ${us(roundTrip.p99Us)}`,
+  spool: `${us(tripP50)} / ${us(median(series(trips, "spool", "p99Us")))}`,
   peers: [
     `bare Deno postMessage echo ${us(echo.p50Us)} / ${us(echo.p99Us)}`,
-    piscina && `Piscina ${us(piscina.roundTrip.p50Us)} / ${us(piscina.roundTrip.p99Us)}`,
+    trips.Piscina &&
+    `Piscina ${us(median(series(trips, "Piscina", "p50Us")))} / ${
+      us(median(series(trips, "Piscina", "p99Us")))
+    }`,
   ].filter(Boolean).join(", "),
-  ratio: `${x(roundTrip.p50Us / echo.p50Us)} the echo`,
+  ratio: `${x(tripP50 / echo.p50Us)} the echo`,
   target: "p50 ≤ 30 µs",
-  met: roundTrip.p50Us <= 30,
+  met: tripP50 <= 30,
 });
 rows.push({
   figure: `io limiter: cost per trivial task beyond Promise.all (${
-    sizes.ioTasks.toLocaleString("en")
+    count(sizes.ioTasks)
   } tasks, concurrency ${DEFAULT_CONCURRENCY})`,
   spool: us(lim.spoolUs - lim.bareUs),
   peers: `p-limit ${us(lim.pLimitUs - lim.bareUs)} (bare Promise.all ${us(lim.bareUs)})`,
@@ -201,16 +323,14 @@ rows.push({
   met: lim.spoolUs - lim.bareUs <= 1.5 && lim.spoolUs <= lim.pLimitUs,
 });
 rows.push({
-  figure: `${sizes.waits.toLocaleString("en")} io tasks waiting 100 ms, concurrency ${
-    sizes.waits.toLocaleString("en")
-  }: wall`,
-  spool: ms(waitMs),
+  figure: `${count(sizes.waits)} io tasks waiting 100 ms, concurrency ${count(sizes.waits)}: wall`,
+  spool: Number.isNaN(waitMs) ? "failed (see the log)" : ms(waitMs),
   peers: "—",
-  ratio: `${x(waitMs / 100)} one wait`,
+  ratio: Number.isNaN(waitMs) ? "—" : `${x(waitMs / 100)} one wait`,
   target: "—",
 });
 rows.push({
-  figure: `plan a ${sizes.graph.toLocaleString("en")}-task graph (validate, order)`,
+  figure: `plan a ${count(sizes.graph)}-task graph (validate, order)`,
   spool: `${ms(planMs)} (${us((planMs * 1000) / sizes.graph)} per task)`,
   peers: "—",
   ratio: "—",
@@ -244,7 +364,7 @@ const header: Row = {
   figure: "figure",
   spool: "spool",
   peers: "peers",
-  ratio: "ratio",
+  ratio: "ratio, per repetition: median [range]",
   target: "target",
 };
 const columns = ["figure", "spool", "peers", "ratio", "target"] as const;
@@ -263,22 +383,22 @@ console.log(
   ].join("\n"),
 );
 console.log(
-  `\n${workers} workers; Deno ${Deno.version.deno}${piscina ? `, Node ${piscina.node}` : ""}${
-    python ? `, Python ${python.python}` : ""
-  }; ${quick ? "--quick sizes, one repetition" : `medians of ${sizes.repeat}+ runs`}`,
+  `\n${workers} workers; ${
+    peers.map((p) =>
+      `${p.name === "spool" ? "Deno" : p.name === "Piscina" ? "Node" : "Python"} ${p.version}`
+    ).join(", ")
+  }; ${sizes.repeat} repetitions, the contenders taking turns in rotating order; times are medians; a ratio below 1 means spool took less time`,
 );
 
 if (flags.json !== undefined) {
   const figures = {
     workers,
     quick,
-    deno: Deno.version.deno,
     sizes,
-    spool: {
-      big,
-      number: { n: numberN, ...number },
-      tinyMs,
-      roundTrip,
+    versions: Object.fromEntries(peers.map((p) => [p.name, p.version])),
+    numberN,
+    samples,
+    alone: {
       echoRoundTrip: echo,
       poolStartMs: startMs,
       handOff: hand,
@@ -286,8 +406,6 @@ if (flags.json !== undefined) {
       waitMs,
       planMs,
     },
-    piscina,
-    python,
     rows,
   };
   await Deno.writeTextFile(flags.json, JSON.stringify(figures, null, 2) + "\n");
