@@ -11,9 +11,12 @@
  */
 
 import { runCli } from "./lib/cli/cli.ts";
+import { relaunchUnderProjectConfig } from "./lib/cli/_project_config.ts";
 
 export { runCli };
 
 if (import.meta.main) {
-  Deno.exit(await runCli(Deno.args));
+  // A task file with a deno.json of its own runs under it, as `deno run` would.
+  const code = await relaunchUnderProjectConfig(Deno.args, import.meta.url);
+  Deno.exit(code ?? await runCli(Deno.args));
 }

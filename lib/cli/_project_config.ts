@@ -1,0 +1,137 @@
+/**
+ * The installed `spool` command runs a user's task file with the user's
+ * configuration. Deno reads one `deno.json` per process, found from the main
+ * module's folder: for an installed `spool` that is spool's own folder, so a
+ * project's import map, npm and JSR aliases would not resolve in its task
+ * file. When the task file's folder (or a parent) holds a `deno.json` that is
+ * not the one this process started with, spool runs itself again under
+ * `--config` set to it, with the same flags, and passes on the exit code.
+ *
+ * @module
+ */
+
+const CONFIG_NAMES = ["deno.json", "deno.jsonc"];
+/** Set in the relaunched process, so that it never relaunches again. */
+const RELAUNCHED = "SPOOL_PROJECT_CONFIG";
+
+/**
+ * Runs spool again under the task file's `deno.json`, when it has one that
+ * this process did not start with.
+ *
+ * @param args spool's arguments.
+ * @param cli The URL of the `spool` entry module.
+ * @returns The relaunched process's exit code, or `undefined` when this
+ * process should run the command itself.
+ */
+export async function relaunchUnderProjectConfig(
+  args: readonly string[],
+  cli: string,
+): Promise<number | undefined> {
+  if (!granted({ name: "env", variable: RELAUNCHED }) || Deno.env.get(RELAUNCHED) !== undefined) {
+    return undefined;
+  }
+  const denoArgs = ownDenoArgs();
+  if (denoArgs === undefined || !granted({ name: "run", command: Deno.execPath() })) {
+    return undefined;
+  }
+  const [{ dirname, resolve }, { fileURLToPath }] = await Promise.all([
+    import("node:path"),
+    import("node:url"),
+  ]);
+  const file = taskFileArg(args);
+  if (/^[a-z]+:/i.test(file) && !file.startsWith("file:")) return undefined;
+  const taskFile = file.startsWith("file:") ? fileURLToPath(file) : resolve(file);
+  const wanted = findConfig(dirname(taskFile), dirname);
+  if (wanted === undefined) return undefined;
+  const current = configOf(denoArgs) ??
+    (cli.startsWith("file:") ? findConfig(dirname(fileURLToPath(cli)), dirname) : undefined);
+  if (current !== undefined && resolve(current) === wanted) return undefined;
+
+  const flags = denoArgs.filter((arg, i) =>
+    !/^(-c|--config)(=|$)/.test(arg) && arg !== "--no-config" &&
+    !/^(-c|--config)$/.test(denoArgs[i - 1] ?? "")
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...flags, `--config=${wanted}`, cli, ...args],
+    env: { [RELAUNCHED]: wanted },
+    stdin: "inherit",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  // The terminal sends Ctrl-C to both processes; the child handles it.
+  const ignore = () => {};
+  const forward = () => child.kill("SIGTERM");
+  Deno.addSignalListener("SIGINT", ignore);
+  Deno.addSignalListener("SIGTERM", forward);
+  try {
+    return (await child.status).code;
+  } finally {
+    Deno.removeSignalListener("SIGINT", ignore);
+    Deno.removeSignalListener("SIGTERM", forward);
+  }
+}
+
+/** The task file among spool's arguments: `-f`/`--file`, else `tasks.ts`. */
+function taskFileArg(args: readonly string[]): string {
+  for (let i = 0; i < args.length && args[i] !== "--"; i++) {
+    const arg = args[i];
+    if ((arg === "-f" || arg === "--file") && i + 1 < args.length) return args[i + 1];
+    if (arg.startsWith("--file=")) return arg.slice("--file=".length);
+    if (arg.startsWith("-f") && arg.length > 2) return arg.slice(2);
+  }
+  return "tasks.ts";
+}
+
+/** The nearest `deno.json` or `deno.jsonc` from `dir` up, as Deno finds it. */
+function findConfig(dir: string, dirname: (path: string) => string): string | undefined {
+  for (let at = dir;; at = dirname(at)) {
+    for (const name of CONFIG_NAMES) {
+      const path = `${at === "/" ? "" : at}/${name}`;
+      try {
+        if (Deno.statSync(path).isFile) return path;
+      } catch {
+        // Not here, or not readable: look further up.
+      }
+    }
+    if (dirname(at) === at) return undefined;
+  }
+}
+
+/** The config named by `--config`/`-c` among Deno's own flags. */
+function configOf(denoArgs: readonly string[]): string | undefined {
+  for (let i = 0; i < denoArgs.length; i++) {
+    const match = denoArgs[i].match(/^(?:-c|--config)(?:=(.*))?$/);
+    if (match !== null) return match[1] ?? denoArgs[i + 1];
+  }
+  return undefined;
+}
+
+/**
+ * The flags this process was started with, between `deno run` and the
+ * script: read from `/proc/self/cmdline` where the process may (Linux, with
+ * all permissions), else rebuilt as `--no-prompt -A` when every permission
+ * is granted. `undefined` when they cannot be known: relaunching could then
+ * grant less, or more, than the user gave.
+ */
+function ownDenoArgs(): string[] | undefined {
+  const path = "/proc/self/cmdline";
+  if (granted({ name: "read", path })) {
+    try {
+      const argv = Deno.readTextFileSync(path).split("\0");
+      const run = argv.indexOf("run");
+      const script = argv.findIndex((arg, i) =>
+        i > run && !arg.startsWith("-") && !/^(-c|--config)$/.test(argv[i - 1])
+      );
+      if (run > 0 && script > run) return argv.slice(run + 1, script);
+    } catch {
+      // Fall back to the grants.
+    }
+  }
+  const all = (["read", "write", "net", "env", "run", "sys", "ffi", "import"] as const)
+    .every((name) => granted({ name }));
+  return all ? ["--no-prompt", "-A"] : undefined;
+}
+
+function granted(descriptor: Deno.PermissionDescriptor): boolean {
+  return Deno.permissions.querySync(descriptor).state === "granted";
+}
