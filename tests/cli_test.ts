@@ -380,3 +380,10 @@ Deno.test("What a task file prints while it loads goes to stderr: stdout carries
   assert.equal(JSON.parse(stdout).ok, true);
   assert.match(stderr, /loading the noisy task file\nstill loading\n/);
 });
+
+Deno.test("spool run --help shows run()'s default io concurrency", async () => {
+  const { DEFAULT_CONCURRENCY } = await import("../mod.ts");
+  const { code, stdout } = await cli("run", "--help");
+  assert.equal(code, 0);
+  assert.match(stdout, new RegExp(`--concurrency <n> .*\\(default: ${DEFAULT_CONCURRENCY}\\)`));
+});

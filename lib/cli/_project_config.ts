@@ -34,18 +34,17 @@ export async function relaunchUnderProjectConfig(
   if (denoArgs === undefined || !granted({ name: "run", command: Deno.execPath() })) {
     return undefined;
   }
-  const [{ dirname, resolve }, { fileURLToPath }] = await Promise.all([
-    import("node:path"),
-    import("node:url"),
-  ]);
   const file = taskFileArg(args);
   if (/^[a-z]+:/i.test(file) && !file.startsWith("file:")) return undefined;
-  const taskFile = file.startsWith("file:") ? fileURLToPath(file) : resolve(file);
-  const wanted = findConfig(dirname(taskFile), dirname);
+  const wanted = findConfig(dirname(pathOf(file)));
   if (wanted === undefined) return undefined;
-  const current = configOf(denoArgs) ??
-    (cli.startsWith("file:") ? findConfig(dirname(fileURLToPath(cli)), dirname) : undefined);
-  if (current !== undefined && resolve(current) === wanted) return undefined;
+  const named = configOf(denoArgs);
+  const current = named !== undefined
+    ? pathOf(named)
+    : cli.startsWith("file:")
+    ? findConfig(dirname(pathOf(cli)))
+    : undefined;
+  if (current === wanted) return undefined;
 
   const flags = denoArgs.filter((arg, i) =>
     !/^(-c|--config)(=|$)/.test(arg) && arg !== "--no-config" &&
@@ -83,7 +82,7 @@ function taskFileArg(args: readonly string[]): string {
 }
 
 /** The nearest `deno.json` or `deno.jsonc` from `dir` up, as Deno finds it. */
-function findConfig(dir: string, dirname: (path: string) => string): string | undefined {
+function findConfig(dir: string): string | undefined {
   for (let at = dir;; at = dirname(at)) {
     for (const name of CONFIG_NAMES) {
       const path = `${at === "/" ? "" : at}/${name}`;
@@ -95,6 +94,22 @@ function findConfig(dir: string, dirname: (path: string) => string): string | un
     }
     if (dirname(at) === at) return undefined;
   }
+}
+
+/**
+ * An absolute path for a path or `file:` URL, with \`.\` and \`..\` resolved.
+ * URL arithmetic rather than node:path, which would add to every start-up.
+ */
+function pathOf(pathOrUrl: string): string {
+  const base = `file://${encodeURI(Deno.cwd())}/`;
+  return decodeURIComponent(
+    new URL(pathOrUrl.startsWith("file:") ? pathOrUrl : encodeURI(pathOrUrl), base).pathname,
+  );
+}
+
+function dirname(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return slash <= 0 ? "/" : path.slice(0, slash);
 }
 
 /** The config named by `--config`/`-c` among Deno's own flags. */

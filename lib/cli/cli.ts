@@ -14,34 +14,21 @@ import {
   Option,
 } from "npm:@commander-js/extra-typings@^14.0.0";
 import denoJson from "../../deno.json" with { type: "json" };
-import { dirname } from "node:path";
-import { writeTextFileAtomic, writeTextFileAtomicSync } from "../report/_atomic_write.ts";
-import { RunRecord } from "../report/_run_record.ts";
-import { CancelledError, SpoolError, UsageError } from "../errors.ts";
+import { SpoolError, UsageError } from "../errors.ts";
 import { DEFAULT_TASK_FILE, loadTaskFile } from "../declare/load.ts";
-import { reportToJson, type RunReport } from "../report/report.ts";
-import { formatPlan, planRun, planToJson } from "../run/plan.ts";
-import { combineReporters } from "../report/reporter.ts";
-import { chromeTrace } from "../report/trace.ts";
 import { safeLine, safeText } from "../report/_sanitize.ts";
 import type { TaskSet } from "../declare/define.ts";
 import type { Permissions } from "../declare/permissions.ts";
-import { plainReporter, type TextSink } from "../report/plain.ts";
-import { DEFAULT_CONCURRENCY, run } from "../run/scheduler.ts";
+import type { TextSink } from "../report/plain.ts";
+import { ExitCode } from "./_exit_code.ts";
 
-/** Exit codes of the `spool` command. */
-export const ExitCode = {
-  /** Every task passed. */
-  Ok: 0,
-  /** A task failed. */
-  TaskFailed: 1,
-  /** Bad usage or a broken task file; nothing ran. */
-  Usage: 2,
-  /** Interrupted by SIGINT. */
-  Interrupted: 130,
-  /** Terminated by SIGTERM. */
-  Terminated: 143,
-} as const;
+export { ExitCode };
+
+/**
+ * \`run()\`'s default io concurrency (\`DEFAULT_CONCURRENCY\`), written out so
+ * that \`--help\` need not load the scheduler; a test holds the two equal.
+ */
+const DEFAULT_CONCURRENCY = 64;
 
 /** Where the CLI writes, and what can stop it; tests pass their own. */
 export interface CliOptions {
@@ -212,83 +199,17 @@ second signal exits at once. --report-file is written in every case.`,
       const { file } = program.opts();
       const loaded = await loadTaskFile(file);
       const targets = expandTargets(patterns, loaded.tasks);
-      if (flags.dryRun) {
-        const plan = planRun(loaded.tasks, {
-          targets,
-          workers: flags.workers,
-          concurrency: flags.concurrency,
-        });
-        stdout.write(
-          flags.report === "json"
-            ? JSON.stringify(planToJson(plan), null, 2) + "\n"
-            : formatPlan(plan, { color: options.stdout === undefined && stdoutIsColorTerminal() }),
-        );
-        return;
-      }
-      if (flags.trace !== undefined) assertTraceWritable(flags.trace);
-      const live = flags.quiet || options.stderr !== undefined || !liveViewAllowed()
-        ? undefined
-        : await (await import("../report/live.ts")).liveReporter({ color });
-      const human = live ?? stderr;
-      const { reportFile } = flags;
-      if (reportFile !== undefined) await assertWritableDir(reportFile);
-      const record = new RunRecord();
-      const controller = new AbortController();
-      const forward = () => controller.abort(options.signal!.reason);
-      options.signal?.addEventListener("abort", forward, { once: true });
-      const exitNow = (code: number, reason: string): never => {
-        const partial = record.snapshot(reason);
-        if (partial !== undefined && reportFile !== undefined) {
-          try {
-            writeTextFileAtomicSync(reportFile, reportToJson(partial) + "\n");
-          } catch (error) {
-            stderr.write(`error: ${reportFileError(reportFile, error)}\n`);
-          }
-        }
-        if (partial !== undefined && flags.trace !== undefined) {
-          try {
-            writeTextFileAtomicSync(flags.trace, JSON.stringify(chromeTrace(partial)) + "\n");
-            stderr.write(`Trace written to ${flags.trace}\n`);
-          } catch (error) {
-            stderr.write(`error: ${traceFileError(flags.trace, error)}\n`);
-          }
-        }
-        Deno.exit(code);
-      };
-      const stopSignals = (options.handleSignals ?? true)
-        ? listenForSignals(controller, human, (code) => exitCode = code, exitNow)
-        : () => {};
-      try {
-        const report = await run(loaded.tasks, {
-          targets,
-          workers: flags.workers,
-          concurrency: flags.concurrency,
-          keepGoing: flags.keepGoing,
-          timeout: flags.timeout,
-          module: loaded.url,
-          args: taskArgs,
-          signal: controller.signal,
-          reporter: combineReporters(
-            live ?? plainReporter(stderr, { color, quiet: flags.quiet }),
-            record.reporter,
-          ),
-        });
-        if (flags.trace !== undefined) await writeTrace(flags.trace, report, stderr);
-        if (flags.showResults) stderr.write(formatResults(report, loaded.tasks, targets));
-        if (flags.report === "json") stdout.write(reportToJson(report) + "\n");
-        if (report.cancelled !== undefined) {
-          if (exitCode === ExitCode.Ok) exitCode = ExitCode.Interrupted;
-        } else if (!report.ok) {
-          exitCode = ExitCode.TaskFailed;
-        }
-        if (reportFile !== undefined && !await writeReport(reportFile, report, stderr)) {
-          if (exitCode === ExitCode.Ok) exitCode = ExitCode.TaskFailed;
-        }
-      } finally {
-        live?.close();
-        stopSignals();
-        options.signal?.removeEventListener("abort", forward);
-      }
+      const { runCommand } = await import("./_run_command.ts");
+      exitCode = await runCommand(loaded, targets, flags, {
+        stdout,
+        stderr,
+        color,
+        customStdout: options.stdout !== undefined,
+        customStderr: options.stderr !== undefined,
+        signal: options.signal,
+        handleSignals: options.handleSignals,
+        taskArgs,
+      });
     });
 
   program
@@ -345,123 +266,6 @@ second signal exits at once. --report-file is written in every case.`,
 }
 
 /**
- * On the first SIGINT or SIGTERM, cancel the run: no task starts, running ones
- * are aborted (io signals, cpu workers terminated), and the run ends with its
- * summary and report. On a second signal, exit at once.
- */
-function listenForSignals(
-  controller: AbortController,
-  stderr: TextSink,
-  setExit: (code: number) => void,
-  exitNow: (code: number, reason: string) => never,
-): () => void {
-  let stopping = false;
-  const on = (code: number, reason: string, verb: string) => () => {
-    if (stopping) {
-      stderr.write(`\n${verb} again: exiting at once\n`);
-      exitNow(code, `${reason}, then exited at once`);
-    }
-    stopping = true;
-    setExit(code);
-    stderr.write(`\n${verb}: stopping tasks (send the signal again to exit at once)\n`);
-    controller.abort(new CancelledError(reason, code));
-  };
-  const handlers: [Deno.Signal, () => void][] = [
-    ["SIGINT", on(ExitCode.Interrupted, "interrupted (SIGINT)", "Interrupted")],
-    ["SIGTERM", on(ExitCode.Terminated, "terminated (SIGTERM)", "Terminated")],
-  ];
-  const added: typeof handlers = [];
-  for (const [signal, handler] of handlers) {
-    try {
-      Deno.addSignalListener(signal, handler);
-      added.push([signal, handler]);
-    } catch {
-      // Not every platform has every signal (Windows has no SIGTERM).
-    }
-  }
-  return () => {
-    for (const [signal, handler] of added) Deno.removeSignalListener(signal, handler);
-  };
-}
-
-/** Fails early, before anything runs, when the report could not be written. */
-async function assertWritableDir(path: string): Promise<void> {
-  const dir = dirname(path);
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(dir);
-  } catch {
-    throw new UsageError(
-      `Cannot write the report to "${path}" as its directory "${dir}" does not exist: create it first`,
-    );
-  }
-  if (!info.isDirectory) {
-    throw new UsageError(
-      `Cannot write the report to "${path}" as "${dir}" is not a directory`,
-    );
-  }
-}
-
-async function writeReport(path: string, report: RunReport, stderr: TextSink): Promise<boolean> {
-  try {
-    await writeTextFileAtomic(path, reportToJson(report) + "\n");
-    return true;
-  } catch (error) {
-    stderr.write(`error: ${reportFileError(path, error)}\n`);
-    return false;
-  }
-}
-
-function reportFileError(path: string, error: unknown): string {
-  return `Cannot write the report to "${path}": ${
-    error instanceof Error ? error.message : String(error)
-  }`;
-}
-
-/**
- * Whether to draw the live view: stderr is a terminal that takes cursor
- * movement, nobody asked for plain output (CI, NO_COLOR), and log-update may
- * read the variables it reads when imported. Querying never prompts.
- */
-function liveViewAllowed(): boolean {
-  if (!Deno.stderr.isTerminal() || Deno.noColor) return false;
-  const readable = ["CI", "TERM", "TERM_PROGRAM", "TMUX"].every((variable) =>
-    Deno.permissions.querySync({ name: "env", variable }).state === "granted"
-  );
-  return readable && !Deno.env.get("CI") && Deno.env.get("TERM") !== "dumb";
-}
-
-function stdoutIsColorTerminal(): boolean {
-  return !Deno.noColor && Deno.stdout.isTerminal();
-}
-
-/** Fails before anything runs when the trace could not be written. */
-function assertTraceWritable(path: string): void {
-  if (Deno.permissions.querySync({ name: "write", path }).state !== "granted") {
-    throw new UsageError(
-      `Cannot write the trace to "${path}": run again with --allow-write=${path}`,
-    );
-  }
-}
-
-async function writeTrace(path: string, report: RunReport, stderr: TextSink): Promise<void> {
-  try {
-    await writeTextFileAtomic(path, JSON.stringify(chromeTrace(report)) + "\n");
-    stderr.write(
-      `Trace written to ${path}: open it in https://ui.perfetto.dev or chrome://tracing\n`,
-    );
-  } catch (error) {
-    stderr.write(`error: ${traceFileError(path, error)}\n`);
-  }
-}
-
-function traceFileError(path: string, error: unknown): string {
-  return `Cannot write the trace to "${path}": ${
-    error instanceof Error ? error.message : String(error)
-  }`;
-}
-
-/**
  * Task names with glob patterns expanded: \`*\` matches any run of
  * characters, \`?\` one character, and a pattern that matches no task is a
  * usage error. Plain names pass through for \`run()\` to check.
@@ -494,24 +298,6 @@ function describePermissions(permissions: Permissions): string {
     .filter(([, value]) => value !== undefined && value !== false)
     .map(([name, value]) => value === true ? name : `${name}=${(value as string[]).join(",")}`);
   return parts.length === 0 ? "-" : parts.join(" ");
-}
-
-/** The results of the target tasks (every task when none was named), one line each. */
-function formatResults(report: RunReport, tasks: TaskSet, targets: readonly string[]): string {
-  const names = targets.length === 0 ? [...tasks.tasks.keys()] : targets;
-  const lines: string[] = [];
-  for (const name of names) {
-    const task = report.tasks.find((t) => t.name === name);
-    if (task?.status !== "ok") continue;
-    let value: string;
-    try {
-      value = JSON.stringify(task.result) ?? String(task.result);
-    } catch {
-      value = String(task.result);
-    }
-    lines.push(`result ${safeLine(name)}: ${safeLine(value)}\n`);
-  }
-  return lines.join("");
 }
 
 function table(rows: string[][]): string {
