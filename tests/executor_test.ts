@@ -600,3 +600,34 @@ Deno.test("a worker awaits only the calls that return a promise, and a chunk may
     4,
   ]);
 });
+
+Deno.test("a call waiting in a busy worker's inbox runs elsewhere when that worker is ended", async () => {
+  await using pool = new CpuExecutor({ maxWorkers: 1 });
+  const g = gate();
+  const controller = new AbortController();
+  const stuck = pool.submit(hold, g, { signal: controller.signal });
+  await running(g);
+  // Sent ahead to the busy worker, as Python sends one call ahead: it counts as running.
+  const waiting = pool.submit(square, 7);
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(waiting.state, "running");
+  controller.abort(new Error("took too long"));
+  await assert.rejects(stuck, { message: "took too long" });
+  assert.equal(await waiting, 49);
+});
+
+Deno.test("aborting a call waiting in a worker's inbox cancels it and leaves the running call alone", async () => {
+  await using pool = new CpuExecutor({ maxWorkers: 1 });
+  const g = gate();
+  const first = pool.submit(hold, g);
+  await running(g);
+  const controller = new AbortController();
+  const waiting = pool.submit(square, 3, { signal: controller.signal });
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  controller.abort(new Error("not needed"));
+  await assert.rejects(waiting, { message: "not needed" });
+  assert.equal(waiting.state, "cancelled");
+  release(g);
+  assert.equal(await first, "released");
+  assert.equal(await pool.submit(square, 4), 16);
+});

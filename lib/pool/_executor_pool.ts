@@ -62,6 +62,10 @@ interface Entry {
   id: number;
   job: PoolJob;
   slot: Slot | undefined;
+  /** `job.start()` returned true: it is running as far as its future knows. */
+  started: boolean;
+  /** Aborted while it waited in a worker's inbox: its answer is ignored. */
+  dropped: boolean;
 }
 
 interface Slot {
@@ -69,7 +73,14 @@ interface Slot {
   worker: Worker | undefined;
   module: string;
   ready: boolean;
+  /** The job the worker runs. */
   entry: Entry | undefined;
+  /**
+   * A second job already sent, waiting in the worker's inbox, so that the
+   * worker starts it without waiting a round trip for the main thread: for
+   * many small calls, that wait is most of the time.
+   */
+  next: Entry | undefined;
 }
 
 /** A fixed number of worker slots running jobs for any number of modules. */
@@ -83,6 +94,7 @@ export class ExecutorPool {
   #closed = false;
   #idleMs: number;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #idleSince = 0;
 
   /**
    * @param size How many workers at most.
@@ -99,6 +111,7 @@ export class ExecutorPool {
       module: "",
       ready: false,
       entry: undefined,
+      next: undefined,
     }));
   }
 
@@ -109,7 +122,9 @@ export class ExecutorPool {
 
   /** How many jobs a worker holds. */
   get activeCount(): number {
-    return this.#slots.filter((slot) => slot.entry !== undefined).length;
+    let count = 0;
+    for (const slot of this.#slots) count += (slot.entry ? 1 : 0) + (slot.next ? 1 : 0);
+    return count;
   }
 
   /**
@@ -119,7 +134,13 @@ export class ExecutorPool {
    * @returns Aborts the job: removes it from the queue, or ends its worker.
    */
   submit(job: PoolJob): () => void {
-    const entry: Entry = { id: this.#nextId++, job, slot: undefined };
+    const entry: Entry = {
+      id: this.#nextId++,
+      job,
+      slot: undefined,
+      started: false,
+      dropped: false,
+    };
     this.#queue.add(entry);
     this.#pump();
     return () => this.#abort(entry);
@@ -137,19 +158,33 @@ export class ExecutorPool {
     this.#watchIdle();
   }
 
-  /** Starts the idle timer when nothing is queued or running, and stops it otherwise. */
+  /**
+   * Notes when the pool goes idle, and arms the idle timer if it is not
+   * armed. The timer is not cleared on each new job (a job a time would pay
+   * for a timer each): when it fires it checks, and re-arms for the rest of
+   * the idle time if the pool was busy since.
+   */
   #watchIdle(): void {
-    clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
-    if (this.#idleMs === Infinity || this.#closed || this.#queue.size > 0) return;
-    if (this.#slots.some((slot) => slot.entry !== undefined)) return;
-    if (this.#slots.every((slot) => slot.worker === undefined)) return;
+    if (this.#idleMs === Infinity || this.#closed || this.#busy()) return;
+    this.#idleSince = performance.now();
+    if (this.#idleTimer === undefined) this.#armIdle(this.#idleMs);
+  }
+
+  #armIdle(ms: number): void {
     const timer = setTimeout(() => {
       this.#idleTimer = undefined;
-      for (const slot of this.#slots) if (slot.entry === undefined) this.#stop(slot);
-    }, this.#idleMs);
+      // Busy now: #watchIdle arms it again when the pool next goes idle.
+      if (this.#closed || this.#busy()) return;
+      const left = this.#idleSince + this.#idleMs - performance.now();
+      if (left > 0) this.#armIdle(left);
+      else for (const slot of this.#slots) this.#stop(slot);
+    }, ms);
     Deno.unrefTimer(timer);
     this.#idleTimer = timer;
+  }
+
+  #busy(): boolean {
+    return this.#queue.size > 0 || this.#slots.some((slot) => slot.entry !== undefined);
   }
 
   #assign(): void {
@@ -167,9 +202,22 @@ export class ExecutorPool {
       ) ??
         this.#slots.find((s) => s.worker === undefined) ??
         this.#slots.find((s) => s.entry === undefined);
-      if (slot === undefined) return;
+      if (slot === undefined) {
+        const busy = this.#slots.find((s) =>
+          s.ready && s.module === job.module && s.next === undefined
+        );
+        if (busy === undefined) return;
+        this.#queue.delete(entry);
+        if (!entry.started && !job.start()) continue;
+        entry.started = true;
+        busy.next = entry;
+        entry.slot = busy;
+        this.#send(busy, entry);
+        continue;
+      }
       this.#queue.delete(entry);
-      if (!job.start()) continue;
+      if (!entry.started && !job.start()) continue;
+      entry.started = true;
       if (slot.worker === undefined || slot.module !== job.module) {
         this.#stop(slot);
         this.#spawn(slot, job.module);
@@ -191,7 +239,8 @@ export class ExecutorPool {
     try {
       slot.worker!.postMessage(message, { transfer: job.transfer });
     } catch (error) {
-      slot.entry = undefined;
+      if (slot.next === entry) slot.next = undefined;
+      else slot.entry = undefined;
       job.fail(
         new TypeError(
           `Cannot send the input of "${job.export}" to a worker: it is not structured-cloneable (${
@@ -224,7 +273,8 @@ export class ExecutorPool {
     };
     worker.onmessageerror = () => {
       const entry = slot.entry;
-      slot.entry = undefined;
+      slot.entry = slot.next;
+      slot.next = undefined;
       entry?.job.fail(
         new TypeError("Cannot read the answer of a worker: it could not be deserialized"),
       );
@@ -240,12 +290,15 @@ export class ExecutorPool {
     } else {
       const entry = slot.entry;
       if (entry === undefined || entry.id !== message.id) return;
-      slot.entry = undefined;
-      entry.job.done(
-        message.type === "done"
-          ? { values: message.values }
-          : { values: message.values, error: { reason: deserializeError(message.error) } },
-      );
+      slot.entry = slot.next;
+      slot.next = undefined;
+      if (!entry.dropped) {
+        entry.job.done(
+          message.type === "done"
+            ? { values: message.values }
+            : { values: message.values, error: { reason: deserializeError(message.error) } },
+        );
+      }
     }
     this.#pump();
   }
@@ -257,17 +310,35 @@ export class ExecutorPool {
     if (breakage.starting) this.#broken.set(slot.module, breakage);
     const entry = slot.entry;
     slot.entry = undefined;
+    this.#requeueNext(slot);
     this.#stop(slot);
-    entry?.job.broken(breakage);
+    if (entry !== undefined && !entry.dropped) entry.job.broken(breakage);
     this.#pump();
+  }
+
+  /** The job waiting in a worker that is about to end goes back to the queue. */
+  #requeueNext(slot: Slot): void {
+    const next = slot.next;
+    slot.next = undefined;
+    if (next === undefined || next.dropped) return;
+    next.slot = undefined;
+    this.#queue.add(next);
   }
 
   #abort(entry: Entry): void {
     if (this.#queue.delete(entry)) return;
     const slot = entry.slot;
-    if (slot === undefined || slot.entry !== entry) return;
+    if (slot === undefined) return;
+    if (slot.next === entry) {
+      // Already in the worker's inbox, not started: the worker will run it,
+      // but nobody hears the answer.
+      entry.dropped = true;
+      return;
+    }
+    if (slot.entry !== entry) return;
     // A running call cannot be interrupted in place: end its worker.
     slot.entry = undefined;
+    this.#requeueNext(slot);
     this.#stop(slot);
     this.#pump();
   }

@@ -64,7 +64,7 @@ export function serve(module: Record<string, unknown>): void {
     }
     answer(data.id, data.export, values);
   };
-  scope.onmessage = ({ data }) => {
+  const run = (data: ToExecutorWorker): Promise<void> | undefined => {
     const values: unknown[] = [];
     const fn = module[data.export];
     if (typeof fn !== "function") {
@@ -79,10 +79,7 @@ export function serve(module: Record<string, unknown>): void {
     try {
       for (let i = 0; i < inputs.length; i++) {
         const value = (fn as Callable)(inputs[i], context);
-        if (isThenable(value)) {
-          void rest(data, fn as Callable, values, value, i + 1);
-          return;
-        }
+        if (isThenable(value)) return rest(data, fn as Callable, values, value, i + 1);
         values.push(value);
       }
     } catch (error) {
@@ -90,6 +87,22 @@ export function serve(module: Record<string, unknown>): void {
       return;
     }
     answer(data.id, data.export, values);
+  };
+  // The pool may send the next chunk before this one is answered. Chunks
+  // run one at a time, in order: one still awaiting a promise holds the rest.
+  const inbox: ToExecutorWorker[] = [];
+  let running: Promise<void> | undefined;
+  const drain = async () => {
+    while (inbox.length > 0) await run(inbox.shift()!);
+    running = undefined;
+  };
+  scope.onmessage = ({ data }) => {
+    if (running !== undefined) {
+      inbox.push(data);
+      return;
+    }
+    const pending = run(data);
+    if (pending !== undefined) running = pending.then(drain);
   };
   scope.postMessage({ type: "ready" });
 }
