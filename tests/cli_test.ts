@@ -387,3 +387,25 @@ Deno.test("spool run --help shows run()'s default io concurrency", async () => {
   assert.equal(code, 0);
   assert.match(stdout, new RegExp(`--concurrency <n> .*\\(default: ${DEFAULT_CONCURRENCY}\\)`));
 });
+
+Deno.test("spool run --env-file loads a .env file; a sandbox reads only the variables its task declares", async () => {
+  await using dir = await tempDir();
+  const envFile = await dir.write(
+    "test.env",
+    "SPOOL_TEST_GREETING=hello from .env\nSPOOL_TEST_SECRET=hidden\n",
+  );
+  const { code, stdout, stderr } = await spool([
+    "run",
+    "-f",
+    fixture("env_tasks.ts"),
+    `--env-file=${envFile}`,
+    "--report",
+    "json",
+  ]);
+  assert.equal(code, 0, stderr);
+  const report = JSON.parse(stdout) as { tasks: JsonTask[] };
+  assert.deepEqual(report.tasks.map((t) => [t.name, t.result]), [
+    ["declared", "hello from .env"],
+    ["undeclared", "NotCapable"],
+  ]);
+});

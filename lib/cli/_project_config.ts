@@ -7,12 +7,18 @@
  * not the one this process started with, spool runs itself again under
  * `--config` set to it, with the same flags, and passes on the exit code.
  *
+ * `--env-file` works the same way: Deno reads it, in a relaunched process.
+ *
  * @module
  */
 
+import { UsageError } from "../errors.ts";
+
 const CONFIG_NAMES = ["deno.json", "deno.jsonc"];
 /** Set in the relaunched process, so that it never relaunches again. */
-const RELAUNCHED = "SPOOL_PROJECT_CONFIG";
+const RELAUNCHED = "SPOOL_RELAUNCHED";
+/** Set in a process relaunched with `--env-file`. */
+const ENV_LOADED = "SPOOL_ENV_FILE";
 
 /**
  * Runs spool again under the task file's `deno.json`, when it has one that
@@ -50,9 +56,49 @@ export async function relaunchUnderProjectConfig(
     !/^(-c|--config)(=|$)/.test(arg) && arg !== "--no-config" &&
     !/^(-c|--config)$/.test(denoArgs[i - 1] ?? "")
   );
+  return await relaunch([...flags, `--config=${wanted}`], cli, args);
+}
+
+/**
+ * Runs spool again with Deno's own `--env-file`, so that a `.env` file is
+ * read with exactly Deno's semantics; the variables land in the process
+ * environment, and each sandbox can read only those its task declares in
+ * `env`.
+ *
+ * @param envFile The file, as given to `--env-file`.
+ * @param args spool's arguments, passed on unchanged.
+ * @returns The relaunched process's exit code, or `undefined` when this is
+ * the relaunched process.
+ * @throws {UsageError} When spool cannot know its own flags, or may not start
+ * `deno`.
+ */
+export async function relaunchWithEnvFile(
+  envFile: string,
+  args: readonly string[],
+): Promise<number | undefined> {
+  if (granted({ name: "env", variable: ENV_LOADED }) && Deno.env.get(ENV_LOADED) !== undefined) {
+    return undefined;
+  }
+  const denoArgs = ownDenoArgs();
+  if (denoArgs === undefined || !granted({ name: "run", command: Deno.execPath() })) {
+    throw new UsageError(
+      `Cannot read the env file "${envFile}": spool reads it by starting deno again with --env-file, which needs all permissions (-A); or run "deno run --env-file=${envFile} ..." yourself`,
+    );
+  }
+  return await relaunch([...denoArgs, `--env-file=${envFile}`], Deno.mainModule, args, {
+    [ENV_LOADED]: envFile,
+  });
+}
+
+async function relaunch(
+  flags: readonly string[],
+  module: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<number> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...flags, `--config=${wanted}`, cli, ...args],
-    env: { [RELAUNCHED]: wanted },
+    args: ["run", ...flags, module, ...args],
+    env: { [RELAUNCHED]: "1", ...env },
     stdin: "inherit",
     stdout: "inherit",
     stderr: "inherit",
@@ -97,7 +143,7 @@ function findConfig(dir: string): string | undefined {
 }
 
 /**
- * An absolute path for a path or `file:` URL, with \`.\` and \`..\` resolved.
+ * An absolute path for a path or `file:` URL, with `.` and `..` resolved.
  * URL arithmetic rather than node:path, which would add to every start-up.
  */
 function pathOf(pathOrUrl: string): string {

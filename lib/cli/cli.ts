@@ -190,12 +190,26 @@ second signal exits at once. --report-file is written in every case.`,
       )
         .choices(["json"] as const),
     )
+    .addOption(
+      new Option(
+        "--env-file [path]",
+        "Load environment variables from a .env file (Deno's own --env-file; default: .env)",
+      ).preset(".env"),
+    )
     .option(
       "--show-results",
       "After the summary, print each target task's result (JSON, one line each)",
       false,
     )
     .action(async (patterns, flags) => {
+      if (flags.envFile !== undefined) {
+        const { relaunchWithEnvFile } = await import("./_project_config.ts");
+        const code = await relaunchWithEnvFile(flags.envFile, args);
+        if (code !== undefined) {
+          exitCode = code;
+          return;
+        }
+      }
       const { file } = program.opts();
       const loaded = await loadTaskFile(file);
       const targets = expandTargets(patterns, loaded.tasks);
