@@ -1,10 +1,10 @@
-#!/usr/bin/env -S deno run --no-prompt --unstable-worker-options --allow-read --allow-net --allow-env --allow-run --allow-sys --allow-write --allow-ffi
+#!/usr/bin/env -S deno run --no-prompt --allow-read --allow-net --allow-env --allow-run --allow-sys --allow-write --allow-ffi
 /**
  * The `spool` command: parse, run, exit with the code `runCli` returns.
  *
  * @example Install it
  * ```sh
- * deno install -g --name spool --no-prompt --unstable-worker-options -A jsr:@spool/spool/cli
+ * deno install -g --name spool --no-prompt -A jsr:@spool/spool/cli
  * ```
  *
  * @module

@@ -121,11 +121,14 @@ export async function runCli(args: readonly string[], options: CliOptions = {}):
     .addHelpText(
       "after",
       `
+Arguments after "--" go to the tasks (context.args): spool run build -- --prod.
+Task names may be glob patterns: spool run 'test:*'.
+
 Exit codes: 0 all tasks passed, 1 a task failed, 2 bad usage or task file (nothing ran),
 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 
-Workers need --unstable-worker-options (or "unstable": ["worker-options"] in deno.json);
-run with --no-prompt so that no prompt can widen a worker's permissions.
+Each sandboxed task runs in a deno process of its own (--allow-run=deno,
+--allow-net=127.0.0.1); run with --no-prompt so that no prompt can widen a worker's permissions.
 
 Output (on stderr): in a terminal, a live view redrawn in place (running io tasks, each
 worker's task, counts), with finished tasks and task output scrolling above it. It is used
