@@ -409,3 +409,36 @@ Deno.test("spool run --env-file loads a .env file; a sandbox reads only the vari
     ["undeclared", "NotCapable"],
   ]);
 });
+
+Deno.test("spool completions prints a script for bash, zsh and fish that asks spool complete", async () => {
+  for (const shell of ["bash", "zsh", "fish"]) {
+    const { code, stdout, stderr } = await spool(["completions", shell], ["--allow-read"]);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /spool complete --/, shell);
+  }
+  const bad = await cli("completions", "tcsh");
+  assert.equal(bad.code, 2);
+});
+
+Deno.test("spool complete offers the task file's task names after run and graph", async () => {
+  for (const command of ["run", "graph"]) {
+    const { code, stdout, stderr } = await spool(
+      ["complete", "--", command, "-f", GRAPH, ""],
+      ["--allow-read"],
+    );
+    assert.equal(code, 0, stderr);
+    const names = stdout.split("\n").filter((line) => line.includes("\t")).map((line) =>
+      line.split("\t")[0]
+    );
+    assert.deepEqual(names, ["numbers", "squares", "total", "other"], command);
+  }
+});
+
+Deno.test("spool complete offers commands and flags", async () => {
+  const commands = await spool(["complete", "--", ""], ["--allow-read"]);
+  assert.match(commands.stdout, /^run\t/m);
+  assert.match(commands.stdout, /^completions\t/m);
+  const flags = await spool(["complete", "--", "run", "--rep"], ["--allow-read"]);
+  assert.match(flags.stdout, /^--report\t/m);
+  assert.match(flags.stdout, /^--report-file\t/m);
+});

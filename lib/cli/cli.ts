@@ -8,6 +8,7 @@
  */
 
 import {
+  Argument,
   Command,
   CommanderError,
   InvalidArgumentError,
@@ -96,8 +97,10 @@ export async function runCli(args: readonly string[], options: CliOptions = {}):
   const stderr = options.stderr ?? fdSink(Deno.stderr);
   const color = options.color ?? (!Deno.noColor && Deno.stderr.isTerminal());
   let exitCode: number = ExitCode.Ok;
-  // What follows the first "--" is for the tasks (`context.args`), not spool.
-  const dashes = args.indexOf("--");
+  // What follows the first "--" is for the tasks (`context.args`), not spool;
+  // but `spool complete -- <words>` is the shell asking for completions.
+  const completing = args[0] === "complete" && args[1] === "--";
+  const dashes = completing ? -1 : args.indexOf("--");
   const spoolArgs = dashes < 0 ? args : args.slice(0, dashes);
   const taskArgs = dashes < 0 ? [] : args.slice(dashes + 1);
 
@@ -261,6 +264,23 @@ second signal exits at once. --report-file is written in every case.`,
       );
     });
 
+  if (completing) {
+    const words = args.slice(2);
+    const { printCandidates } = await import("./_completions.ts");
+    await printCandidates(program, words, await taskNamesFor(words));
+    return ExitCode.Ok;
+  }
+  program
+    .command("completions")
+    .description("Print the shell completion script: spool completions bash >> ~/.bashrc")
+    .addArgument(
+      new Argument("<shell>", "The shell").choices(["bash", "zsh", "fish", "powershell"] as const),
+    )
+    .action(async (shell) => {
+      const { printCompletionScript } = await import("./_completions.ts");
+      await printCompletionScript(shell);
+    });
+
   try {
     await program.parseAsync([...spoolArgs], { from: "user" });
     return exitCode;
@@ -315,6 +335,24 @@ function describePermissions(permissions: Permissions): string {
     .filter(([, value]) => value !== undefined && value !== false)
     .map(([name, value]) => value === true ? name : `${name}=${(value as string[]).join(",")}`);
   return parts.length === 0 ? "-" : parts.join(" ");
+}
+
+/**
+ * The tasks of the task file named among the words being completed, by name
+ * with their descriptions; none when it does not load.
+ */
+async function taskNamesFor(words: readonly string[]): Promise<Map<string, string>> {
+  let file = DEFAULT_TASK_FILE;
+  for (let i = 0; i < words.length - 1; i++) {
+    if (words[i] === "-f" || words[i] === "--file") file = words[i + 1];
+    else if (words[i].startsWith("--file=")) file = words[i].slice("--file=".length);
+  }
+  try {
+    const { tasks } = await loadTaskFile(file);
+    return new Map([...tasks.tasks.values()].map((task) => [task.name, task.description]));
+  } catch {
+    return new Map();
+  }
 }
 
 function table(rows: string[][]): string {
