@@ -442,3 +442,13 @@ Deno.test("spool complete offers commands and flags", async () => {
   assert.match(flags.stdout, /^--report\t/m);
   assert.match(flags.stdout, /^--report-file\t/m);
 });
+
+Deno.test("Pasting the 'Add these flags' line makes the run start: every needed flag is named", async () => {
+  const first = await spool(["run", "-f", GRAPH], ["--allow-read"]);
+  assert.equal(first.code, 2, first.stderr);
+  const line = first.stderr.match(/^(?:error: )?Add these flags: (.*)$/m);
+  assert.ok(line !== null, first.stderr);
+  const flags = line[1].split(" ");
+  const second = await spool(["run", "-f", GRAPH], ["--allow-read", ...flags]);
+  assert.equal(second.code, 0, second.stderr);
+});
