@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { safeJson, safeLine, safeText } from "../lib/report/_sanitize.ts";
 import { liveReporter } from "../lib/report/live.ts";
-import { buildReport, reportToJson, type TaskReport } from "../lib/report/report.ts";
+import { buildReport, type TaskReport } from "../lib/report/report.ts";
 import { fixture, spool } from "./_helpers.ts";
 import { ATTACKS } from "./fixtures/hostile_output.ts";
 
