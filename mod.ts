@@ -76,6 +76,8 @@ export type {
   CpuChunk,
   CpuResult,
   CpuRunOptions,
+  Isolation,
+  WarmDemand,
   WorkerPoolOptions,
 } from "./lib/pool/worker_pool.ts";
 export { formatMs, reportToJson, summaryLine } from "./lib/report/report.ts";

@@ -21,6 +21,7 @@ Deno.test("io task output goes to the reporter under the name of the task that p
   // interleave, and each must still be attributed to its own task.
   const tasks = defineTasks({
     a: io({
+      trusted: true,
       async run() {
         console.log("a1");
         await tick(20);
@@ -29,6 +30,7 @@ Deno.test("io task output goes to the reporter under the name of the task that p
       },
     }),
     b: io({
+      trusted: true,
       async run() {
         console.log("b1");
         await tick(10);
@@ -73,6 +75,7 @@ Deno.test("cpu task output from inside a worker reaches the reporter, a line per
 Deno.test("console formatting inside a task is the console's: %s, objects, groups, tables", async () => {
   const tasks = defineTasks({
     fmt: io({
+      trusted: true,
       run() {
         console.log("%s has %d rows", "table", 2, { ok: true });
         console.group("group");
@@ -93,7 +96,7 @@ Deno.test("console formatting inside a task is the console's: %s, objects, group
 Deno.test("the console is patched only while a run captures output, and restored after", async () => {
   const original = console.log;
   let during: unknown;
-  const tasks = defineTasks({ look: io({ run: () => during = console.log }) });
+  const tasks = defineTasks({ look: io({ trusted: true, run: () => during = console.log }) });
   await run(tasks, { reporter: { taskOutput() {} } });
   assert.notEqual(during, original, "patched during a run that shows output");
   assert.equal(console.log, original, "restored after it");
@@ -107,7 +110,9 @@ Deno.test("a reporter that logs from taskOutput does not loop back into the task
   const printed: unknown[][] = [];
   console.log = (...args: unknown[]) => printed.push(args);
   try {
-    const tasks = defineTasks({ talk: io({ run: () => console.log("from the task") }) });
+    const tasks = defineTasks({
+      talk: io({ trusted: true, run: () => console.log("from the task") }),
+    });
     await run(tasks, {
       reporter: {
         taskOutput(event) {

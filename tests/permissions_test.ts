@@ -7,7 +7,7 @@ import {
   permissionKey,
   workerPermissions,
 } from "../lib/declare/permissions.ts";
-import { deno, fixture, ROOT, spool, tempDir } from "./_helpers.ts";
+import { deno, fixture, spool, tempDir } from "./_helpers.ts";
 import permissionTasks from "./fixtures/permission_tasks.ts";
 
 const SECRET = fixture("secret.txt");
@@ -87,7 +87,7 @@ Deno.test("permissionKey is equal for equal permission sets, whatever their orde
     permissionKey({ net: true, read: ["/a", "/b"] }),
   );
   assert.notEqual(permissionKey({ read: ["/a"] }), permissionKey({ read: true }));
-  assert.equal(permissionKey({}), "");
+  assert.equal(permissionKey({}), permissionKey({ read: false }));
 });
 
 Deno.test("PermissionError lists every missing grant and the flags to add", () => {
@@ -148,7 +148,7 @@ Deno.test("A missing grant stops the run before any task starts (exit 2, exact f
   // The same run with the flag it asked for does run the marker task.
   const allowed = await spool(
     ["run", "-f", fixture("needs_net.ts")],
-    [...granted, "--allow-net=example.com"],
+    [...granted, "--allow-net=example.com,127.0.0.1", "--allow-run=deno"],
     { env: { SPOOL_MARKER: marker } },
   );
   assert.equal(allowed.code, 0, allowed.stderr);
@@ -226,21 +226,27 @@ Deno.test("Through the CLI with -A, undeclared reads in cpu tasks fail and decla
   assert.match(stderr, /FAIL {2}readUndeclared \(cpu, worker \d+\).*Requires read access/);
 });
 
-Deno.test("A run with cpu tasks needs read access to its code, checked before anything starts", async () => {
-  // Workers load the task file and spool's modules under the process's
-  // grants, whatever the workers themselves are given.
-  const denied = await deno(["run", "--no-prompt", fixture("smoke.ts"), "c1"]);
+Deno.test("A run with sandboxed tasks needs to start deno and hear back from it, checked before anything starts", async () => {
+  // Each sandbox is a deno process that reports back over loopback.
+  const denied = await deno(["run", "--no-prompt", "--allow-read", fixture("smoke.ts"), "c1"]);
   assert.equal(denied.code, 2, denied.stderr);
-  const flag = `--allow-read=${ROOT}`;
-  assert.ok(
-    denied.stderr.includes(
-      `Cannot run task "c1": it needs read access to "${ROOT}" (its workers load the task file and spool's modules from disk), run again with ${flag}`,
-    ),
-    denied.stderr,
-  );
+  for (
+    const line of [
+      `Cannot run task "c1": it needs run access to "deno" (spool runs each sandbox as a deno process), run again with --allow-run=deno`,
+      `Cannot run task "c1": it needs net access to "127.0.0.1" (sandboxes report back to spool over loopback), run again with --allow-net=127.0.0.1`,
+    ]
+  ) assert.ok(denied.stderr.includes(line), denied.stderr);
   assert.doesNotMatch(denied.stderr, /start/, "no task started");
 
-  // The flag it names is enough.
-  const allowed = await deno(["run", "--no-prompt", flag, fixture("smoke.ts"), "c1"]);
+  // The flags it names are enough; the runner needs no read access to the code.
+  const allowed = await deno([
+    "run",
+    "--no-prompt",
+    "--allow-run=deno",
+    "--allow-net=127.0.0.1",
+    `--allow-read=${fixture("smoke.ts")}`,
+    fixture("smoke.ts"),
+    "c1",
+  ]);
   assert.equal(allowed.code, 0, allowed.stderr);
 });

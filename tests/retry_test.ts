@@ -33,6 +33,7 @@ Deno.test("A retried task waits delay * factor^n between attempts, each attempt 
   const calls: number[] = [];
   const tasks = defineTasks({
     flaky: io({
+      trusted: true,
       retries: 4,
       backoff: { delay: 1000, factor: 3, maxDelay: 5000 },
       run: flaky(4, calls),
@@ -78,8 +79,13 @@ Deno.test("A task that fails every attempt fails with its last error and lists e
   using clock = installFakeTime();
   const calls: number[] = [];
   const tasks = defineTasks({
-    broken: io({ retries: 2, backoff: { delay: 50, factor: 1 }, run: flaky(Infinity, calls) }),
-    after: io({ deps: ["broken"], run: () => "never" }),
+    broken: io({
+      trusted: true,
+      retries: 2,
+      backoff: { delay: 50, factor: 1 },
+      run: flaky(Infinity, calls),
+    }),
+    after: io({ trusted: true, deps: ["broken"], run: () => "never" }),
   });
   const done = run(tasks);
   await clock.runAllAsync();
@@ -96,7 +102,7 @@ Deno.test("A task that fails every attempt fails with its last error and lists e
 
 Deno.test("Retries are opt-in: a task without them is tried once and reports no attempts", async () => {
   const calls: number[] = [];
-  const report = await run(defineTasks({ once: io({ run: flaky(1, calls) }) }));
+  const report = await run(defineTasks({ once: io({ trusted: true, run: flaky(1, calls) }) }));
   assert.equal(calls.length, 1);
   assert.equal(report.tasks[0].status, "failed");
   assert.equal(report.tasks[0].attempts, undefined);
@@ -108,6 +114,7 @@ Deno.test("A timed-out attempt is retried, and the timeout is in that attempt's 
   let calls = 0;
   const tasks = defineTasks({
     slowOnce: io({
+      trusted: true,
       timeout: 100,
       retries: 1,
       backoff: { delay: 1000 },
@@ -134,8 +141,9 @@ Deno.test("A task waiting to retry gives up when another task fails fast, failin
   using clock = installFakeTime();
   const calls: number[] = [];
   const tasks = defineTasks({
-    flaky: io({ retries: 5, backoff: { delay: 1000 }, run: flaky(Infinity, calls) }),
+    flaky: io({ trusted: true, retries: 5, backoff: { delay: 1000 }, run: flaky(Infinity, calls) }),
     fatal: io({
+      trusted: true,
       run: () => new Promise((_, reject) => setTimeout(() => reject(new Error("fatal")), 10)),
     }),
   });
@@ -156,6 +164,7 @@ Deno.test("A cancelled run never retries: the running attempt is cancelled, not 
   let calls = 0;
   const tasks = defineTasks({
     waits: io({
+      trusted: true,
       retries: 3,
       run: ({ signal }) => {
         calls++;
@@ -183,7 +192,7 @@ Deno.test("The plain reporter shows each retry and the attempt count of a task t
   const reporter: Reporter = plainReporter({ write: (chunk) => text += chunk });
   const calls: number[] = [];
   const tasks = defineTasks({
-    flaky: io({ retries: 2, backoff: { delay: 250 }, run: flaky(2, calls) }),
+    flaky: io({ trusted: true, retries: 2, backoff: { delay: 250 }, run: flaky(2, calls) }),
   });
   const done = run(tasks, { reporter });
   await clock.runAllAsync();

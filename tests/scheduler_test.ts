@@ -20,6 +20,7 @@ Deno.test("run() runs each selected task once, dependencies first, and nothing e
   const calls: string[] = [];
   const task = (name: string, deps: string[] = []) =>
     io({
+      trusted: true,
       deps,
       async run({ deps }) {
         calls.push(`start ${name}`);
@@ -52,7 +53,10 @@ Deno.test("run() runs each selected task once, dependencies first, and nothing e
 });
 
 Deno.test("run() runs every task when no target is given", async () => {
-  const set = defineTasks({ a: io({ run: () => 1 }), b: io({ deps: ["a"], run: () => 2 }) });
+  const set = defineTasks({
+    a: io({ trusted: true, run: () => 1 }),
+    b: io({ trusted: true, deps: ["a"], run: () => 2 }),
+  });
   const report = await run(set);
   assert.deepEqual(report.results, { a: 1, b: 2 });
 });
@@ -62,6 +66,7 @@ Deno.test("run() overlaps independent io tasks: each waits until the other has s
   const timers = new AbortController();
   const meet = (me: "left" | "right", other: "left" | "right") =>
     io({
+      trusted: true,
       async run() {
         started[me].resolve();
         // Without overlap the other task never starts; give up after 5 s.
@@ -80,7 +85,7 @@ Deno.test("run() overlaps independent io tasks: each waits until the other has s
 });
 
 Deno.test("run() overlaps io: six io tasks of 300 ms each finish well under 6 x 300 ms", async () => {
-  const wait = io({ run: ({ signal }) => sleep(300, signal) });
+  const wait = io({ trusted: true, run: ({ signal }) => sleep(300, signal) });
   const set = defineTasks({ w1: wait, w2: wait, w3: wait, w4: wait, w5: wait, w6: wait });
   const t0 = performance.now();
   const report = await run(set);
@@ -145,6 +150,7 @@ Deno.test("run() fails fast: dependants and tasks not yet started are skipped, n
   let slowSignal: AbortSignal | undefined;
   const set = defineTasks({
     slow: io({
+      trusted: true,
       async run({ signal }) {
         slowSignal = signal;
         // Passes after 5 s unless the failure of "bad" stops it first.
@@ -153,14 +159,15 @@ Deno.test("run() fails fast: dependants and tasks not yet started are skipped, n
       },
     }),
     bad: io({
+      trusted: true,
       async run() {
         await Promise.resolve();
         throw new Error("bad thing happened");
       },
     }),
-    child: io({ deps: ["bad"], run: () => called.push("child") }),
-    grandchild: io({ deps: ["child"], run: () => called.push("grandchild") }),
-    afterSlow: io({ deps: ["slow"], run: () => called.push("afterSlow") }),
+    child: io({ trusted: true, deps: ["bad"], run: () => called.push("child") }),
+    grandchild: io({ trusted: true, deps: ["child"], run: () => called.push("grandchild") }),
+    afterSlow: io({ trusted: true, deps: ["slow"], run: () => called.push("afterSlow") }),
   });
   const report = await run(set);
   const tasks = byName(report.tasks);
@@ -182,15 +189,16 @@ Deno.test("run() fails fast: dependants and tasks not yet started are skipped, n
 Deno.test("run() with keepGoing runs every task not downstream of a failure", async () => {
   const set = defineTasks({
     bad: io({
+      trusted: true,
       async run() {
         await Promise.resolve();
         throw new Error("bad thing happened");
       },
     }),
-    child: io({ deps: ["bad"], run: () => "never" }),
-    grandchild: io({ deps: ["child"], run: () => "never" }),
-    slowFine: io({ run: ({ signal }) => sleep(50, signal).then(() => "fine") }),
-    later: io({ deps: ["slowFine"], run: ({ deps }) => `${deps.slowFine} later` }),
+    child: io({ trusted: true, deps: ["bad"], run: () => "never" }),
+    grandchild: io({ trusted: true, deps: ["child"], run: () => "never" }),
+    slowFine: io({ trusted: true, run: ({ signal }) => sleep(50, signal).then(() => "fine") }),
+    later: io({ trusted: true, deps: ["slowFine"], run: ({ deps }) => `${deps.slowFine} later` }),
   });
   const report = await run(set, { keepGoing: true });
   const tasks = byName(report.tasks);
@@ -233,7 +241,7 @@ Deno.test("run() report carries the run's figures and every task's timing", asyn
   assert.ok(tasks.source.endMs! <= tasks.double.startMs!);
   assert.ok(tasks.double.endMs! <= tasks.collect.startMs!);
 
-  const ioOnly = await run(defineTasks({ a: io({ run: () => 1 }) }), { workers: 3 });
+  const ioOnly = await run(defineTasks({ a: io({ trusted: true, run: () => 1 }) }), { workers: 3 });
   assert.equal(ioOnly.workers, 0, "no worker pool without cpu tasks");
 });
 
@@ -251,9 +259,9 @@ Deno.test("run() emits reporter events in order and returns the report it ends w
     },
   };
   const set = defineTasks({
-    a: io({ run: () => 1 }),
-    b: io({ deps: ["a"], run: () => 2 }),
-    c: io({ deps: ["a"], run: () => 3 }),
+    a: io({ trusted: true, run: () => 1 }),
+    b: io({ trusted: true, deps: ["a"], run: () => 2 }),
+    c: io({ trusted: true, deps: ["a"], run: () => 3 }),
   });
   const report = await run(set, { reporter, concurrency: 7 });
   assert.equal(ended, report);
@@ -284,7 +292,10 @@ Deno.test("run() goes on when the reporter throws", async () => {
       throw new Error("runEnd");
     },
   };
-  const set = defineTasks({ a: io({ run: () => 1 }), b: io({ deps: ["a"], run: () => 2 }) });
+  const set = defineTasks({
+    a: io({ trusted: true, run: () => 1 }),
+    b: io({ trusted: true, deps: ["a"], run: () => 2 }),
+  });
   const report = await run(set, { reporter: broken });
   assert.equal(report.ok, true);
   assert.deepEqual(report.results, { a: 1, b: 2 });
@@ -293,10 +304,11 @@ Deno.test("run() goes on when the reporter throws", async () => {
 Deno.test("run() handles a 10 000-task chain, passing and failing, without deep recursion", async () => {
   const size = 10_000;
   const tasks: Record<string, TaskDefinition<unknown, never>> = {
-    t0: io({ run: () => 0 }),
+    t0: io({ trusted: true, run: () => 0 }),
   };
   for (let i = 1; i < size; i++) {
     tasks[`t${i}`] = io({
+      trusted: true,
       deps: [`t${i - 1}`],
       run: ({ deps }) => (deps[`t${i - 1}`] as number) + 1,
     });
@@ -306,6 +318,7 @@ Deno.test("run() handles a 10 000-task chain, passing and failing, without deep 
   assert.equal(report.results[`t${size - 1}`], size - 1);
 
   tasks.t0 = io({
+    trusted: true,
     run() {
       throw new Error("first link broke");
     },
@@ -321,7 +334,7 @@ Deno.test("run() handles a 10 000-task chain, passing and failing, without deep 
 Deno.test("run() rejects bad options before any task runs", async () => {
   let ran = false;
   let started = false;
-  const set = defineTasks({ a: io({ run: () => ran = true }) });
+  const set = defineTasks({ a: io({ trusted: true, run: () => ran = true }) });
   const reporter: Reporter = { runStart: () => started = true };
   for (const workers of [0, -1, 1.5, Number.NaN]) {
     await assert.rejects(run(set, { workers, reporter }), {

@@ -225,7 +225,7 @@ Deno.test("A sharded task reports its workers, its summed chunk time in busyMs, 
 Deno.test("defineTasks rejects a sharded task that is io, has run too, or lacks map", () => {
   const bad = (spec: unknown) => defineTasks({ t: spec as ReturnType<typeof cpu> });
   assert.throws(
-    () => bad(io({ items: [1], map: (x: number) => x } as never)),
+    () => bad(io({ trusted: true, items: [1], map: (x: number) => x } as never)),
     (error: Error) =>
       error instanceof TaskFileError && /only cpu tasks can be sharded/.test(error.message),
   );

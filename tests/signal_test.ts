@@ -86,9 +86,10 @@ async function stopsCleanly(signal: "SIGINT" | "SIGTERM", code: number, reason: 
     ["run", "-f", TASKS, "quick", "child", "afterSpin", "--report-file", reportFile],
     log,
   );
-  await until("the child process and the cpu task to start", async () => {
+  await until("the child process and the cpu task to start, and quick to end", async () => {
     const lines = await logLines(log);
-    return lines.some((l) => l.startsWith("child-pid ")) && lines.includes("spin-started");
+    return lines.some((l) => l.startsWith("child-pid ")) && lines.includes("spin-started") &&
+      spool.stderr.includes("ok    quick");
   });
   const sleepPid = await childPid(log);
   assert.ok(await alive(sleepPid), "the task's child process runs");
@@ -135,8 +136,9 @@ Deno.test("A second SIGINT exits at once, still writing the report of what had f
     log,
   );
   await until(
-    "the stubborn task to start",
-    async () => (await logLines(log)).includes("stubborn-started"),
+    "the stubborn task to start, and quick to end",
+    async () =>
+      (await logLines(log)).includes("stubborn-started") && spool.stderr.includes("ok    quick"),
   );
 
   Deno.kill(spool.pid, "SIGINT");
@@ -161,8 +163,9 @@ Deno.test("A second SIGINT exits at once, still writing the --trace file of what
   const traceFile = `${dir.path}/trace.json`;
   await using spool = start(["run", "-f", TASKS, "quick", "stubborn", "--trace", traceFile], log);
   await until(
-    "the stubborn task to start",
-    async () => (await logLines(log)).includes("stubborn-started"),
+    "the stubborn task to start, and quick to end",
+    async () =>
+      (await logLines(log)).includes("stubborn-started") && spool.stderr.includes("ok    quick"),
   );
 
   Deno.kill(spool.pid, "SIGINT");
@@ -184,8 +187,9 @@ Deno.test("A task file that runs itself exits after SIGINT, though a task ignore
   const log = `${dir.path}/log`;
   await using spool = start(["run", "quick", "stubborn"], log, TASKS);
   await until(
-    "the stubborn task to start",
-    async () => (await logLines(log)).includes("stubborn-started"),
+    "the stubborn task to start, and quick to end",
+    async () =>
+      (await logLines(log)).includes("stubborn-started") && spool.stderr.includes("ok    quick"),
   );
   Deno.kill(spool.pid, "SIGINT");
   let exited = false;

@@ -48,8 +48,9 @@ Deno.test("transfer rejects a value that is not a buffer, and a detached buffer"
   assert.throws(() => transfer(buffer), /Cannot mark a buffer for transfer as it is detached/);
 });
 
-Deno.test("A marked buffer in a cpu task's dependencies moves to the worker", async () => {
-  using pool = new WorkerPool(TASKS, { size: 1 });
+Deno.test("A marked buffer in a cpu task's dependencies moves to an in-process worker", async () => {
+  // Moving needs the worker in this process; a host process gets a copy.
+  using pool = new WorkerPool(TASKS, { size: 1, isolation: "worker" });
   const moved = transfer(new Uint8Array(16).fill(1));
   assert.equal((await pool.run("received", { bytes: moved })).value, 16);
   assert.equal(moved.byteLength, 0, "the caller's buffer is detached");
@@ -66,11 +67,24 @@ Deno.test("A marked result moves out of the worker, leaving the worker's copy de
   assert.equal(report.results.kept, 0);
 });
 
-Deno.test("A SharedArrayBuffer passes untouched: the worker writes into the caller's memory", async () => {
-  using pool = new WorkerPool(TASKS, { size: 1 });
+Deno.test("A SharedArrayBuffer passes untouched: an in-process worker writes into the caller's memory", async () => {
+  using pool = new WorkerPool(TASKS, { size: 1, isolation: "worker" });
   const shared = new Int32Array(new SharedArrayBuffer(64));
   assert.equal((await pool.run("fill", { shared: transfer(shared) })).value, 16);
   assert.deepEqual([...shared], new Array(16).fill(5));
+});
+
+Deno.test("A SharedArrayBuffer cannot cross into a sandbox process: the task fails and says why", async () => {
+  using pool = new WorkerPool(TASKS, { size: 1 });
+  const shared = new Int32Array(new SharedArrayBuffer(64));
+  await assert.rejects(pool.run("fill", { shared }), (error: Error) => {
+    assert.equal(error.name, "TypeError");
+    assert.equal(
+      error.message,
+      'Cannot send the dependencies of cpu task "fill" to a worker: they are not structured-cloneable (#<SharedArrayBuffer> could not be cloned: shared memory cannot cross into a sandbox process (give the task isolation "worker" to share it))',
+    );
+    return true;
+  });
 });
 
 Deno.test("A typed array of items goes to workers in chunks and stays usable by the caller", async () => {

@@ -58,7 +58,8 @@ Deno.test("WorkerPool keeps its workers warm: one worker serves task after task"
 });
 
 Deno.test("WorkerPool spreads concurrent cpu tasks over more than one worker", async () => {
-  using pool = new WorkerPool(MODULE, { size: 2 });
+  // Shared memory needs workers in this process.
+  using pool = new WorkerPool(MODULE, { size: 2, isolation: "worker" });
   const board = new SharedArrayBuffer(4);
   // Each body waits until the other has arrived: both return met only when
   // they ran at the same time, in two different workers.

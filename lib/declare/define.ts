@@ -30,6 +30,11 @@ export interface TaskContext<Deps = Record<string, unknown>> {
    * cpu task they are structured clones.
    */
   readonly deps: Deps;
+  /**
+   * The arguments after `--` on the command line (`spool run build -- --prod`),
+   * or `RunOptions.args`; empty when none were given.
+   */
+  readonly args: readonly string[];
 }
 
 /** How long to wait between the attempts of a task that has `retries`. */
@@ -91,6 +96,28 @@ export interface TaskSpec<Result = unknown, Deps = Record<string, unknown>> exte
   deps?: readonly string[];
   /** What the task may touch; nothing declared means nothing granted. */
   permissions?: Permissions;
+  /**
+   * io only: run the body on the runner's own thread with every permission
+   * the process holds, instead of in a sandbox holding exactly `permissions`.
+   * For bodies that must share objects with the runner (not just results).
+   * `list`, `--dry-run` and the report mark such a task. Default `false`.
+   */
+  trusted?: boolean;
+  /**
+   * The heap limit of the process that hosts the task, in MiB: a body that
+   * allocates past it fails alone, with an out-of-memory error, instead of
+   * taking the run down. Default: V8's own limit. Minimum 16.
+   */
+  maxHeapMb?: number;
+  /**
+   * Where the task's sandbox lives: `"process"`, a worker inside a host
+   * process of its own that contains any fault; or `"worker"`, a Web Worker in
+   * the runner's process, which can share a `SharedArrayBuffer` with the
+   * runner and have buffers moved to it, but cannot contain a heap exhausted or
+   * a signal sent to its own process. Default: the run's `isolation`
+   * (`"process"`).
+   */
+  isolation?: "process" | "worker";
   /** The task body. A cpu body's result must be structured-cloneable. */
   run(context: TaskContext<Deps>): Result | Promise<Result>;
 }
@@ -118,10 +145,14 @@ export interface ShardSpec<Item = unknown, Result = unknown, Deps = Record<strin
   deps?: readonly string[];
   /** What the task may touch; nothing declared means nothing granted. */
   permissions?: Permissions;
+  /** The heap limit of each process that hosts the task's chunks, in MiB; see {@linkcode TaskSpec.maxHeapMb}. */
+  maxHeapMb?: number;
+  /** Where the task's sandboxes live; see {@linkcode TaskSpec.isolation}. */
+  isolation?: "process" | "worker";
   /**
    * The items, or a function of the task's context that returns them (it
-   * runs on the main thread: use it to pick items out of `deps` or build a
-   * range, not for heavy work). A typed array moves to the workers in
+   * runs once, in a worker with the task's permissions, before the chunks:
+   * use it to pick items out of `deps` or build a range). A typed array moves to the workers in
    * chunks without cloning; a view on a `SharedArrayBuffer` is shared.
    */
   items:
@@ -201,6 +232,12 @@ export interface Task {
   readonly retries?: number;
   /** The waits between attempts, with defaults filled in; present with `retries`. */
   readonly backoff?: Required<BackoffOptions>;
+  /** An io task that runs on the runner's thread, outside any sandbox. */
+  readonly trusted?: boolean;
+  /** The heap limit of the process hosting the task, in MiB; V8's default when absent. */
+  readonly maxHeapMb?: number;
+  /** Where its sandbox lives; the run's default when absent. */
+  readonly isolation?: "process" | "worker";
 }
 
 const TASK_KIND = Symbol.for("spool.task.kind");
@@ -462,6 +499,31 @@ function validateTask(name: string, definition: unknown, file: string | undefine
       }`,
     );
   }
+  if (d.trusted !== undefined && typeof d.trusted !== "boolean") {
+    fail(`Task "${name}" has invalid 'trusted': expected true or false`);
+  }
+  if (d.trusted === true && kind !== "io") {
+    fail(
+      `Task "${name}" is a cpu task and cannot be 'trusted': only io tasks may run on the runner's thread`,
+    );
+  }
+  if (
+    d.maxHeapMb !== undefined &&
+    (typeof d.maxHeapMb !== "number" || !Number.isInteger(d.maxHeapMb) || d.maxHeapMb < 16)
+  ) {
+    fail(
+      `Task "${name}" has invalid 'maxHeapMb': expected a whole number of MiB, at least 16, got ${
+        JSON.stringify(d.maxHeapMb) ?? String(d.maxHeapMb)
+      }`,
+    );
+  }
+  if (d.isolation !== undefined && d.isolation !== "process" && d.isolation !== "worker") {
+    fail(
+      `Task "${name}" has invalid 'isolation': expected "process" or "worker", got ${
+        JSON.stringify(d.isolation) ?? String(d.isolation)
+      }`,
+    );
+  }
   return {
     name,
     kind: kind as TaskKind,
@@ -474,6 +536,9 @@ function validateTask(name: string, definition: unknown, file: string | undefine
     ...(shard === undefined ? {} : { shard }),
     ...(d.timeout === undefined ? {} : { timeout: d.timeout as number }),
     ...(retries === 0 ? {} : { retries, backoff }),
+    ...(d.trusted === true ? { trusted: true } : {}),
+    ...(d.maxHeapMb === undefined ? {} : { maxHeapMb: d.maxHeapMb as number }),
+    ...(d.isolation === undefined ? {} : { isolation: d.isolation as "process" | "worker" }),
   };
 }
 

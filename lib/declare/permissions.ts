@@ -115,6 +115,11 @@ export function normalizePermissions(task: string, value: unknown): Permissions 
           }`,
         );
       }
+      if (scope.includes(",") && (name === "read" || name === "write" || name === "ffi")) {
+        throw new TypeError(
+          `Task "${task}" has invalid permission '${name}': "${scope}" contains a comma, which a sandbox cannot be granted (Deno splits permission flags on commas): grant its parent folder or rename it`,
+        );
+      }
       if (/[,\s]/.test(scope) && name !== "read" && name !== "write" && name !== "ffi") {
         throw new TypeError(
           `Task "${task}" has invalid permission '${name}': "${scope}" must not contain a comma or white space`,
@@ -276,18 +281,39 @@ export function workerPermissions(permissions: Permissions): Deno.PermissionOpti
 }
 
 /**
- * A stable key for a permission set, so that workers with equal permissions
- * can be shared between tasks.
+ * A key for a permission set, equal exactly when the sets are equal, so that
+ * workers with equal permissions can be shared between tasks. It is JSON of
+ * the set with names in flag order and scopes sorted: no separator a scope
+ * can contain can make two different sets collide.
  *
  * @param permissions Normalized permissions.
- * @returns A string equal for equal permission sets.
+ * @returns A string equal for equal permission sets, and only for them.
  */
 export function permissionKey(permissions: Permissions): string {
-  const parts: string[] = [];
+  const entries: [PermissionName, true | string[]][] = [];
   for (const name of PERMISSION_NAMES) {
     const value = permissions[name];
     if (value === undefined || value === false) continue;
-    parts.push(value === true ? name : `${name}=${[...value].sort().join(",")}`);
+    entries.push([name, value === true ? true : [...value].sort()]);
   }
-  return parts.join(";");
+  return JSON.stringify(entries);
+}
+
+/**
+ * The command-line flags that give a Deno process exactly a permission set,
+ * for the processes that host sandboxed tasks. Each scope is one flag value;
+ * paths cannot contain a comma (refused when the task file is loaded), since
+ * Deno splits flag values on commas.
+ *
+ * @param permissions Normalized permissions.
+ * @returns Flags such as `["--allow-read=/data", "--allow-env=HOME"]`.
+ */
+export function grantFlags(permissions: Permissions): string[] {
+  const flags: string[] = [];
+  for (const name of PERMISSION_NAMES) {
+    const value = permissions[name];
+    if (value === undefined || value === false) continue;
+    flags.push(value === true ? `--allow-${name}` : `--allow-${name}=${value.join(",")}`);
+  }
+  return flags;
 }

@@ -1,6 +1,7 @@
 /**
- * Every message between the worker pool (main side) and a worker
- * (worker_main.ts). Both sides import only this file from each other.
+ * Every message between the worker pool (main side), a sandbox host process
+ * (_host_main.ts, which relays) and a worker (worker_main.ts). Every side
+ * imports only this file from the others.
  *
  * @module
  */
@@ -38,6 +39,10 @@ export type ToWorker =
     task: string;
     /** Results of its dependencies, structured-cloned. */
     deps: Record<string, unknown>;
+    /** The lane the task was declared in; a task of the other lane is refused. */
+    kind: "cpu" | "io";
+    /** The run's arguments (`spool run t -- a b`). */
+    args: readonly string[];
   }
   | {
     /** Run a sharded task's `map` over one chunk of its items. */
@@ -48,7 +53,47 @@ export type ToWorker =
     items: ArrayLike<unknown>;
     /** The index of the chunk's first item among all the task's items. */
     start: number;
+  }
+  | {
+    /**
+     * Run a sharded task's own code that is not `map`, in its sandbox: its
+     * `items` function (with the task's context) or the fold of the chunks'
+     * results with its `reduce` (from `initial` when given).
+     */
+    type: "shard";
+    id: number;
+    task: string;
+    step: "items" | "fold";
+    deps: Record<string, unknown>;
+    args: readonly string[];
+    /** For `fold`: the chunks' results, in order. */
+    parts?: unknown[];
+  }
+  | {
+    /** Abort a running io body's signal (cpu bodies are stopped by recycling their worker). */
+    type: "cancel";
+    id: number;
+    /** The abort reason the body's signal gets. */
+    reason: SerializedError;
   };
+
+/** Runner to a sandbox host: a message for its worker, or a request to the host itself. */
+export type ToHost = ToWorker | {
+  /** Replace the worker with a fresh one: a new realm, no timers or globals left over. */
+  type: "recycle";
+};
+
+/** What a sandbox host process is started with (its first argument, as JSON). */
+export interface HostConfig {
+  /** The loopback port the runner listens on for this host. */
+  port: number;
+  /** The worker's entry module (a data: URL). */
+  bootstrap: string;
+  /** The worker's name, as shown in stack traces. */
+  name: string;
+  /** Exactly the task's permissions, for the worker. */
+  permissions: Deno.PermissionOptionsObject;
+}
 
 /** Worker to main side. */
 export type FromWorker =
@@ -78,6 +123,21 @@ export type FromWorker =
     error: SerializedError;
   }
   | {
+    /**
+     * An error raised outside any body's own promise (a timer's callback, an
+     * unhandled rejection) that the worker traced to the job that caused it,
+     * or to no job (`id` absent). The worker keeps serving.
+     */
+    type: "fault";
+    id?: number;
+    error: SerializedError;
+  }
+  | {
+    /** A host's first frame: the token it was given on stdin. */
+    type: "hello";
+    token: string;
+  }
+  | {
     /** A running task printed with `console`: one call, without its final newline. */
     type: "output";
     /** The job that printed it. */
@@ -98,7 +158,31 @@ export type FromWorker =
  * @returns The plain data {@linkcode deserializeError} rebuilds it from.
  */
 export function serializeError(error: unknown): SerializedError {
-  return serializeErrorAt(error, 0);
+  try {
+    return serializeErrorAt(error, 0);
+  } catch {
+    // A Proxy, or an error whose getters throw: described without touching it again.
+    return { name: "Error", message: `A non-error value was thrown: ${describeThrown(error)}` };
+  }
+}
+
+/**
+ * Describes any thrown value without throwing: objects with no prototype,
+ * Proxies whose traps throw and values whose `toString` throws included.
+ *
+ * @param value Whatever was thrown.
+ * @returns A short description.
+ */
+export function describeThrown(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    try {
+      return Object.prototype.toString.call(value);
+    } catch {
+      return "a value that cannot be described";
+    }
+  }
 }
 
 /**
@@ -169,7 +253,7 @@ const MAX_ERROR_DEPTH = 8;
 
 function serializeErrorAt(error: unknown, depth: number): SerializedError {
   if (!(error instanceof Error)) {
-    return { name: "Error", message: `A non-error value was thrown: ${String(error)}` };
+    return { name: "Error", message: `A non-error value was thrown: ${describeThrown(error)}` };
   }
   const data: SerializedError = {
     name: String(error.name),
@@ -183,7 +267,7 @@ function serializeErrorAt(error: unknown, depth: number): SerializedError {
         ? { error: serializeErrorAt(error.cause, depth + 1) }
         : clonable(error.cause)
         ? { value: error.cause }
-        : { value: String(error.cause) };
+        : { value: describeThrown(error.cause) };
     }
     if (error instanceof AggregateError && Array.isArray(error.errors)) {
       data.errors = error.errors.slice(0, 100).map((e) => serializeErrorAt(e, depth + 1));

@@ -1,65 +1,169 @@
 /**
- * Worker side: turns every way a worker can die outside a task body's own
- * promise into a `fatal` message, so that the pool fails the task the worker
- * held with a clear error and replaces the worker instead of waiting forever.
+ * Worker side, evaluated before any task code: takes the worker's channel to
+ * the pool out of reach of task code, and turns every way a worker can fail
+ * outside a body's own promise into a message the pool can act on.
  *
- * Deno fires no event on the main side when a worker calls `self.close()` or
- * `Deno.exit()`, so both are wrapped to say so first. An uncaught error or an
- * unhandled rejection (say, from a timer a body left behind) is caught here
- * rather than printed with a stack trace by the runtime.
+ * - The channel: `postMessage`, the message listener and the `data` getter of
+ *   message events are captured here, and the pool's messages stop at this
+ *   listener, so a task's own `onmessage`, listener or patched built-in never
+ *   sees another job's deps, and a patched `self.postMessage` cannot forge a
+ *   result.
+ * - Faults: an uncaught error or unhandled rejection (from a timer a body left
+ *   behind, say) becomes a `fault` traced to the job it belongs to, and the
+ *   worker keeps serving; while the task module is still loading it is
+ *   `fatal`. `self.close()` and `Deno.exit()` throw in the task that calls
+ *   them: a task cannot end the worker that other tasks share.
+ * - Signals: `Deno.kill` of the worker's own process needs no permission in
+ *   Deno; here it needs the `run` permission the task declared.
  *
- * `worker_main.ts` imports this file first, so the guard is in place before
- * the task module is evaluated. It imports only the protocol.
+ * It imports only the protocol.
  *
  * @module
  */
 
-import { type FromWorker, serializeError } from "./_protocol.ts";
+import { type FromWorker, serializeError, type ToWorker } from "./_protocol.ts";
 
-/** Installs the guard; does nothing outside a worker. */
+type Post = (message: FromWorker, transfer?: Transferable[]) => void;
+type Listener = (data: ToWorker) => void;
+
+const reflectApply = Reflect.apply;
+const inWorker = "WorkerGlobalScope" in globalThis;
+const scope = globalThis as unknown as {
+  postMessage: Post;
+  close(): void;
+};
+const rawPost: Post = inWorker ? scope.postMessage.bind(scope) : () => {};
+const addListener = EventTarget.prototype.addEventListener;
+// Deno makes `data` an own property of each event (a getter elsewhere): read
+// it through the getter when there is one, so a patched prototype cannot see it.
+const dataGetter = Object.getOwnPropertyDescriptor(MessageEvent.prototype, "data")?.get;
+const dataOf = (event: Event): unknown =>
+  dataGetter === undefined ? (event as MessageEvent).data : reflectApply(dataGetter, event, []);
+const stopImmediate = Event.prototype.stopImmediatePropagation;
+const preventDefault = Event.prototype.preventDefault;
+
+let listener: Listener | undefined;
+const early: ToWorker[] = [];
+let serving = false;
+let ownerOf: () => number | undefined = () => undefined;
+let fatalSent = false;
+
+/** The worker's channel to the pool, captured before task code runs. */
+export const channel: {
+  post: Post;
+  listen(handler: Listener): void;
+} = {
+  post(message, transfer) {
+    reflectApply(rawPost, undefined, transfer === undefined ? [message] : [message, transfer]);
+  },
+  listen(handler) {
+    listener = handler;
+    serving = true;
+    for (const data of early.splice(0)) handler(data);
+  },
+};
+
+/**
+ * Reports an error raised outside a body's promise as a fault of a job.
+ *
+ * @param id The job it belongs to; `undefined` when it cannot be told.
+ * @param error What was thrown.
+ */
+export function reportFault(id: number | undefined, error: unknown): void {
+  const message: FromWorker = id === undefined
+    ? { type: "fault", error: serializeError(error) }
+    : { type: "fault", id, error: serializeError(error) };
+  channel.post(message);
+}
+
+/**
+ * Tells the guard how to find the job an unhandled rejection belongs to.
+ *
+ * @param find Returns the job's id, or `undefined` when it cannot be told.
+ */
+export function setFaultOwner(find: () => number | undefined): void {
+  ownerOf = find;
+}
+
+function fatal(message: string, cause?: unknown): void {
+  if (fatalSent) return;
+  fatalSent = true;
+  const error = cause === undefined ? new Error(message) : serializeError(cause);
+  // Frames in this file say nothing; the caller of close() or exit() does.
+  const stack = error.stack?.split("\n").filter((line) => !line.includes(import.meta.url))
+    .join("\n");
+  try {
+    channel.post({ type: "fatal", error: { name: error.name, message, stack } });
+  } catch {
+    // The main side terminates a worker that stops answering.
+  }
+}
+
+function describe(value: unknown): string {
+  try {
+    return value instanceof Error ? `${value.name}: ${value.message}` : String(value);
+  } catch {
+    return "a value that cannot be printed";
+  }
+}
+
 function guard(): void {
-  if (!("WorkerGlobalScope" in globalThis)) return;
-  const scope = globalThis as unknown as {
-    postMessage(message: FromWorker): void;
-    close(): void;
-    addEventListener(type: string, listener: (event: Event) => void): void;
-  };
-  let reported = false;
-  const fatal = (message: string, cause?: unknown) => {
-    if (reported) return;
-    reported = true;
-    const error = cause === undefined ? new Error(message) : serializeError(cause);
-    // Frames in this file say nothing; the caller of close() or exit() does.
-    const stack = error.stack?.split("\n").filter((line) => !line.includes(import.meta.url))
-      .join("\n");
-    try {
-      scope.postMessage({ type: "fatal", error: { name: error.name, message, stack } });
-    } catch {
-      // The main side terminates a worker that stops answering.
-    }
-  };
-  const describe = (value: unknown) =>
-    value instanceof Error ? `${value.name}: ${value.message}` : String(value);
-
-  scope.addEventListener("error", (event) => {
-    event.preventDefault();
-    const error = (event as ErrorEvent).error;
-    fatal(`uncaught error outside the task body: ${describe(error)}`, error);
-  });
-  scope.addEventListener("unhandledrejection", (event) => {
-    event.preventDefault();
-    const reason = (event as PromiseRejectionEvent).reason;
-    fatal(`unhandled promise rejection: ${describe(reason)}`, reason);
-  });
-  const close = scope.close.bind(scope);
+  if (!inWorker) return;
+  // Tells a copy of spool that the task module loads in here that it is in a
+  // sandbox: a script's top-level run() does not start a run of its own.
+  (globalThis as Record<symbol, unknown>)[Symbol.for("spool.worker")] = true;
+  // Capture phase and first registered: the pool's messages stop here.
+  reflectApply(addListener, globalThis, [
+    "message",
+    (event: Event) => {
+      reflectApply(stopImmediate, event, []);
+      const data = dataOf(event) as ToWorker;
+      if (listener === undefined) early.push(data);
+      else listener(data);
+    },
+    { capture: true },
+  ]);
+  reflectApply(addListener, globalThis, [
+    "error",
+    (event: Event) => {
+      reflectApply(preventDefault, event, []);
+      const error = (event as ErrorEvent).error;
+      if (!serving) fatal(`the task module failed to load: ${describe(error)}`, error);
+      else reportFault(ownerOf(), error);
+    },
+  ]);
+  reflectApply(addListener, globalThis, [
+    "unhandledrejection",
+    (event: Event) => {
+      reflectApply(preventDefault, event, []);
+      const reason = (event as PromiseRejectionEvent).reason;
+      if (!serving) fatal(`unhandled promise rejection: ${describe(reason)}`, reason);
+      else reportFault(ownerOf(), reason);
+    },
+  ]);
+  // A task cannot end its sandbox (and so the other tasks it holds): these
+  // throw in the task that calls them, which then fails alone.
   scope.close = () => {
-    fatal("the worker closed itself with self.close()");
-    close();
+    throw new Error(
+      "The task called self.close(): a task cannot close its worker; throw an error to fail the task",
+    );
   };
-  const exit = Deno.exit.bind(Deno);
   Deno.exit = (code?: number): never => {
-    fatal(`the worker called Deno.exit(${code ?? ""})`);
-    return exit(code);
+    throw new Error(
+      `The task called Deno.exit(${
+        code ?? ""
+      }): a task cannot end its sandbox; throw an error to fail the task`,
+    );
+  };
+  const kill = Deno.kill.bind(Deno);
+  Deno.kill = (pid: number, signal?: Deno.Signal | number): void => {
+    const own = pid === Deno.pid || pid === 0 || pid === -Deno.pid || pid === -1;
+    if (own && Deno.permissions.querySync({ name: "run" }).state !== "granted") {
+      throw new Deno.errors.NotCapable(
+        `Requires run access to signal the process that hosts the task: declare permissions: { run: true }`,
+      );
+    }
+    kill(pid, signal as Deno.Signal);
   };
 }
 

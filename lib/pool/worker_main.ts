@@ -1,35 +1,97 @@
 /**
- * The worker side of the cpu lane. A worker's entry module is a two-line
+ * The worker side of the pool: the one module every worker runs, serving cpu
+ * task bodies (one at a time), io task bodies (many at once, in a host for one
+ * permission set) and shard chunks. A worker's entry module is a two-line
  * bootstrap that statically imports this file and the task module (static, so
  * that a worker with no read permission can still load its code), then calls
  * `serve` with the task module's namespace.
  *
- * This file imports only the protocol (and the guard that reports a worker's
- * death, and the console capture that sends a task's output to the main
- * side); it finds the task set by its brand.
+ * This file imports only the protocol, the guard and the console capture, and
+ * it takes what it needs from the realm (the message port, the data getter of
+ * a message event, timers) before the task module is evaluated: task code
+ * that patches `self.postMessage`, adds its own message listener or replaces
+ * built-ins later cannot reach the pool's channel or another job's messages.
  *
  * @module
  */
 
 // First, so that it is in place before the task module is evaluated.
-import "./_worker_guard.ts";
+import { channel, reportFault, setFaultOwner } from "./_worker_guard.ts";
 import { type FromWorker, serializeError, type ToWorker, transferList } from "./_protocol.ts";
 import { redirectConsole, taskConsole } from "./_console_capture.ts";
 
 interface TaskLike {
   kind: string;
-  run: (context: { name: string; signal: AbortSignal; deps: unknown }) => unknown;
+  run: (
+    context: { name: string; signal: AbortSignal; deps: unknown; args: readonly string[] },
+  ) => unknown;
   shard?: {
+    items: unknown;
     map: (item: unknown, index: number) => unknown;
     reduce: ((a: unknown, b: unknown) => unknown) | undefined;
+    initial: unknown;
+    hasInitial: boolean;
   };
 }
 interface TaskSetLike {
   tasks: ReadonlyMap<string, TaskLike>;
 }
 
+interface Job {
+  id: number;
+  task: string;
+  controller: AbortController | undefined;
+  console?: ReturnType<typeof taskConsole>;
+}
+
 const TASK_SET = Symbol.for("spool.taskset");
 const REGISTRY = Symbol.for("spool.registry");
+
+// Captured now, before any task code runs.
+const { post, listen } = channel;
+const performanceNow = performance.now.bind(performance);
+
+/** The jobs running now, by id: one for a cpu worker, any number in an io host. */
+const running = new Map<number, Job>();
+/** The job that ran last, to which output and faults after its end belong. */
+let lastJob: Job | undefined;
+/** The job whose code is on the stack now, when that is known (synchronous parts). */
+let current: Job | undefined;
+/**
+ * io jobs run concurrently and interleave at every `await`: the job a console
+ * call or a timer belongs to is the one whose async context it runs in.
+ * Loaded with the first io job, so that cpu workers do not pay for it.
+ */
+let context: Promise<AsyncContextLike> | undefined;
+let contextReady: AsyncContextLike | undefined;
+
+interface AsyncContextLike {
+  run<R>(job: Job, fn: () => R): R;
+  getStore(): Job | undefined;
+}
+
+function ioContext(): Promise<AsyncContextLike> {
+  return context ??= import("node:async_hooks").then(({ AsyncLocalStorage }) =>
+    contextReady = new AsyncLocalStorage<Job>()
+  );
+}
+
+/**
+ * The job that a callback scheduled now belongs to: the one whose code is on
+ * the stack, else the only one running, else (with several running) unknown.
+ */
+function owner(): Job | undefined {
+  if (current !== undefined) return current;
+  const store = contextReady?.getStore();
+  if (store !== undefined) return store;
+  if (running.size === 1) return running.values().next().value;
+  return running.size === 0 ? lastJob : undefined;
+}
+
+// Timers carry the job that set them, so that a callback that throws after
+// its task returned fails that task, not whichever task runs next.
+wrapTimers(owner);
+setFaultOwner(() => owner()?.id);
 
 function isTaskSet(value: unknown): value is TaskSetLike {
   return typeof value === "object" && value !== null &&
@@ -46,18 +108,14 @@ function taskSets(module: Record<string, unknown>): TaskSetLike[] {
 }
 
 /**
- * Serves cpu tasks from a task module until the pool terminates this worker.
+ * Serves tasks from a task module until the pool terminates this worker.
  *
  * @param module The task module's namespace.
  */
 export function serve(module: Record<string, unknown>): void {
-  const scope = self as unknown as {
-    postMessage(message: FromWorker, transfer?: Transferable[]): void;
-    onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
-  };
   const sets = taskSets(module);
   if (sets.length === 0) {
-    scope.postMessage({
+    post({
       type: "fatal",
       error: {
         name: "TypeError",
@@ -67,61 +125,163 @@ export function serve(module: Record<string, unknown>): void {
     return;
   }
   const found = new Map<string, TaskLike | undefined>();
-  const lookup = (name: string): TaskLike => {
-    if (!found.has(name)) {
-      found.set(name, sets.map((set) => set.tasks.get(name)).find((t) => t?.kind === "cpu"));
+  const lookup = (name: string, kind: string): TaskLike => {
+    const key = `${kind} ${name}`;
+    if (!found.has(key)) {
+      found.set(key, sets.map((set) => set.tasks.get(name)).find((t) => t?.kind === kind));
     }
-    const task = found.get(name);
-    if (task === undefined) throw new TypeError(`The task module has no cpu task "${name}"`);
+    const task = found.get(key);
+    if (task === undefined) throw new TypeError(`The task module has no ${kind} task "${name}"`);
     return task;
   };
-  const reply = (task: string, message: FromWorker & { type: "result" }) => {
+  const reply = (task: TaskLike, name: string, message: FromWorker & { type: "result" }) => {
+    const { kind } = task;
     try {
-      scope.postMessage(message, transferList(message.value));
+      post(message, transferList(message.value));
     } catch (error) {
       throw new TypeError(
-        `Cannot return the result of cpu task "${task}": it is not structured-cloneable (${
+        `Cannot return the result of ${kind} task "${name}": it is not structured-cloneable (${
           (error as Error).message
         })`,
       );
     }
   };
-  // Console calls made while a job runs go to the main side, as output of its task.
-  let running: { id: number; task: string; console?: ReturnType<typeof taskConsole> } | undefined;
+  // Console calls go to the main side as output of the job they belong to.
   redirectConsole(console, () => {
-    const job = running;
+    const job = owner();
     if (job === undefined) return undefined;
     return job.console ??= taskConsole((stream, text) =>
-      scope.postMessage({ type: "output", id: job.id, task: job.task, stream, text })
+      post({ type: "output", id: job.id, task: job.task, stream, text })
     );
   });
-  // A worker never aborts a body itself: the pool cancels by terminating it.
-  const signal = new AbortController().signal;
-  scope.onmessage = async ({ data }) => {
-    running = { id: data.id, task: data.task };
+  // A cpu body is never aborted here: the pool stops it by recycling its worker.
+  const never = new AbortController().signal;
+  listen(async (data: ToWorker) => {
+    if (data.type === "cancel") {
+      const job = running.get(data.id);
+      const reason = new DOMException(data.reason.message, data.reason.name);
+      job?.controller?.abort(reason);
+      return;
+    }
+    const kind = data.type === "run" ? data.kind : "cpu";
+    let task: TaskLike;
     try {
-      const task = lookup(data.task);
+      task = lookup(data.task, kind);
+    } catch (error) {
+      post({ type: "error", id: data.id, error: serializeError(error) });
+      return;
+    }
+    const job: Job = {
+      id: data.id,
+      task: data.task,
+      controller: task.kind === "io" ? new AbortController() : undefined,
+    };
+    running.set(job.id, job);
+    lastJob = job;
+    try {
       if (data.type === "chunk") {
-        const started = performance.now();
+        current = job;
+        const started = performanceNow();
         const outcome = mapChunk(task, data.task, data.items, data.start);
         if ("index" in outcome) {
-          const { id } = data;
-          scope.postMessage({ type: "error", id, error: outcome.error, index: outcome.index });
+          post({ type: "error", id: job.id, error: outcome.error, index: outcome.index });
           return;
         }
-        const ms = performance.now() - started;
-        reply(data.task, { type: "result", id: data.id, value: outcome.value, ms });
+        const ms = performanceNow() - started;
+        reply(task, data.task, { type: "result", id: job.id, value: outcome.value, ms });
         return;
       }
-      const value = await task.run({ name: data.task, signal, deps: data.deps });
-      reply(data.task, { type: "result", id: data.id, value });
+      if (data.type === "shard") {
+        current = job;
+        const value = await shardStep(task, data);
+        reply(task, data.task, { type: "result", id: job.id, value });
+        return;
+      }
+      const context = {
+        name: data.task,
+        signal: job.controller?.signal ?? never,
+        deps: data.deps,
+        args: data.args,
+      };
+      const pending = task.kind === "io"
+        ? (await ioContext()).run(job, () => {
+          current = job;
+          return task.run(context);
+        })
+        : (current = job, task.run(context));
+      current = undefined;
+      const value = await pending;
+      reply(task, data.task, { type: "result", id: job.id, value });
     } catch (error) {
-      scope.postMessage({ type: "error", id: data.id, error: serializeError(error) });
+      post({ type: "error", id: job.id, error: serializeError(error) });
     } finally {
-      running = undefined;
+      current = undefined;
+      running.delete(job.id);
     }
-  };
-  scope.postMessage({ type: "ready" });
+  });
+  post({ type: "ready" });
+}
+
+/**
+ * Makes `setTimeout`, `setInterval` and `queueMicrotask` remember the job
+ * that scheduled each callback, run the callback as that job, and report a
+ * throw as that job's fault instead of an uncaught error.
+ */
+function wrapTimers(ownerNow: () => Job | undefined): void {
+  const g = globalThis as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of ["setTimeout", "setInterval", "queueMicrotask"]) {
+    const original = g[name];
+    if (typeof original !== "function") continue;
+    g[name] = function (callback: unknown, ...rest: unknown[]): unknown {
+      if (typeof callback !== "function") return original.call(globalThis, callback, ...rest);
+      const job = ownerNow();
+      const args = name === "queueMicrotask" ? [] : rest.slice(1);
+      const wrapped = () => {
+        const before = current;
+        current = job;
+        try {
+          callback(...args);
+        } catch (error) {
+          reportFault(job?.id, error);
+        } finally {
+          current = before;
+        }
+      };
+      return name === "queueMicrotask"
+        ? original.call(globalThis, wrapped)
+        : original.call(globalThis, wrapped, rest[0]);
+    };
+  }
+}
+
+/**
+ * A sharded task's `items` function, materialized to an array or typed
+ * array, or the fold of its chunks' results.
+ */
+async function shardStep(task: TaskLike, data: ToWorker & { type: "shard" }): Promise<unknown> {
+  const shard = task.shard;
+  if (shard === undefined) {
+    throw new TypeError(`Cannot shard cpu task "${data.task}": it has no items and map`);
+  }
+  if (data.step === "fold") {
+    const parts = data.parts ?? [];
+    if (shard.reduce === undefined) return parts;
+    let acc = shard.hasInitial ? shard.initial : parts[0];
+    for (let i = shard.hasInitial ? 0 : 1; i < parts.length; i++) acc = shard.reduce(acc, parts[i]);
+    return acc;
+  }
+  const never = new AbortController().signal;
+  const source = typeof shard.items === "function"
+    ? await shard.items({ name: data.task, signal: never, deps: data.deps, args: data.args })
+    : shard.items;
+  if (Array.isArray(source) || ArrayBuffer.isView(source)) return source;
+  if (source !== null && typeof source === "object") {
+    if (Symbol.iterator in source) return Array.from(source as Iterable<unknown>);
+    if (typeof (source as ArrayLike<unknown>).length === "number") {
+      return Array.from(source as ArrayLike<unknown>);
+    }
+  }
+  return source;
 }
 
 type ChunkOutcome = { value: unknown } | {

@@ -1,56 +1,99 @@
 /**
- * The main side of the cpu lane: a warm pool of Web Workers that run cpu task
- * bodies. Each worker is spawned with exactly one task's declared permissions
- * and serves tasks with the same permissions; the pool never holds more than
- * `size` workers nor runs more than `size` tasks at once.
+ * The one pool: warm workers that run task bodies, each holding exactly one
+ * permission set. Two kinds of work share it:
  *
- * A queued task goes to the first free worker with its permissions; failing
- * that to an empty slot; failing that, an idle worker with other permissions
- * is replaced. Aborting a queued task removes it; aborting a running one
- * terminates its worker, and the slot is refilled when work needs it.
+ * - cpu tasks and shard chunks go to `size` slots, one job per slot at a
+ *   time. A queued job goes to the first free worker with its permissions;
+ *   failing that to an empty slot; failing that, an idle worker with other
+ *   permissions is replaced.
+ * - io tasks go to a host per permission set, which runs any number of them
+ *   concurrently on its own event loop (the run's io lane limits how many).
  *
- * A worker that dies while running a task (an uncaught error or unhandled
- * rejection outside the body, `self.close()`, `Deno.exit()`; see
- * `_worker_guard.ts`) fails only that task, with a {@linkcode WorkerCrashError},
- * and one aborted for a timeout (its signal's reason is a `TimeoutError`) is
- * terminated; in both cases a replacement starts at once, so the pool keeps
- * its size.
+ * By default every worker lives in a sandbox host process (see
+ * `_endpoint.ts`), so that whatever a task does (exhaust its heap, signal its
+ * own process, call `Deno.exit`) ends at most its host; the job the host held
+ * fails with a {@linkcode WorkerCrashError} and a replacement starts. Aborting
+ * a queued job removes it; aborting a running cpu job recycles its worker (a
+ * fresh realm); aborting an io job aborts its signal inside the host.
+ *
+ * An error raised outside a body's promise (a timer it left, an unhandled
+ * rejection) is traced to the job that caused it: a running job fails with
+ * it; a finished one is reported through its `onFault`.
  *
  * @module
  */
 
-import { deserializeError, type FromWorker, type ToWorker, transferList } from "./_protocol.ts";
+import { deserializeError, type FromWorker, type ToHost, transferList } from "./_protocol.ts";
 import { isTimeout } from "../run/_deadline.ts";
 import { workerBootstrap } from "./_bootstrap.ts";
-import { permissionKey, type Permissions, workerPermissions } from "../declare/permissions.ts";
+import { codePaths } from "./_code_paths.ts";
+import {
+  type Endpoint,
+  type EndpointEvents,
+  HostListener,
+  type Isolation,
+  processEndpoint,
+  workerEndpoint,
+} from "./_endpoint.ts";
+import { permissionKey, type Permissions } from "../declare/permissions.ts";
+
+export type { Isolation };
 
 /** Options for {@linkcode WorkerPool}. */
 export interface WorkerPoolOptions {
-  /** How many workers at most; defaults to `navigator.hardwareConcurrency`. */
+  /** How many cpu workers at most; defaults to `navigator.hardwareConcurrency`. */
   size?: number;
+  /**
+   * Where workers live: `"process"` (default), each in a sandbox host process
+   * that contains any fault; or `"worker"`, Web Workers in this process:
+   * faster to start and to reach, but a heap exhausted in one aborts this
+   * process, and a task can signal this process.
+   */
+  isolation?: Isolation;
+  /**
+   * Retire a cpu worker after this many jobs and start a fresh one (Python's
+   * `max_tasks_per_child`): `1` gives every job a new realm. Default:
+   * `Infinity`, keep workers warm. Minimum 1.
+   */
+  maxTasksPerWorker?: number;
+  /**
+   * Receives text no job can be held responsible for (a worker printing while
+   * its task module loads), instead of this thread's stderr.
+   */
+  onStrayOutput?: (stream: "stdout" | "stderr", text: string) => void;
 }
 
 /** Options for {@linkcode WorkerPool.run}. */
 export interface CpuRunOptions {
   /** The permissions the task declared; its worker gets exactly these. */
   permissions?: Permissions;
-  /** Aborting removes the task from the queue, or terminates its worker. */
+  /** Aborting removes the task from the queue, or stops its body. */
   signal?: AbortSignal;
   /** Called when the task is handed to a warm worker, with the worker's index. */
   onStart?: (worker: number) => void;
   /**
-   * Receives what the task prints with `console` in its worker, a call at a
-   * time without its final newline. Without it, the text goes to this
-   * thread's console.
+   * Receives what the task prints in its worker, a call at a time without
+   * its final newline. Without it, the text goes to this thread's console.
    */
   onOutput?: (stream: "stdout" | "stderr", text: string) => void;
+  /**
+   * Receives an error the task's code raised after the task had finished (a
+   * timer it left behind that threw).
+   */
+  onFault?: (error: Error) => void;
+  /** The heap limit of the host process, in MiB. */
+  maxHeapMb?: number;
+  /** Where this task's worker lives; the pool's `isolation` when absent. */
+  isolation?: Isolation;
+  /** The run's arguments, for the task's context. */
+  args?: readonly string[];
 }
 
-/** What a cpu task returned, and where it ran. */
+/** What a task returned, and where it ran. */
 export interface CpuResult {
   /** The body's result, structured-cloned from the worker. */
   value: unknown;
-  /** The index of the worker slot that ran it, from 0. */
+  /** The index of the worker slot that ran it, from 0 (-1 for an io host). */
   worker: number;
 }
 
@@ -95,7 +138,7 @@ export class ItemError extends Error {
   }
 }
 
-/** A worker that died or could not start while it held a task. */
+/** A worker, or the process hosting it, that died or could not start while it held a task. */
 export class WorkerCrashError extends Error {
   /**
    * Creates the error. Its stack is its message followed by the frames of
@@ -117,48 +160,88 @@ export class WorkerCrashError extends Error {
   }
 }
 
+/** A shard step's part of a job's options. */
+interface ShardStepOptions {
+  step?: "items" | "fold";
+  parts?: unknown[];
+}
+
+/** What a worker is started with: the same spec, the same worker. */
+interface SandboxSpec {
+  permissions: Permissions;
+  maxHeapMb: number | undefined;
+  isolation: Isolation;
+}
+
+/** A permission set (with heap limit and isolation) and how many workers it could use. */
+export interface WarmDemand {
+  /** The permissions. */
+  permissions: Permissions;
+  /** How many workers. */
+  count: number;
+  /** The heap limit of their host processes, in MiB. */
+  maxHeapMb?: number;
+  /** Where they live; the pool's `isolation` when absent. */
+  isolation?: Isolation;
+}
+
 interface Job {
   id: number;
   task: string;
+  io: boolean;
   deps: Record<string, unknown>;
   chunk: CpuChunk | undefined;
   key: string;
-  permissions: Permissions;
-  signal: AbortSignal | undefined;
-  onStart: ((worker: number) => void) | undefined;
-  onOutput: CpuRunOptions["onOutput"];
+  options: CpuRunOptions;
+  spec: SandboxSpec;
   resolve: (result: ChunkResult) => void;
   reject: (error: unknown) => void;
   onAbort: () => void;
-  slot: Slot | undefined;
+  host: Host | undefined;
+  settled: boolean;
 }
 
-interface Slot {
+/** A worker and what it is doing: a cpu slot (one job) or an io host (many). */
+interface Host {
+  /** The slot index for a cpu slot; -1 for an io host. */
   index: number;
-  worker: Worker | undefined;
+  endpoint: Endpoint | undefined;
   key: string;
   ready: boolean;
-  job: Job | undefined;
+  /** Jobs sent or waiting to be sent once ready. */
+  jobs: Map<number, Job>;
+  /** How many jobs it finished since its realm was fresh. */
+  served: number;
+  /** Recently finished jobs, so that a late fault finds its task. */
+  recent: Map<number, Job>;
 }
 
 /** The module every worker starts from. */
 export const WORKER_MAIN: string = new URL("./worker_main.ts", import.meta.url).href;
 
-/** A warm pool of Web Workers serving the cpu tasks of one task module. */
+const RECENT = 64;
+
+/** The pool of workers serving the tasks of one task module. */
 export class WorkerPool {
   #module: string;
   #bootstrap: string;
-  #slots: Slot[];
+  #isolation: Isolation;
+  #maxTasks: number;
+  #slots: Host[];
+  #ioHosts = new Map<string, Host>();
   #queue: Job[] = [];
   #nextId = 0;
   #closed = false;
+  #listener: HostListener | undefined;
+  #codePaths: Promise<string[]> | undefined;
+  #onStray: (stream: "stdout" | "stderr", text: string) => void;
 
   /**
    * Creates a pool for one task module; no worker starts until `warm` or `run`.
    *
    * @param module URL of the task module the workers import.
-   * @param options `size`: how many workers at most.
-   * @throws {RangeError} When `size` is not a positive integer.
+   * @param options `size`, `isolation` and `maxTasksPerWorker`.
+   * @throws {RangeError} When `size` or `maxTasksPerWorker` is not a positive integer.
    */
   constructor(module: string, options: WorkerPoolOptions = {}) {
     const size = options.size ?? navigator.hardwareConcurrency;
@@ -167,18 +250,22 @@ export class WorkerPool {
         `Cannot create worker pool as 'size' must be a positive integer: current value is ${size}`,
       );
     }
+    const maxTasks = options.maxTasksPerWorker ?? Infinity;
+    if (maxTasks !== Infinity && (!Number.isInteger(maxTasks) || maxTasks < 1)) {
+      throw new RangeError(
+        `Cannot create worker pool as 'maxTasksPerWorker' must be a positive integer: current value is ${maxTasks}`,
+      );
+    }
     this.#module = module;
+    this.#isolation = options.isolation ?? "process";
+    this.#maxTasks = maxTasks;
+    this.#onStray = options.onStrayOutput ??
+      ((_stream, text) => console.error(text));
     this.#bootstrap = workerBootstrap(WORKER_MAIN, module);
-    this.#slots = Array.from({ length: size }, (_, index) => ({
-      index,
-      worker: undefined,
-      key: "",
-      ready: false,
-      job: undefined,
-    }));
+    this.#slots = Array.from({ length: size }, (_, index) => newHost(index));
   }
 
-  /** The most workers the pool holds, and tasks it runs at once. */
+  /** The most cpu workers the pool holds, and cpu jobs it runs at once. */
   get size(): number {
     return this.#slots.length;
   }
@@ -188,29 +275,47 @@ export class WorkerPool {
     return this.#module;
   }
 
-  /** How many workers are alive (starting, idle or busy). */
-  get liveCount(): number {
-    return this.#slots.filter((slot) => slot.worker !== undefined).length;
+  /** Where the workers live. */
+  get isolation(): Isolation {
+    return this.#isolation;
   }
 
-  /** How many tasks wait for a worker. */
+  /** How many cpu workers are alive (starting, idle or busy). */
+  get liveCount(): number {
+    return this.#slots.filter((slot) => slot.endpoint !== undefined).length;
+  }
+
+  /** How many cpu jobs wait for a worker. */
   get pendingCount(): number {
     return this.#queue.length;
   }
 
   /**
-   * Starts workers ahead of work, so that their start-up overlaps other
+   * Starts cpu workers ahead of work, so that their start-up overlaps other
    * work. Slots go to the permission sets in the order given, each getting
    * as many as it asks for while slots remain.
    *
    * @param demand Permission sets with how many workers each could use.
    */
-  warm(demand: Iterable<{ permissions: Permissions; count: number }>): void {
-    const free = this.#slots.filter((slot) => slot.worker === undefined);
-    for (const { permissions, count } of demand) {
+  warm(demand: Iterable<WarmDemand>): void {
+    const free = this.#slots.filter((slot) => slot.endpoint === undefined);
+    for (const { permissions, count, maxHeapMb, isolation = this.#isolation } of demand) {
       for (let i = 0; i < count && free.length > 0; i++) {
-        this.#spawn(free.shift()!, permissionKey(permissions), permissions);
+        const spec = { permissions, maxHeapMb, isolation };
+        this.#spawn(free.shift()!, keyOf(spec), spec);
       }
+    }
+  }
+
+  /**
+   * Starts the io hosts for these permission sets ahead of work.
+   *
+   * @param sets The permission sets (and heap limits) of the io tasks to come.
+   */
+  warmIo(sets: Iterable<Omit<WarmDemand, "count">>): void {
+    for (const { permissions, maxHeapMb, isolation = this.#isolation } of sets) {
+      const spec = { permissions, maxHeapMb, isolation };
+      this.#ioHost(keyOf(spec), spec);
     }
   }
 
@@ -229,7 +334,26 @@ export class WorkerPool {
     deps: Record<string, unknown>,
     options: CpuRunOptions = {},
   ): Promise<CpuResult> {
-    return this.#enqueue(task, deps, undefined, options);
+    return this.#enqueue(task, deps, undefined, false, options);
+  }
+
+  /**
+   * Runs an io task's body in the sandbox host for its permission set,
+   * concurrently with the other io bodies there.
+   *
+   * @param task The io task's name in the task module.
+   * @param deps Its dependencies' results; they are structured-cloned.
+   * @param options The task's permissions and an abort signal.
+   * @returns The body's result (`worker` is -1).
+   * @throws The body's own error, a {@linkcode WorkerCrashError} when the
+   * host died, or a `TypeError` when deps or result cannot be cloned.
+   */
+  runIo(
+    task: string,
+    deps: Record<string, unknown>,
+    options: CpuRunOptions = {},
+  ): Promise<CpuResult> {
+    return this.#enqueue(task, deps, undefined, true, options);
   }
 
   /**
@@ -246,52 +370,94 @@ export class WorkerPool {
    * {@linkcode WorkerCrashError} when the worker died; or the signal's reason.
    */
   runChunk(task: string, chunk: CpuChunk, options: CpuRunOptions = {}): Promise<ChunkResult> {
-    return this.#enqueue(task, {}, chunk, options);
+    return this.#enqueue(task, {}, chunk, false, options);
+  }
+
+  /**
+   * Runs a sharded task's own code other than `map` in a worker with the
+   * task's permissions: its `items` function, or the fold of its chunks'
+   * results with its `reduce`. No task code runs on the runner's thread.
+   *
+   * @param task The sharded task's name in the task module.
+   * @param step `"items"` or `"fold"`.
+   * @param input The task's deps (for `items`) or the chunks' results (for `fold`).
+   * @param options The task's permissions and an abort signal.
+   * @returns The items, or the fold.
+   */
+  runShardStep(
+    task: string,
+    step: "items" | "fold",
+    input: Record<string, unknown> | unknown[],
+    options: CpuRunOptions = {},
+  ): Promise<CpuResult> {
+    return this.#enqueue(
+      task,
+      step === "items" ? input as Record<string, unknown> : {},
+      undefined,
+      false,
+      {
+        ...options,
+        step,
+        parts: step === "fold" ? input as unknown[] : undefined,
+      } as CpuRunOptions,
+    );
   }
 
   #enqueue(
     task: string,
     deps: Record<string, unknown>,
     chunk: CpuChunk | undefined,
+    io: boolean,
     options: CpuRunOptions,
   ): Promise<ChunkResult> {
-    const { signal, permissions = {}, onStart, onOutput } = options;
+    const { signal, permissions = {} } = options;
+    const spec: SandboxSpec = {
+      permissions,
+      maxHeapMb: options.maxHeapMb,
+      isolation: options.isolation ?? this.#isolation,
+    };
     if (this.#closed) {
-      return Promise.reject(new Error("Cannot run a cpu task: the worker pool is closed"));
+      return Promise.reject(new Error("Cannot run a task: the worker pool is closed"));
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<ChunkResult>((resolve, reject) => {
       const job: Job = {
         id: this.#nextId++,
         task,
+        io,
         deps,
         chunk,
-        key: permissionKey(permissions),
-        permissions,
-        signal,
-        onStart,
-        onOutput,
+        key: keyOf(spec),
+        options,
+        spec,
         resolve,
         reject,
         onAbort: () => this.#abort(job),
-        slot: undefined,
+        host: undefined,
+        settled: false,
       };
       signal?.addEventListener("abort", job.onAbort, { once: true });
-      this.#queue.push(job);
-      this.#pump();
+      if (io) this.#sendIo(job);
+      else {
+        this.#queue.push(job);
+        this.#pump();
+      }
     });
   }
 
-  /** Terminates every worker; queued and running tasks are rejected. */
+  /** Terminates every worker; queued and running jobs are rejected. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    const error = new Error("Cannot finish the cpu task: the worker pool was closed");
-    for (const job of this.#queue.splice(0)) this.#settle(job, error);
-    for (const slot of this.#slots) {
-      if (slot.job !== undefined) this.#settle(slot.job, error);
-      this.#stop(slot);
+    const error = new Error("Cannot finish the task: the worker pool was closed");
+    for (const job of this.#queue.splice(0)) this.#fail(job, error);
+    for (const host of [...this.#slots, ...this.#ioHosts.values()]) {
+      for (const job of host.jobs.values()) this.#fail(job, error);
+      host.jobs.clear();
+      this.#stop(host);
     }
+    this.#ioHosts.clear();
+    this.#listener?.close();
   }
 
   /** Closes the pool, for `using`. */
@@ -299,45 +465,74 @@ export class WorkerPool {
     this.close();
   }
 
+  #ioHost(key: string, spec: SandboxSpec): Host {
+    let host = this.#ioHosts.get(key);
+    if (host === undefined && !this.#closed) {
+      host = newHost(-1);
+      this.#ioHosts.set(key, host);
+      this.#spawn(host, key, spec);
+    }
+    return host!;
+  }
+
+  #sendIo(job: Job): void {
+    const host = this.#ioHost(job.key, job.spec);
+    host.jobs.set(job.id, job);
+    job.host = host;
+    if (host.ready) this.#send(host, job);
+  }
+
   #pump(): void {
     while (this.#queue.length > 0 && !this.#closed) {
       const job = this.#queue[0];
       const slot = this.#slots.find((s) =>
-        s.worker !== undefined && s.job === undefined && s.key === job.key
+        s.endpoint !== undefined && s.jobs.size === 0 && s.key === job.key
       ) ??
         this.#slots.find((s) =>
-          s.worker === undefined
+          s.endpoint === undefined
         ) ??
-        this.#slots.find((s) => s.job === undefined);
+        this.#slots.find((s) => s.jobs.size === 0);
       if (slot === undefined) return;
       this.#queue.shift();
-      if (slot.worker === undefined || slot.key !== job.key) {
+      if (slot.endpoint === undefined || slot.key !== job.key) {
         this.#stop(slot);
-        this.#spawn(slot, job.key, job.permissions);
+        this.#spawn(slot, job.key, job.spec);
       }
-      slot.job = job;
-      job.slot = slot;
+      slot.jobs.set(job.id, job);
+      job.host = slot;
       if (slot.ready) this.#send(slot, job);
     }
   }
 
-  #send(slot: Slot, job: Job): void {
+  #send(host: Host, job: Job): void {
     const { id, task, chunk } = job;
-    const message: ToWorker = chunk === undefined
-      ? { type: "run", id, task, deps: job.deps }
+    const { step, parts } = job.options as CpuRunOptions & ShardStepOptions;
+    const message: ToHost = step !== undefined
+      ? { type: "shard", id, task, step, deps: job.deps, args: job.options.args ?? [], parts }
+      : chunk === undefined
+      ? {
+        type: "run",
+        id,
+        task,
+        kind: job.io ? "io" : "cpu",
+        deps: job.deps,
+        args: job.options.args ?? [],
+      }
       : { type: "chunk", id, task, items: chunk.items, start: chunk.start };
-    const transfer = chunk === undefined ? transferList(job.deps) : [...(chunk.transfer ?? [])];
+    const transfer = chunk === undefined
+      ? transferList(step === "fold" ? parts : job.deps)
+      : [...(chunk.transfer ?? [])];
     try {
-      slot.worker!.postMessage(message, transfer);
-      job.onStart?.(slot.index);
+      host.endpoint!.post(message, transfer);
+      job.options.onStart?.(host.index);
     } catch (error) {
-      slot.job = undefined;
-      this.#settle(
+      host.jobs.delete(job.id);
+      this.#fail(
         job,
         new TypeError(
-          `Cannot send the ${
-            chunk === undefined ? "dependencies" : "items"
-          } of cpu task "${task}" to a worker: they are not structured-cloneable (${
+          `Cannot send the ${chunk === undefined ? "dependencies" : "items"} of ${
+            job.io ? "io" : "cpu"
+          } task "${task}" to a worker: they are not structured-cloneable (${
             (error as Error).message
           })`,
         ),
@@ -346,114 +541,257 @@ export class WorkerPool {
     }
   }
 
-  #spawn(slot: Slot, key: string, permissions: Permissions): void {
-    const worker = new Worker(this.#bootstrap, {
-      type: "module",
-      name: `spool-worker-${slot.index}`,
-      deno: { permissions: workerPermissions(permissions) },
-    });
-    slot.worker = worker;
-    slot.key = key;
-    slot.ready = false;
-    worker.onmessage = (event: MessageEvent<FromWorker>) =>
-      this.#onMessage(slot, worker, event.data);
-    worker.onerror = (event: ErrorEvent) => {
-      event.preventDefault();
-      this.#crash(slot, worker, `${event.message}`);
+  #spawn(host: Host, key: string, spec: SandboxSpec): void {
+    const { permissions, maxHeapMb } = spec;
+    host.key = key;
+    host.ready = false;
+    host.served = 0;
+    const events: EndpointEvents = {
+      message: (message) => this.#onMessage(host, endpoint, message),
+      crash: (reason, cause) => this.#crash(host, endpoint, reason, cause),
+      output: (stream, text) => this.#rawOutput(host, stream, text),
     };
-    worker.onmessageerror = () => {
-      this.#crash(slot, worker, "a message from the worker could not be deserialized");
-    };
+    const name = host.index < 0 ? "spool-io-host" : `spool-worker-${host.index}`;
+    let endpoint: Endpoint;
+    if (spec.isolation === "worker") {
+      endpoint = workerEndpoint({
+        bootstrap: this.#bootstrap,
+        name,
+        permissions,
+        codePaths: [],
+      }, events);
+    } else {
+      this.#listener ??= new HostListener();
+      this.#codePaths ??= codePaths(this.#module, WORKER_MAIN);
+      endpoint = deferredEndpoint(this.#codePaths, (paths) =>
+        processEndpoint(this.#listener!, {
+          bootstrap: this.#bootstrap,
+          name,
+          permissions,
+          codePaths: paths,
+          maxHeapMb,
+        }, events));
+    }
+    host.endpoint = endpoint;
   }
 
-  #onMessage(slot: Slot, worker: Worker, message: FromWorker): void {
-    if (slot.worker !== worker) return;
+  #onMessage(host: Host, endpoint: Endpoint, message: FromWorker): void {
+    if (host.endpoint !== endpoint) return;
     switch (message.type) {
       case "ready":
-        slot.ready = true;
-        if (slot.job !== undefined) this.#send(slot, slot.job);
+        host.ready = true;
+        for (const job of host.jobs.values()) this.#send(host, job);
         return;
       case "fatal":
-        this.#crash(slot, worker, message.error.message, deserializeError(message.error));
+        this.#crash(host, endpoint, message.error.message, deserializeError(message.error));
+        return;
+      case "fault":
+        this.#fault(host, message.id, deserializeError(message.error));
         return;
       case "output": {
-        const job = slot.job;
-        if (job?.id === message.id && job.onOutput !== undefined) {
-          job.onOutput(message.stream, message.text);
-        } else {
-          (message.stream === "stderr" ? console.error : console.log)(message.text);
-        }
+        const job = host.jobs.get(message.id) ?? host.recent.get(message.id);
+        if (job?.options.onOutput !== undefined) job.options.onOutput(message.stream, message.text);
+        else this.#onStray(message.stream, message.text);
         return;
       }
       case "result":
       case "error": {
-        const job = slot.job;
-        if (job === undefined || job.id !== message.id) return;
-        slot.job = undefined;
+        const job = host.jobs.get(message.id);
+        if (job === undefined) return;
+        host.jobs.delete(job.id);
+        remember(host, job);
         if (message.type === "result") {
-          job.signal?.removeEventListener("abort", job.onAbort);
-          job.resolve({ value: message.value, worker: slot.index, ms: message.ms ?? 0 });
+          if (job.settled) return;
+          this.#settle(job);
+          job.resolve({ value: message.value, worker: host.index, ms: message.ms ?? 0 });
         } else {
           const error = deserializeError(message.error);
-          this.#settle(
+          this.#fail(
             job,
             message.index === undefined ? error : new ItemError(job.task, message.index, error),
           );
         }
+        if (host.index >= 0 && ++host.served >= this.#maxTasks) this.#recycle(host);
         this.#pump();
       }
     }
   }
 
-  #crash(slot: Slot, worker: Worker, reason: string, cause?: Error): void {
-    if (slot.worker !== worker) return;
-    const job = slot.job;
-    const wasReady = slot.ready;
-    slot.job = undefined;
-    this.#stop(slot);
-    if (job !== undefined) {
-      // Only a worker that had loaded is replaced at once: one that dies
-      // while loading would die again, and each task may try only once.
-      if (wasReady) this.#replace(slot, job);
-      this.#settle(
+  /** An error raised outside a body: fails the job it belongs to, or reports it late. */
+  #fault(host: Host, id: number | undefined, error: Error): void {
+    const running = id === undefined ? [...host.jobs.values()] : [host.jobs.get(id)].filter(
+      (job): job is Job => job !== undefined,
+    );
+    if (host.ready && running.length > 0) {
+      for (const job of running) {
+        host.jobs.delete(job.id);
+        remember(host, job);
+        this.#fail(job, faultError(job.task, error));
+      }
+      // A cpu body may still be running, and its realm holds whatever broke: start afresh.
+      if (host.index >= 0) this.#recycle(host);
+      this.#pump();
+      return;
+    }
+    const late = id === undefined ? undefined : host.recent.get(id);
+    if (late?.options.onFault !== undefined) late.options.onFault(error);
+    else {this.#onStray(
+        "stderr",
+        `Uncaught error in a worker after its task ended: ${error.message}`,
+      );}
+  }
+
+  #rawOutput(host: Host, stream: "stdout" | "stderr", text: string): void {
+    // Written to the process's own stdout/stderr, bypassing console: it
+    // belongs to the job the host runs, when there is exactly one.
+    const jobs = [...host.jobs.values()];
+    const job = jobs.length === 1 ? jobs[0] : undefined;
+    if (job?.options.onOutput !== undefined) job.options.onOutput(stream, text);
+    else this.#onStray(stream, text);
+  }
+
+  #crash(host: Host, endpoint: Endpoint, reason: string, cause?: Error): void {
+    if (host.endpoint !== endpoint) return;
+    const wasReady = host.ready;
+    const jobs = [...host.jobs.values()];
+    host.jobs.clear();
+    this.#stop(host);
+    if (host.index < 0) this.#ioHosts.delete(host.key);
+    for (const job of jobs) {
+      const where = host.index < 0 ? "The io host" : `Worker ${host.index}`;
+      const what = wasReady ? "stopped while running" : "could not start for";
+      const kind = job.io ? "io" : "cpu";
+      this.#fail(
         job,
-        new WorkerCrashError(
-          `Worker ${slot.index} stopped while running cpu task "${job.task}": ${reason}`,
-          { cause },
-        ),
+        new WorkerCrashError(`${where} ${what} ${kind} task "${job.task}": ${reason}`, { cause }),
       );
+    }
+    // Only a worker that had loaded is replaced at once: one that dies
+    // while loading would die again, and each task may try only once.
+    if (host.index >= 0 && wasReady && jobs.length > 0 && !this.#closed) {
+      this.#spawn(host, jobs[0].key, jobs[0].spec);
     }
     this.#pump();
   }
 
-  /** Starts a worker like the one a task just lost, so the pool keeps its size. */
-  #replace(slot: Slot, job: Job): void {
-    if (!this.#closed) this.#spawn(slot, job.key, job.permissions);
+  #recycle(host: Host): void {
+    host.ready = false;
+    host.served = 0;
+    host.recent.clear();
+    host.endpoint?.recycle();
   }
 
   #abort(job: Job): void {
     const queued = this.#queue.indexOf(job);
     if (queued !== -1) this.#queue.splice(queued, 1);
-    const slot = job.slot;
-    if (slot !== undefined && slot.job === job) {
-      // A running body cannot be interrupted in place: end its worker.
-      slot.job = undefined;
-      this.#stop(slot);
-      if (isTimeout(job.signal!.reason)) this.#replace(slot, job);
+    const host = job.host;
+    const reason = job.options.signal!.reason;
+    if (job.io && host !== undefined && host.jobs.get(job.id) === job && host.ready) {
+      // The body sees its signal abort, as on the main thread, and settles
+      // the job when it ends: the run gives it the same grace period.
+      host.endpoint?.post({
+        type: "cancel",
+        id: job.id,
+        reason: {
+          name: isTimeout(reason) ? "TimeoutError" : "AbortError",
+          message: reason instanceof Error ? reason.message : String(reason),
+        },
+      }, []);
+      return;
     }
-    job.reject(job.signal!.reason);
+    if (host !== undefined && host.jobs.get(job.id) === job) {
+      host.jobs.delete(job.id);
+      if (job.io) {
+        // Not sent yet: it never starts.
+      } else if (host.ready && isTimeout(reason)) {
+        // A running cpu body cannot be interrupted in place: a fresh realm
+        // replaces it, warm for the retry or the next task.
+        this.#recycle(host);
+      } else {
+        // The run is stopping: the worker goes, and the slot is refilled when work needs it.
+        this.#stop(host);
+      }
+    }
+    this.#fail(job, reason);
     this.#pump();
   }
 
-  #settle(job: Job, error: unknown): void {
-    job.signal?.removeEventListener("abort", job.onAbort);
+  #settle(job: Job): void {
+    job.settled = true;
+    job.options.signal?.removeEventListener("abort", job.onAbort);
+  }
+
+  #fail(job: Job, error: unknown): void {
+    if (job.settled) return;
+    this.#settle(job);
     job.reject(error);
   }
 
-  #stop(slot: Slot): void {
-    slot.worker?.terminate();
-    slot.worker = undefined;
-    slot.ready = false;
-    slot.key = "";
+  #stop(host: Host): void {
+    host.endpoint?.terminate();
+    host.endpoint = undefined;
+    host.ready = false;
+    host.key = "";
   }
+}
+
+/**
+ * The error a task fails with when its code raised one outside its body's
+ * promise: what happened, then the frames of the original error.
+ */
+function faultError(task: string, error: Error): Error {
+  const fault = new Error(
+    `Task "${task}" raised an error outside its body (in a callback or a promise nobody awaited): ${error.name}: ${error.message}`,
+    { cause: error },
+  );
+  const frames = error.stack?.split("\n").filter((line) => /^\s+at /.test(line)) ?? [];
+  fault.stack = [`Error: ${fault.message}`, ...frames].join("\n");
+  return fault;
+}
+
+function newHost(index: number): Host {
+  return {
+    index,
+    endpoint: undefined,
+    key: "",
+    ready: false,
+    jobs: new Map(),
+    served: 0,
+    recent: new Map(),
+  };
+}
+
+function remember(host: Host, job: Job): void {
+  host.recent.set(job.id, job);
+  if (host.recent.size > RECENT) host.recent.delete(host.recent.keys().next().value!);
+}
+
+function keyOf({ permissions, maxHeapMb, isolation }: SandboxSpec): string {
+  return `${isolation} ${maxHeapMb ?? "-"} ${permissionKey(permissions)}`;
+}
+
+/** An endpoint whose process starts once `ready` resolves; messages wait until then. */
+function deferredEndpoint<T>(ready: Promise<T>, start: (value: T) => Endpoint): Endpoint {
+  let endpoint: Endpoint | undefined;
+  let queued: [ToHost, Transferable[]][] = [];
+  let terminated = false;
+  ready.then((value) => {
+    if (terminated) return;
+    endpoint = start(value);
+    for (const [message, transfer] of queued) endpoint.post(message, transfer);
+    queued = [];
+  });
+  return {
+    post(message, transfer) {
+      if (endpoint !== undefined) endpoint.post(message, transfer);
+      else queued.push([message, transfer]);
+    },
+    recycle() {
+      this.post({ type: "recycle" }, []);
+    },
+    terminate() {
+      terminated = true;
+      endpoint?.terminate();
+    },
+  };
 }

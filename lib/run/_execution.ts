@@ -22,11 +22,27 @@ import type { Reporter } from "../report/reporter.ts";
 import { withTaskOutput } from "./_io_console.ts";
 import { runShard } from "./shard.ts";
 import type { CpuLane } from "./scheduler.ts";
+import type { CpuResult, CpuRunOptions } from "../pool/worker_pool.ts";
+import type { MainGuard } from "./_main_guard.ts";
+import { serializeError } from "../pool/_protocol.ts";
+
+/** Runs an io body in the sandbox host for its permission set. */
+export type IoHostRun = (
+  task: string,
+  deps: Record<string, unknown>,
+  options: CpuRunOptions,
+) => Promise<CpuResult>;
 
 /** What one run needs: its lanes, failure policy, signal and reporter. */
 export interface ExecutionOptions {
   ioLane: IoLane;
   cpuLane: CpuLane | undefined;
+  /** Where sandboxed io bodies run; io tasks run on this thread without it. */
+  ioHost: IoHostRun | undefined;
+  /** The run's arguments, for every task's context. */
+  args: readonly string[];
+  /** Contains the faults of trusted io tasks, when the run has any. */
+  mainGuard: MainGuard | undefined;
   keepGoing: boolean;
   /** The time limit of tasks that set none. */
   timeout: number | undefined;
@@ -75,6 +91,8 @@ export class Execution {
   #controller = new AbortController();
   #stopReason: string | undefined;
   #cancelled: string | undefined;
+  /** Errors a task's code raised after the task had finished, by task. */
+  #lateFaults = new Map<string, Error>();
   #finish!: () => void;
 
   constructor(tasks: Task[], options: ExecutionOptions) {
@@ -85,7 +103,7 @@ export class Execution {
     this.done = new Promise<void>((resolve) => this.#finish = resolve).then(() => {
       signal?.removeEventListener("abort", onCancel);
       return {
-        reports: this.#tasks.map((task) => this.#reports.get(task.name)!),
+        reports: this.#tasks.map((task) => this.#withLateFault(this.#reports.get(task.name)!)),
         cancelled: this.#cancelled,
       };
     });
@@ -105,6 +123,38 @@ export class Execution {
       if (task.deps.length === 0 && !this.#reports.has(task.name)) this.#start(task);
     }
     this.#checkDone();
+  }
+
+  /**
+   * A task's code raised an error after the task had finished (a timer it
+   * left behind threw): the task is reported failed, and unless the run
+   * keeps going, the run stops as for any failure.
+   */
+  #lateFault(task: Task, error: Error): void {
+    if (this.#lateFaults.has(task.name)) return;
+    this.#lateFaults.set(task.name, error);
+    this.#options.reporter.taskOutput({
+      name: task.name,
+      stream: "stderr",
+      text: `error after the task returned: ${error.name}: ${error.message}`,
+    });
+    if (!this.#options.keepGoing) this.#stop(`stopped because task "${task.name}" failed`);
+  }
+
+  #withLateFault(report: TaskReport): TaskReport {
+    const error = this.#lateFaults.get(report.name);
+    if (error === undefined || report.status !== "ok") return report;
+    const failed: TaskReport = {
+      ...report,
+      status: "failed",
+      error: {
+        name: error.name,
+        message: `It returned, then its code raised an error outside its body: ${error.message}`,
+        ...(error.stack === undefined ? {} : { stack: error.stack }),
+      },
+    };
+    delete failed.result;
+    return failed;
   }
 
   #now(): number {
@@ -206,14 +256,21 @@ export class Execution {
       const value = await settleWithin(body, deadline.signal, ABORT_GRACE_MS);
       // A result that came after the deadline is still a timeout.
       if (deadline.timedOut) throw deadline.signal.reason;
+      assertReportable(task.name, value);
       return { status: "ok", startMs: startMs!, endMs: this.#now(), worker, value, work };
     } catch (thrown) {
-      if (startMs === undefined) return undefined;
+      if (startMs === undefined) {
+        // Aborted while it waited for a slot: it never ran.
+        if (this.#stopReason !== undefined || deadline.signal.aborted) return undefined;
+        // Its sandbox could not start (the task module failed to load there):
+        // a failure of this task, with the error that says why.
+        started();
+      }
       const error = deadline.timedOut ? deadline.signal.reason : thrown;
       // Once the run has stopped, whatever a running task did next was
       // brought on by the stop; its own error stays in the report.
       const status = this.#stopReason !== undefined && !deadline.timedOut ? "cancelled" : "failed";
-      return { status, startMs, endMs: this.#now(), worker, error, work };
+      return { status, startMs: startMs!, endMs: this.#now(), worker, error, work };
     }
   }
 
@@ -225,19 +282,44 @@ export class Execution {
     started: (worker?: number) => void,
     work: ShardWork | undefined,
   ): Promise<unknown> {
+    const { args } = this.#options;
+    const onFault = (error: Error) => this.#lateFault(task, error);
     if (task.kind === "io") {
+      const host = task.trusted ? undefined : this.#options.ioHost;
+      if (host !== undefined) {
+        return this.#options.ioLane.run(async () => {
+          // The body starts when its sandbox has it, not while the sandbox starts.
+          const { value } = await host(task.name, deps, {
+            permissions: task.permissions,
+            signal,
+            onStart: () => started(),
+            onOutput: this.#output(task.name),
+            onFault,
+            maxHeapMb: task.maxHeapMb,
+            isolation: task.isolation,
+            args,
+          });
+          return value;
+        }, { signal });
+      }
       return this.#options.ioLane.run(async () => {
         started();
-        const body = () => task.run({ name: task.name, signal, deps });
+        const body = async () => await task.run({ name: task.name, signal, deps, args });
+        const guarded = this.#options.mainGuard === undefined
+          ? body
+          : () => this.#options.mainGuard!.run(body, onFault);
         return await (this.#options.captureOutput
-          ? withTaskOutput(this.#output(task.name), body)
-          : body());
+          ? withTaskOutput(this.#output(task.name), guarded)
+          : guarded());
       }, { signal });
     }
     const lane = this.#options.cpuLane!;
     if (task.shard !== undefined && lane.runChunk !== undefined) {
       return runShard(lane as Required<CpuLane>, task.name, task.shard, {
         deps,
+        args,
+        maxHeapMb: task.maxHeapMb,
+        isolation: task.isolation,
         permissions: task.permissions,
         signal,
         onStart: started,
@@ -254,6 +336,10 @@ export class Execution {
       signal,
       onStart: started,
       onOutput: this.#output(task.name),
+      onFault,
+      maxHeapMb: task.maxHeapMb,
+      isolation: task.isolation,
+      args,
     }).then((result) => result.value);
   }
 
@@ -375,10 +461,29 @@ export class Execution {
 }
 
 function reportError(error: unknown): ReportedError {
-  if (error instanceof Error) {
-    const out: ReportedError = { name: error.name, message: error.message };
-    if (error.stack !== undefined) out.stack = error.stack;
-    return out;
+  // A task can throw anything: a Proxy, an object with no prototype, one
+  // whose toString throws. None of them may break the report.
+  const { name, message, stack } = serializeError(error);
+  const out: ReportedError = { name, message };
+  if (stack !== undefined) out.stack = stack;
+  return out;
+}
+
+/**
+ * Throws when a result cannot be written to the JSON report (a cycle, a
+ * `toJSON` that throws), so that the task fails with a clear error
+ * instead of the report failing at the end.
+ */
+function assertReportable(task: string, value: unknown): void {
+  if (typeof value !== "object" || value === null) return;
+  try {
+    // BigInts are written as strings, as reportToJson() does.
+    JSON.stringify(value, (_key, v) => typeof v === "bigint" ? v.toString() : v);
+  } catch (error) {
+    throw new TypeError(
+      `Task "${task}" returned a result that cannot be written to the report: ${
+        serializeError(error).message.split("\n")[0]
+      }; return plain data (no cycles, no toJSON that throws)`,
+    );
   }
-  return { name: "Error", message: String(error) };
 }

@@ -14,12 +14,7 @@ import { Execution } from "./_execution.ts";
 import { isValidLimit } from "./_deadline.ts";
 import { IoLane } from "./io_lane.ts";
 import { PermissionError } from "../errors.ts";
-import {
-  findMissingGrants,
-  permissionKey,
-  type Permissions,
-  workerLoadGrant,
-} from "../declare/permissions.ts";
+import { findMissingGrants, permissionKey, workerLoadGrant } from "../declare/permissions.ts";
 import { buildReport, type RunReport } from "../report/report.ts";
 import type { Reporter, RunPlan } from "../report/reporter.ts";
 import { planRun } from "./plan.ts";
@@ -29,9 +24,13 @@ import {
   type CpuChunk,
   type CpuResult,
   type CpuRunOptions,
+  type Isolation,
+  type WarmDemand,
   WORKER_MAIN,
   WorkerPool,
 } from "../pool/worker_pool.ts";
+import { hostGrants, promptGuard } from "./_sandbox_checks.ts";
+import { guardMainThread } from "./_main_guard.ts";
 
 /** The default io concurrency limit. */
 export const DEFAULT_CONCURRENCY = 64;
@@ -57,8 +56,23 @@ export interface CpuLane {
    * @param options Its permissions and an abort signal.
    */
   runChunk?(task: string, chunk: CpuChunk, options: CpuRunOptions): Promise<ChunkResult>;
+  /**
+   * Runs a sharded task's `items` function or final fold where its chunks
+   * run. Without it, they run on the runner's thread.
+   *
+   * @param task The task's name.
+   * @param step Which of the two.
+   * @param input Its deps, or the chunks' results.
+   * @param options Its permissions and an abort signal.
+   */
+  runShardStep?(
+    task: string,
+    step: "items" | "fold",
+    input: Record<string, unknown> | unknown[],
+    options: CpuRunOptions,
+  ): Promise<CpuResult>;
   /** Starts capacity ahead of work. */
-  warm?(demand: Iterable<{ permissions: Permissions; count: number }>): void;
+  warm?(demand: Iterable<WarmDemand>): void;
   /** Releases every resource. */
   close(): void;
 }
@@ -91,7 +105,23 @@ export interface RunOptions {
   checkPermissions?: boolean;
   /** Run cpu tasks here instead of on a local worker pool. */
   cpuLane?: CpuLane;
+  /** Arguments every task finds in `context.args` (the CLI passes what follows `--`). */
+  args?: readonly string[];
+  /**
+   * Where sandboxed tasks run: `"process"` (default), each worker in a host
+   * process of its own that contains any fault; or `"worker"`, Web Workers in
+   * this process, which start faster but cannot contain a heap exhausted or a
+   * task signalling its own process (see README, "Permissions").
+   */
+  isolation?: Isolation;
+  /**
+   * Retire a cpu worker after this many tasks; `1` runs every task in a fresh
+   * realm. Default: `Infinity`. Minimum 1.
+   */
+  maxTasksPerWorker?: number;
 }
+
+const EMPTY_REPORT_MARK = Symbol.for("spool.worker");
 
 /**
  * Runs a task set: the targets and what they depend on, each once, io tasks
@@ -120,6 +150,11 @@ export interface RunOptions {
  * ```
  */
 export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<RunReport> {
+  // A sandbox imports the task module again; a script's top-level run() must
+  // not start a run of its own in there.
+  if ((globalThis as Record<symbol, unknown>)[EMPTY_REPORT_MARK] === true) {
+    return buildReport([], { wallMs: 0, workers: 0, concurrency: 0 });
+  }
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   const workers = options.cpuLane?.size ?? options.workers ?? navigator.hardwareConcurrency;
   if (!Number.isInteger(workers) || workers < 1) {
@@ -136,20 +171,28 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
   const order = tasks.graph.select(options.targets ?? []);
   const planned = order.map((name) => tasks.tasks.get(name)!);
   const cpuTasks = planned.filter((task) => task.kind === "cpu");
+  const sandboxedIo = planned.filter((task) => task.kind === "io" && !task.trusted);
+  const localCpu = options.cpuLane === undefined ? cpuTasks : [];
+  const sandboxed = [...localCpu, ...sandboxedIo];
+  const isolation = options.isolation ?? "process";
   const module = options.module ?? tasks.module;
-  if (cpuTasks.length > 0 && options.cpuLane === undefined && module === undefined) {
+  if (sandboxed.length > 0 && module === undefined) {
     throw new TypeError(
-      `Cannot run cpu task "${
-        cpuTasks[0].name
+      `Cannot run ${sandboxed[0].kind} task "${
+        sandboxed[0].name
       }" as the task set's module is unknown: pass { module: import.meta.url } to run()`,
     );
   }
+  const inWorkers = sandboxed.filter((task) => (task.isolation ?? isolation) === "worker");
+  const inProcesses = sandboxed.filter((task) => (task.isolation ?? isolation) === "process");
+  if (inWorkers.length > 0) promptGuard(inWorkers[0].name);
   if (options.checkPermissions ?? true) {
     const missing = findMissingGrants(planned);
-    const load = cpuTasks.length > 0 && options.cpuLane === undefined
-      ? workerLoadGrant(cpuTasks[0].name, module!, WORKER_MAIN)
-      : undefined;
-    if (load !== undefined) missing.push(load);
+    if (inWorkers.length > 0) {
+      const load = workerLoadGrant(inWorkers[0].name, module!, WORKER_MAIN);
+      if (load !== undefined) missing.push(load);
+    }
+    if (inProcesses.length > 0) missing.push(...hostGrants(inProcesses[0].name));
     if (missing.length > 0) throw new PermissionError(missing);
   }
 
@@ -161,14 +204,31 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
   reporter.runStart(plan);
 
   const t0 = performance.now();
-  const ownsLane = options.cpuLane === undefined && cpuTasks.length > 0;
+  const pool = sandboxed.length > 0
+    ? new WorkerPool(module!, {
+      size: workers,
+      isolation,
+      maxTasksPerWorker: options.maxTasksPerWorker,
+      // Printed by a task module while it loads in a sandbox: never on stdout,
+      // which may carry a JSON report.
+      onStrayOutput: (_stream, text) => console.error(text),
+    })
+    : undefined;
   const cpuLane: CpuLane | undefined = options.cpuLane ??
-    (cpuTasks.length > 0 ? new WorkerPool(module!, { size: workers }) : undefined);
+    (cpuTasks.length > 0 ? pool : undefined);
+  using _mainGuard = planned.some((task) => task.kind === "io" && task.trusted)
+    ? guardMainThread()
+    : undefined;
   try {
     cpuLane?.warm?.(demandByPermissions(cpuTasks));
+    // Hosts for the io tasks that can start at once; the others start on demand.
+    pool?.warmIo(sandboxedIo.filter((task) => task.deps.length === 0));
     const execution = new Execution(planned, {
       ioLane,
       cpuLane,
+      ioHost: sandboxedIo.length > 0 ? pool!.runIo.bind(pool) : undefined,
+      args: options.args ?? [],
+      mainGuard: _mainGuard,
       keepGoing: options.keepGoing ?? false,
       timeout: options.timeout,
       signal: options.signal,
@@ -187,19 +247,20 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
     reporter.runEnd(report);
     return report;
   } finally {
-    if (ownsLane) cpuLane?.close();
+    pool?.close();
   }
 }
 
 /** How many workers each permission set could keep busy, in first-use order. */
-function demandByPermissions(cpuTasks: Task[]): { permissions: Permissions; count: number }[] {
-  const demand = new Map<string, { permissions: Permissions; count: number }>();
+function demandByPermissions(cpuTasks: Task[]): WarmDemand[] {
+  const demand = new Map<string, WarmDemand>();
   for (const task of cpuTasks) {
-    const key = permissionKey(task.permissions);
+    const { permissions, maxHeapMb, isolation } = task;
+    const key = `${permissionKey(permissions)} ${maxHeapMb} ${isolation}`;
     const entry = demand.get(key);
     // A sharded task can keep every worker busy.
     const count = task.shard === undefined ? 1 : Infinity;
-    if (entry === undefined) demand.set(key, { permissions: task.permissions, count });
+    if (entry === undefined) demand.set(key, { permissions, count, maxHeapMb, isolation });
     else entry.count += count;
   }
   return [...demand.values()];

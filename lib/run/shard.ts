@@ -59,6 +59,16 @@ export interface ChunkLane {
   readonly size: number;
   /** Runs `map` over one chunk. */
   runChunk(task: string, chunk: CpuChunk, options: CpuRunOptions): Promise<ChunkResult>;
+  /**
+   * Runs the task's `items` function or its final fold in a sandbox. Without
+   * it they run on this thread.
+   */
+  runShardStep?(
+    task: string,
+    step: "items" | "fold",
+    input: Record<string, unknown> | unknown[],
+    options: CpuRunOptions,
+  ): Promise<{ value: unknown }>;
 }
 
 /** Options for {@linkcode runShard}. */
@@ -75,6 +85,12 @@ export interface ShardRunOptions {
   onOutput?: CpuRunOptions["onOutput"];
   /** Called as each chunk comes back: its worker, its time in the worker, and items done so far. */
   onChunk?: (chunk: ChunkDone) => void;
+  /** The run's arguments, for an `items` function. */
+  args?: readonly string[];
+  /** The heap limit of the processes that map the chunks, in MiB. */
+  maxHeapMb?: number;
+  /** Where the chunks' workers live. */
+  isolation?: CpuRunOptions["isolation"];
 }
 
 /** A chunk of a sharded task that came back. */
@@ -90,9 +106,10 @@ export interface ChunkDone {
 }
 
 /**
- * Runs a sharded task: gets its items (an `items` function runs here, on the
- * main thread, so it should only select or build the list), then keeps one
- * chunk in flight per worker until every item is mapped.
+ * Runs a sharded task: gets its items (an `items` function runs in a worker
+ * with the task's permissions, when the lane can run it there), then keeps
+ * one chunk in flight per worker until every item is mapped, and folds the
+ * chunks' results in a worker too.
  *
  * Chunks are cut one at a time as workers free up rather than all queued at
  * once: the size can then follow the first chunk's measured cost, and after
@@ -112,19 +129,37 @@ export async function runShard(
   shard: TaskShard,
   options: ShardRunOptions,
 ): Promise<unknown> {
-  const { permissions, signal, deps, onOutput, onChunk } = options;
+  const { permissions, signal, deps, onOutput, onChunk, maxHeapMb, isolation } = options;
   options.onStart?.();
-  const context = { name, signal: signal ?? new AbortController().signal, deps };
-  const items = await resolveItems(shard, context);
+  const context = {
+    name,
+    signal: signal ?? new AbortController().signal,
+    deps,
+    args: options.args ?? [],
+  };
+  const sandbox = { permissions, signal, onOutput, maxHeapMb, isolation, args: options.args };
+  // The task's own code runs in its sandbox, not here: `items` when it is a
+  // function, and the final fold.
+  const items = typeof shard.items === "function" && lane.runShardStep !== undefined
+    ? await resolveItems(
+      { ...shard, items: (await lane.runShardStep(name, "items", deps, sandbox)).value as never },
+      context,
+    )
+    : await resolveItems(shard, context);
   signal?.throwIfAborted();
   const parts = await mapChunks(lane, name, items, shard.chunkSize, {
     permissions,
     signal,
     onOutput,
+    maxHeapMb,
+    isolation,
   }, onChunk);
   // One level only: a result that is itself an array stays one result.
   if (shard.reduce === undefined) return (parts as unknown[][]).flat();
-  // One fold per chunk came back; folding them in order here costs a few calls.
+  // One fold per chunk came back; they are folded in order in the sandbox.
+  if (lane.runShardStep !== undefined) {
+    return (await lane.runShardStep(name, "fold", parts, sandbox)).value;
+  }
   let acc = shard.hasInitial ? shard.initial : parts[0];
   for (let i = shard.hasInitial ? 0 : 1; i < parts.length; i++) acc = shard.reduce(acc, parts[i]);
   return acc;

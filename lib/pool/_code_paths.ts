@@ -1,0 +1,78 @@
+/**
+ * The files a sandbox host must be able to read to load a task module: the
+ * local code modules of its module graph (from `deno info --json`) and the
+ * folder of spool's worker side. Only code: a JSON, text or bytes module in
+ * the graph is left out, so that a task cannot read an undeclared file by
+ * importing it (`import("./secret.txt", { with: { type: "text" } })`); it can
+ * read such a file only inside the `read` scopes it declared.
+ *
+ * @module
+ */
+
+import { denoExecutable } from "./_endpoint.ts";
+
+// Taken when spool loads, before any task code runs (see _endpoint.ts).
+const Command = Deno.Command;
+
+/** Media types of modules that hold code, as `deno info` names them. */
+const CODE = new Set([
+  "JavaScript",
+  "Mjs",
+  "Cjs",
+  "JSX",
+  "TypeScript",
+  "Mts",
+  "Cts",
+  "Dts",
+  "Dmts",
+  "Dcts",
+  "TSX",
+  "Wasm",
+]);
+
+interface InfoModule {
+  kind?: string;
+  specifier: string;
+  mediaType?: string;
+}
+
+/**
+ * Lists the code files a host reads to load `module` and spool's worker side.
+ *
+ * @param module The task module's URL.
+ * @param workerSide The URL of spool's worker entry; its folder is added whole.
+ * @param flags Module-resolution flags to pass to `deno info`.
+ * @returns Absolute paths: spool's worker folder, then the graph's local code files.
+ */
+export async function codePaths(
+  module: string,
+  workerSide: string,
+  flags: readonly string[] = [],
+): Promise<string[]> {
+  const folder = decodeURIComponent(new URL(".", workerSide).pathname).replace(/\/$/, "");
+  const paths = workerSide.startsWith("file:") ? [folder] : [];
+  if (!module.startsWith("file:")) return paths;
+  const own = decodeURIComponent(new URL(module).pathname);
+  try {
+    const { code, stdout } = await new Command(denoExecutable() ?? Deno.execPath(), {
+      args: ["info", "--json", ...flags, module],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+      env: { NO_COLOR: "1" },
+    }).output();
+    if (code !== 0) return [...paths, own];
+    const info = JSON.parse(new TextDecoder().decode(stdout)) as { modules?: InfoModule[] };
+    for (const entry of info.modules ?? []) {
+      if (!entry.specifier.startsWith("file:") || !CODE.has(entry.mediaType ?? "")) continue;
+      const path = decodeURIComponent(new URL(entry.specifier).pathname);
+      if (!path.startsWith(`${folder}/`)) paths.push(path);
+    }
+    if (!paths.includes(own)) paths.push(own);
+    return paths;
+  } catch {
+    // No `deno info` to ask: the host can read the task file alone, and
+    // whatever else it imports fails to load with the file's name.
+    return [...paths, own];
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The main module of a sandbox host: a Deno process started by the pool with
+ * exactly one permission set (plus read access to the code it loads and a
+ * connection back to the runner), `--no-prompt`, and stdin closed after one
+ * line. It runs no task code itself: tasks run in a Web Worker inside it,
+ * spawned with exactly the declared permissions, and this module relays
+ * messages between that worker and the runner.
+ *
+ * A process, not just a worker, because some faults end a whole process:
+ * a heap exhausted in any isolate aborts it, and `Deno.kill(Deno.pid)` needs
+ * no permission. Here they end the host, and the pool fails the task the host
+ * held and starts another.
+ *
+ * @module
+ */
+
+import { FrameWriter, readFrames } from "./_frames.ts";
+import type { FromWorker, HostConfig, ToHost } from "./_protocol.ts";
+
+const config = JSON.parse(Deno.args[0]) as HostConfig;
+const token = await readToken();
+const conn = await Deno.connect({ hostname: "127.0.0.1", port: config.port });
+// Small frames both ways: Nagle's algorithm would hold each for a delayed ACK.
+conn.setNoDelay(true);
+const out = new FrameWriter(conn);
+out.write({ type: "hello", token });
+
+let worker: Worker | undefined;
+let generation = 0;
+
+function spawn(): void {
+  const current = ++generation;
+  const w = new Worker(config.bootstrap, {
+    type: "module",
+    name: config.name,
+    deno: { permissions: config.permissions },
+  });
+  w.onmessage = (event: MessageEvent<FromWorker>) => {
+    if (current === generation) out.write(event.data);
+  };
+  w.onerror = (event: ErrorEvent) => {
+    event.preventDefault();
+    if (current !== generation) return;
+    out.write(
+      {
+        type: "fatal",
+        error: { name: "Error", message: event.message },
+      } satisfies FromWorker,
+    );
+  };
+  w.onmessageerror = () => {
+    if (current !== generation) return;
+    out.write(
+      {
+        type: "fatal",
+        error: { name: "Error", message: "a message from the worker could not be deserialized" },
+      } satisfies FromWorker,
+    );
+  };
+  worker = w;
+}
+
+spawn();
+try {
+  await readFrames(conn, (message) => {
+    const data = message as ToHost;
+    if (data.type === "recycle") {
+      // A fresh realm: nothing a task left on the last one (globals, timers) survives.
+      worker?.terminate();
+      spawn();
+      return;
+    }
+    worker?.postMessage(data);
+  });
+} catch {
+  // A torn connection: the runner is gone or gave up on this host.
+}
+// The runner closed the connection: nothing more will come.
+Deno.exit(0);
+
+/** The first line of stdin: the token that proves to the runner who is calling. */
+async function readToken(): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  const reader = Deno.stdin.readable.getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (value !== undefined) chunks.push(value);
+    const text = new TextDecoder().decode(concat(chunks));
+    const newline = text.indexOf("\n");
+    if (newline >= 0 || done) {
+      reader.releaseLock();
+      return newline >= 0 ? text.slice(0, newline) : text;
+    }
+  }
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}

@@ -1,0 +1,184 @@
+import assert from "node:assert/strict";
+import { defineTasks, io, run } from "../mod.ts";
+import { grantFlags, permissionKey } from "../lib/declare/permissions.ts";
+import { fixture, fixtureUrl, spool, tempDir } from "./_helpers.ts";
+import type { RunReport, TaskReport } from "../lib/report/report.ts";
+
+const SECRET = "the secret a cpu task may read only when it declares it";
+
+function byName(report: RunReport): Record<string, TaskReport> {
+  return Object.fromEntries(report.tasks.map((task) => [task.name, task]));
+}
+
+async function runJson(file: string, args: string[] = []) {
+  const { code, stdout, stderr } = await spool([
+    "run",
+    "--file",
+    file,
+    "--keep-going",
+    "--report",
+    "json",
+    ...args,
+  ]);
+  const report = JSON.parse(stdout) as RunReport;
+  return { code, stderr, report, t: byName(report) };
+}
+
+Deno.test("A task cannot read an undeclared file by importing it as text or JSON", async () => {
+  const { code, t, stderr } = await runJson(fixture("sandbox/escapes.ts"), [
+    "textImport",
+    "jsonImport",
+    "fine",
+  ]);
+  assert.equal(code, 1, stderr);
+  for (const name of ["textImport", "jsonImport"]) {
+    assert.equal(t[name].status, "failed", name);
+    assert.match(t[name].error!.message, /Requires read access to ".*(secret\.txt|data\.json)"/);
+    assert.doesNotMatch(JSON.stringify(t[name]), /the secret|json-secret/);
+  }
+  assert.equal(t.fine.status, "ok");
+  assert.doesNotMatch(stderr, new RegExp(SECRET));
+});
+
+Deno.test("A sharded task's items function and final fold run in its sandbox, not in the runner", async () => {
+  const { t } = await runJson(fixture("sandbox/escapes.ts"), ["shardItems", "shardFold"]);
+  for (const name of ["shardItems", "shardFold"]) {
+    assert.equal(t[name].status, "failed", name);
+    assert.match(t[name].error!.message, /Requires read access/, name);
+  }
+});
+
+Deno.test("A task that signals its own process fails alone, and the run goes on to its report", async () => {
+  const { code, t, report, stderr } = await runJson(fixture("sandbox/escapes.ts"), [
+    "killSelf",
+    "fakeCtrlC",
+    "fine",
+  ]);
+  assert.equal(code, 1, "a failed run, not a killed (137) or interrupted (130) one");
+  assert.equal(report.cancelled, undefined, "a task's SIGINT is not the user's Ctrl-C");
+  // Deno.kill of its own process is refused without the run permission...
+  assert.equal(t.killSelf.status, "failed");
+  assert.equal(t.killSelf.error?.name, "NotCapable");
+  assert.match(
+    t.killSelf.error!.message,
+    /^Requires run access to signal the process that hosts the task/,
+  );
+  // ...and a signal sent another way ends only the process that hosts the task.
+  assert.equal(t.fakeCtrlC.status, "failed");
+  assert.equal(t.fakeCtrlC.error?.name, "WorkerCrashError");
+  assert.match(t.fakeCtrlC.error!.message, /killed by SIGINT$/);
+  assert.equal(t.fine.status, "ok");
+  assert.match(stderr, /3 tasks: 1 ok, 2 failed/);
+});
+
+Deno.test("A trusted io task that replaces Worker and Deno.Command cannot widen a later sandbox", async () => {
+  const { t } = await runJson(fixture("sandbox/escapes.ts"), ["afterUnsandbox"]);
+  assert.equal(t.unsandbox.status, "ok");
+  assert.equal(t.afterUnsandbox.status, "failed");
+  assert.match(t.afterUnsandbox.error!.message, /Requires read access/);
+});
+
+Deno.test("A task cannot reach its worker's channel: a later task's deps and result stay its own", async () => {
+  const module = fixtureUrl("sandbox/realm.ts");
+  const { default: tasks } = await import(module);
+  // One worker, so the victim and the spy run in the realm the attacker patched.
+  const warm = byName(await run(tasks, { workers: 1, module }));
+  assert.equal(warm.patchRealm.result, "patched");
+  assert.equal(
+    warm.victim.result,
+    "victim saw the-deps-of-a-later-task",
+    "its result was not rewritten",
+  );
+  assert.match(String(warm.spy.result), /^saw \d+ messages, none of them the victim's$/);
+
+  // Retiring each worker after one task gives every task a fresh realm.
+  const fresh = byName(await run(tasks, { workers: 1, module, maxTasksPerWorker: 1 }));
+  assert.equal(fresh.spy.result, "fresh realm");
+});
+
+Deno.test("Two different permission sets never share a worker, whatever their scopes contain", () => {
+  assert.notEqual(permissionKey({ read: ["/a", "/b"] }), permissionKey({ read: ["/a;b"] }));
+  assert.notEqual(
+    permissionKey({ read: ["x;write=./f"] }),
+    permissionKey({ read: ["x"], write: ["./f"] }),
+  );
+  assert.notEqual(permissionKey({ env: ["A", "B"] }), permissionKey({ env: ["A,B"] }));
+  assert.equal(permissionKey({ read: ["/b", "/a"] }), permissionKey({ read: ["/a", "/b"] }));
+  // A path with a comma cannot be a flag value: it is refused when declared.
+  assert.throws(
+    () => defineTasks({ t: io({ permissions: { read: ["/a,/b"] }, run: () => 1 }) }),
+    /Task "t" has invalid permission 'read': "\/a,\/b" contains a comma/,
+  );
+  assert.deepEqual(grantFlags({ read: ["x;write=./f"] }), ["--allow-read=x;write=./f"]);
+});
+
+Deno.test("A scope that looks like another permission grants nothing more", async () => {
+  await using dir = await tempDir();
+  const target = `${dir.path}/f`;
+  const file = await dir.write(
+    "tasks.ts",
+    `import { cpu, defineTasks } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+export default defineTasks({
+  sneaky: cpu({
+    permissions: { read: [${JSON.stringify(`${dir.path}/x;write=${target}`)}] },
+    run: () => Deno.writeTextFileSync(${JSON.stringify(target)}, "written"),
+  }),
+});
+`,
+  );
+  const { t } = await runJson(file);
+  assert.equal(t.sneaky.status, "failed");
+  assert.match(t.sneaky.error!.message, /Requires write access/);
+  await assert.rejects(Deno.stat(target), Deno.errors.NotFound);
+});
+
+Deno.test("An io task runs in a sandbox holding exactly what it declared, for each permission kind", async () => {
+  const module = fixtureUrl("sandbox/io_kinds.ts");
+  const { default: tasks } = await import(module);
+  const report = await run(tasks, { module, keepGoing: true });
+  const t = byName(report);
+  for (const task of report.tasks) {
+    assert.equal(task.status, "ok", `${task.name}: ${task.error?.message}`);
+  }
+  for (const kind of ["net", "read", "write", "env", "run", "sys", "ffi"]) {
+    assert.deepEqual(t[kind].result, { declared: "granted", other: "denied" }, kind);
+  }
+  assert.deepEqual(t.nothing.result, Array(7).fill("denied"), "a task that declares nothing");
+  assert.equal(t.trustedTask.result, "granted", "a trusted task holds what the process holds");
+});
+
+Deno.test("Sandboxed io tasks overlap, across permission sets, under one concurrency limit", async () => {
+  const module = fixtureUrl("sandbox/io_kinds.ts");
+  const { overlap } = await import(module);
+  const report = await run(overlap, { module, concurrency: 6 });
+  assert.equal(report.ok, true);
+  // Every wait had started before any ended: all six ran at once, in three hosts.
+  const latestStart = Math.max(...report.tasks.map((task) => task.startMs!));
+  const firstEnd = Math.min(...report.tasks.map((task) => task.endMs!));
+  assert.ok(latestStart < firstEnd, `${latestStart} < ${firstEnd}`);
+
+  const limited = await run(overlap, { module, concurrency: 2 });
+  const spans = limited.tasks.map((task) => [task.startMs!, task.endMs!]);
+  // A task's end is recorded a moment after its slot went to the next one:
+  // count as running at once only spans that overlap by more than 50 ms.
+  const atOnce = Math.max(
+    ...spans.map(([start]) => spans.filter(([s, e]) => s <= start && start < e - 50).length),
+  );
+  assert.ok(atOnce <= 2, `at most 2 at once under concurrency 2, saw ${atOnce}`);
+});
+
+Deno.test("Deps and results that cannot cross into a sandbox fail the task with their type named", async () => {
+  const module = fixtureUrl("sandbox/io_kinds.ts");
+  const { crossing } = await import(module);
+  const t = byName(await run(crossing, { module, keepGoing: true }));
+  assert.equal(t.returnsFunction.status, "failed");
+  assert.match(
+    t.returnsFunction.error!.message,
+    /^Cannot return the result of io task "returnsFunction": it is not structured-cloneable/,
+  );
+  assert.equal(t.getsFunction.status, "failed");
+  assert.match(
+    t.getsFunction.error!.message,
+    /^Cannot send the dependencies of io task "getsFunction" to a worker: they are not structured-cloneable/,
+  );
+});
