@@ -182,3 +182,40 @@ Deno.test("Deps and results that cannot cross into a sandbox fail the task with 
     /^Cannot send the dependencies of io task "getsFunction" to a worker: they are not structured-cloneable/,
   );
 });
+
+/** Runs a command on a pseudo-terminal (util-linux `script`), where Deno may prompt. */
+async function onTerminal(command: string): Promise<string> {
+  const { stdout } = await new Deno.Command("script", {
+    args: ["-qec", command, "/dev/null"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+    signal: AbortSignal.timeout(30_000),
+  }).output();
+  return new TextDecoder().decode(stdout);
+}
+
+const hasScript = await new Deno.Command("script", {
+  args: ["--version"],
+  stdout: "null",
+  stderr: "null",
+})
+  .output().then((o) => o.success, () => false);
+
+Deno.test({
+  name: "No task can open a permission prompt, even when the process could prompt",
+  ignore: !hasScript,
+  async fn() {
+    const script = fixture("sandbox/prompt_script.ts");
+    // On a terminal, with -A and no --no-prompt: the sandbox process never asks.
+    const sandboxed = await onTerminal(`${Deno.execPath()} run -A ${script} process`);
+    assert.match(sandboxed, /RESULT failed NotCapable/);
+    assert.doesNotMatch(sandboxed, /Allow\?|requests env access/);
+    // An in-process worker could: spool refuses to start one and names the flag.
+    const inProcess = await onTerminal(`${Deno.execPath()} run -A ${script} worker`);
+    assert.match(inProcess, /REFUSED UsageError: .*run again with --no-prompt/);
+    const withFlag = await onTerminal(`${Deno.execPath()} run -A --no-prompt ${script} worker`);
+    assert.match(withFlag, /RESULT failed NotCapable/);
+  },
+});
