@@ -25,12 +25,22 @@ Deno.test("planRun selects the targets and their dependencies, each with its ste
 });
 
 Deno.test("planFlags merges every task's permissions into the flags the process needs", () => {
+  // Sandboxes are deno processes that report back over loopback: the runner
+  // also needs to start deno and listen on 127.0.0.1.
   assert.deepEqual(planFlags(planRun(tasks)), [
-    "--allow-net=example.com,mirror.example.com",
+    "--allow-net=example.com,mirror.example.com,127.0.0.1",
     "--allow-read=./data",
     "--allow-write",
+    "--allow-run=deno",
   ]);
-  assert.deepEqual(planFlags(planRun(tasks, { targets: ["unrelated"] })), []);
+  assert.deepEqual(planFlags(planRun(tasks, { targets: ["unrelated"] })), [
+    "--allow-net=127.0.0.1",
+    "--allow-run=deno",
+  ]);
+  const trusted = defineTasks({ t: io({ trusted: true, run: () => 1 }) });
+  assert.deepEqual(planFlags(planRun(trusted)), [], "a trusted task needs no sandbox");
+  assert.match(formatPlan(planRun(trusted)), /^1 +io \(trusted\) +t /m, "the plan marks it");
+  assert.equal(planToJson(planRun(trusted)).tasks[0].trusted, true);
 });
 
 Deno.test("formatPlan shows step, lane, permissions and dependencies of each task", async () => {
@@ -69,10 +79,15 @@ Deno.test("spool run --dry-run --report json gives the plan as JSON, with missin
   ]);
   assert.deepEqual(plan.tasks[1].permissions, { net: ["example.com"] });
   assert.deepEqual(plan.flags, [
-    "--allow-net=example.com",
+    "--allow-net=example.com,127.0.0.1",
     "--allow-write",
     "--allow-env=SPOOL_MARKER",
+    "--allow-run=deno",
   ]);
-  assert.deepEqual(plan.missing.map((grant) => grant.flag), ["--allow-net=example.com"]);
+  assert.deepEqual(plan.missing.map((grant) => grant.flag), [
+    "--allow-net=example.com",
+    "--allow-run=deno",
+    "--allow-net=127.0.0.1",
+  ]);
   assert.deepEqual(planToJson(planRun(tasks, { targets: ["unrelated"] })).missing, []);
 });

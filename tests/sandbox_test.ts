@@ -145,6 +145,8 @@ Deno.test("An io task runs in a sandbox holding exactly what it declared, for ea
   }
   assert.deepEqual(t.nothing.result, Array(7).fill("denied"), "a task that declares nothing");
   assert.equal(t.trustedTask.result, "granted", "a trusted task holds what the process holds");
+  assert.equal(t.trustedTask.trusted, true, "the report marks a trusted task");
+  assert.equal(t.nothing.trusted, undefined);
 });
 
 Deno.test("Sandboxed io tasks overlap, across permission sets, under one concurrency limit", async () => {

@@ -48,6 +48,8 @@ export interface TaskReport {
   name: string;
   /** Its lane. */
   kind: TaskKind;
+  /** `true` for an io task that ran on the runner's thread, outside any sandbox. */
+  trusted?: true;
   /** How it ended. */
   status: TaskStatus;
   /** When it started, in ms since the run started; `null` when skipped. */

@@ -20,6 +20,8 @@ export interface PlannedTask {
   deps: readonly string[];
   /** Its declared permissions. */
   permissions: Permissions;
+  /** An io task that runs on the runner's thread, outside any sandbox. */
+  trusted?: true;
   /**
    * Its step, from 1: one more than the highest step among its
    * dependencies. Tasks of step 1 start at once; tasks of one step can run

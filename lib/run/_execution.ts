@@ -363,6 +363,7 @@ export class Execution {
     const report: TaskReport = {
       name: task.name,
       kind: task.kind,
+      ...(task.trusted ? { trusted: true as const } : {}),
       status: last.status,
       startMs: roundMs(first.startMs),
       endMs: roundMs(last.endMs),

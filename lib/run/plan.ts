@@ -20,6 +20,7 @@ import type { PlannedTask, RunPlan } from "../report/reporter.ts";
 import { palette } from "../report/_ansi.ts";
 import { safeLine } from "../report/_sanitize.ts";
 import { DEFAULT_CONCURRENCY } from "./scheduler.ts";
+import { hostGrants } from "./_sandbox_checks.ts";
 
 /** Options for {@linkcode planRun}. */
 export interface PlanOptions {
@@ -56,12 +57,12 @@ export function planRun(tasks: TaskSet, options: PlanOptions = {}): RunPlan {
   const steps = new Map<string, number>();
   const planned: PlannedTask[] = [];
   for (const name of tasks.graph.select(options.targets ?? [])) {
-    const { kind, deps, permissions } = tasks.tasks.get(name)!;
+    const { kind, deps, permissions, trusted } = tasks.tasks.get(name)!;
     // Dependency order: every dependency already has its step.
     let step = 1;
     for (const dep of deps) step = Math.max(step, (steps.get(dep) ?? 0) + 1);
     steps.set(name, step);
-    planned.push({ name, kind, deps, permissions, step });
+    planned.push({ name, kind, deps, permissions, step, ...(trusted ? { trusted } : {}) });
   }
   const hasCpu = planned.some((task) => task.kind === "cpu");
   return {
@@ -80,8 +81,13 @@ export function planRun(tasks: TaskSet, options: PlanOptions = {}): RunPlan {
  * @returns Flags such as `--allow-net=example.com`, in flag order.
  */
 export function planFlags(plan: RunPlan): string[] {
+  // Sandboxes are deno processes that report back over loopback.
+  const sandboxed = plan.tasks.some((task) => !task.trusted);
   return PERMISSION_NAMES.flatMap((name) => {
-    const merged = mergeScopes(plan.tasks.map((task) => task.permissions[name]));
+    const declared = plan.tasks.map((task) => task.permissions[name]);
+    if (sandboxed && name === "net") declared.push(["127.0.0.1"]);
+    if (sandboxed && name === "run") declared.push(["deno"]);
+    const merged = mergeScopes(declared);
     return merged === undefined ? [] : [flagFor(name, merged)];
   });
 }
@@ -127,7 +133,12 @@ export function planToJson(plan: RunPlan): PlanJson {
     concurrency: plan.concurrency,
     tasks: plan.tasks.map((task) => ({ ...task, flags: taskFlags(task.permissions) })),
     flags: planFlags(plan),
-    missing: findMissingGrants(plan.tasks),
+    missing: [
+      ...findMissingGrants(plan.tasks),
+      ...(plan.tasks.some((task) => !task.trusted)
+        ? hostGrants(plan.tasks.find((task) => !task.trusted)!.name)
+        : []),
+    ],
   };
 }
 
@@ -161,7 +172,7 @@ export function formatPlan(plan: RunPlan, options: { color?: boolean } = {}): st
     ["STEP", "LANE", "TASK", "PERMISSIONS", "AFTER"],
     ...json.tasks.map((task) => [
       String(task.step),
-      task.kind,
+      task.trusted ? "io (trusted)" : task.kind,
       task.name,
       task.flags.length === 0 ? "-" : safeLine(task.flags.join(" ")),
       task.deps.length === 0 ? "-" : task.deps.join(", "),
