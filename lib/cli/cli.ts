@@ -7,14 +7,6 @@
  * @module
  */
 
-import {
-  Argument,
-  Command,
-  CommanderError,
-  InvalidArgumentError,
-  Option,
-} from "npm:@commander-js/extra-typings@^14.0.0";
-import denoJson from "../../deno.json" with { type: "json" };
 import { SpoolError, UsageError } from "../errors.ts";
 import { DEFAULT_TASK_FILE, loadTaskFile } from "../declare/load.ts";
 import { safeLine, safeText } from "../report/_sanitize.ts";
@@ -22,6 +14,9 @@ import type { TaskSet } from "../declare/define.ts";
 import type { Permissions } from "../declare/permissions.ts";
 import type { TextSink } from "../report/plain.ts";
 import { ExitCode } from "./_exit_code.ts";
+import type { Handlers } from "./_program.ts";
+import { quickParse } from "./_quick_args.ts";
+import type { RunFlags } from "./_run_command.ts";
 
 export { ExitCode };
 
@@ -56,33 +51,6 @@ function fdSink(file: { writeSync(p: Uint8Array): number }): TextSink {
   };
 }
 
-function positiveInt(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) {
-      throw new InvalidArgumentError(
-        `'${name}' must be a positive integer: current value is "${value}"`,
-      );
-    }
-    return n;
-  };
-}
-
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-function duration(name: string) {
-  return (value: string): number => {
-    const match = value.trim().match(/^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/);
-    const ms = match === null ? Number.NaN : Number(match[1]) * UNITS[match[2] ?? "ms"];
-    if (!(ms > 0)) {
-      throw new InvalidArgumentError(
-        `'${name}' must be a duration above 0 such as 500ms, 30s or 2m (a bare number is ms): current value is "${value}"`,
-      );
-    }
-    return ms;
-  };
-}
-
 /**
  * Runs the spool command line and returns its exit code; it never exits the
  * process itself.
@@ -104,110 +72,8 @@ export async function runCli(args: readonly string[], options: CliOptions = {}):
   const spoolArgs = dashes < 0 ? args : args.slice(0, dashes);
   const taskArgs = dashes < 0 ? [] : args.slice(dashes + 1);
 
-  const program = new Command("spool")
-    .description(
-      "Run a task graph: io tasks concurrently on the event loop, cpu tasks on a warm Web Worker pool.",
-    )
-    .version(denoJson.version, "-V, --version", "Print the version")
-    .helpOption("-h, --help", "Show help")
-    .option("-f, --file <path>", "The task file", DEFAULT_TASK_FILE)
-    .exitOverride()
-    .configureOutput({
-      writeOut: (text) => stdout.write(text),
-      writeErr: (text) => stderr.write(text),
-      // Decided here, not by commander: its default reads NO_COLOR,
-      // FORCE_COLOR and CLICOLOR_FORCE, which needs env access.
-      getOutHasColors: () => false,
-      getErrHasColors: () => false,
-    })
-    .showSuggestionAfterError(true)
-    .addHelpText(
-      "after",
-      `
-Arguments after "--" go to the tasks (context.args): spool run build -- --prod.
-Task names may be glob patterns: spool run 'test:*'.
-
-Exit codes: 0 all tasks passed, 1 a task failed, 2 bad usage or task file (nothing ran),
-130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
-
-Each sandboxed task runs in a deno process of its own (--allow-run=deno,
---allow-net=127.0.0.1); run with --no-prompt so that no prompt can widen a worker's permissions.
-
-Output (on stderr): in a terminal, a live view redrawn in place (running io tasks, each
-worker's task, counts), with finished tasks and task output scrolling above it. It is used
-only when stderr is a terminal, CI and NO_COLOR are unset, TERM is not "dumb", --quiet is not
-given, and env access to CI, TERM, TERM_PROGRAM and TMUX is granted (-A, or
---allow-env=CI,TERM,TERM_PROGRAM,TMUX). Otherwise: plain logs, one line per task start and end,
-no cursor movement. Either way, what a task prints with console (in a worker too) is shown
-prefixed by the task's name, and the run ends with a summary: slowest tasks, critical path,
-each failure with its error, and wall time, task time and speedup.`,
-    );
-
-  program
-    .command("run", { isDefault: true })
-    .description("Run tasks and what they depend on (every task when none is named)")
-    .argument("[tasks...]", "Tasks to run")
-    .addOption(
-      new Option("-w, --workers <n>", "Size of the cpu worker pool")
-        .default(navigator.hardwareConcurrency, "navigator.hardwareConcurrency")
-        .argParser(positiveInt("--workers")),
-    )
-    .addOption(
-      new Option("-c, --concurrency <n>", "How many io tasks run at once")
-        .default(DEFAULT_CONCURRENCY)
-        .argParser(positiveInt("--concurrency")),
-    )
-    .option("-k, --keep-going", "After a failure, run every task not downstream of it", false)
-    .addOption(
-      new Option(
-        "--timeout <duration>",
-        "Time limit of one attempt of each task that sets no 'timeout' (500ms, 30s, 2m; bare number: ms)",
-      ).argParser(duration("--timeout")),
-    )
-    .option(
-      "--report-file <path>",
-      "Write the JSON report to this file (atomically), even when the run fails or is interrupted",
-    )
-    .addHelpText(
-      "after",
-      `
-Failures: the first failed task stops the run: nothing new starts, running io tasks see their
-signal abort, running cpu tasks' workers are terminated, and the rest is skipped. With
---keep-going, everything not downstream of a failure still runs. A task's 'timeout' (or
---timeout) limits each attempt; its 'retries' try again after a growing wait.
-
-Ctrl-C or SIGTERM stops the run the same way and prints the summary (exit 130 or 143); a
-second signal exits at once. --report-file is written in every case.`,
-    )
-    .option("-q, --quiet", "Print only failures and the summary", false)
-    .option(
-      "--trace <file>",
-      "Write the run as Chrome Trace Event JSON: open it in https://ui.perfetto.dev or chrome://tracing",
-    )
-    .option(
-      "--dry-run",
-      "Print the plan (tasks, lanes, order, permissions; JSON with --report json) and run nothing",
-      false,
-    )
-    .addOption(
-      new Option(
-        "--report <format>",
-        "Print the final report on stdout (human output stays on stderr)",
-      )
-        .choices(["json"] as const),
-    )
-    .addOption(
-      new Option(
-        "--env-file [path]",
-        "Load environment variables from a .env file (Deno's own --env-file; default: .env)",
-      ).preset(".env"),
-    )
-    .option(
-      "--show-results",
-      "After the summary, print each target task's result (JSON, one line each)",
-      false,
-    )
-    .action(async (patterns, flags) => {
+  const handlers: Handlers = {
+    async run(file: string, patterns: string[], flags: RunFlags & { envFile?: string }) {
       if (flags.envFile !== undefined) {
         const { relaunchWithEnvFile } = await import("./_project_config.ts");
         const code = await relaunchWithEnvFile(flags.envFile, args);
@@ -216,7 +82,6 @@ second signal exits at once. --report-file is written in every case.`,
           return;
         }
       }
-      const { file } = program.opts();
       const loaded = await loadTaskFile(file);
       const targets = expandTargets(patterns, loaded.tasks);
       const { runCommand } = await import("./_run_command.ts");
@@ -230,13 +95,9 @@ second signal exits at once. --report-file is written in every case.`,
         handleSignals: options.handleSignals,
         taskArgs,
       });
-    });
-
-  program
-    .command("list")
-    .description("List the tasks: name, kind, dependencies, permissions, description")
-    .action(async () => {
-      const { tasks } = await loadTaskFile(program.opts().file);
+    },
+    async list(file: string) {
+      const { tasks } = await loadTaskFile(file);
       const rows = [...tasks.tasks.values()].map((t) => [
         safeLine(t.name),
         t.kind,
@@ -245,50 +106,36 @@ second signal exits at once. --report-file is written in every case.`,
         safeLine(t.description),
       ]);
       stdout.write(table([["TASK", "KIND", "DEPS", "PERMISSIONS", "DESCRIPTION"], ...rows]));
-    });
-
-  program
-    .command("graph")
-    .description("Print the task graph, edges from each dependency to its dependant")
-    .argument("[tasks...]", "Only these tasks and what they depend on")
-    .addOption(
-      new Option("--format <format>", "Output format").choices(["dot", "mermaid"] as const).default(
-        "dot" as const,
-      ),
-    )
-    .action(async (patterns, flags) => {
-      const { tasks } = await loadTaskFile(program.opts().file);
+    },
+    async graph(file: string, patterns: string[], format: "dot" | "mermaid") {
+      const { tasks } = await loadTaskFile(file);
       const names = tasks.graph.select(expandTargets(patterns, tasks));
-      stdout.write(
-        flags.format === "dot" ? tasks.graph.toDot(names) : tasks.graph.toMermaid(names),
-      );
-    });
-
-  if (completing) {
-    const words = args.slice(2);
-    const { printCandidates } = await import("./_completions.ts");
-    await printCandidates(program, words, await taskNamesFor(words));
-    return ExitCode.Ok;
-  }
-  program
-    .command("completions")
-    .description("Print the shell completion script: spool completions bash >> ~/.bashrc")
-    .addArgument(
-      new Argument("<shell>", "The shell").choices(["bash", "zsh", "fish", "powershell"] as const),
-    )
-    .action(async (shell) => {
-      const { printCompletionScript } = await import("./_completions.ts");
-      await printCompletionScript(shell);
-    });
+      stdout.write(format === "dot" ? tasks.graph.toDot(names) : tasks.graph.toMermaid(names));
+    },
+    taskNames,
+  };
 
   try {
-    await program.parseAsync([...spoolArgs], { from: "user" });
+    const quick = completing ? undefined : quickParse(spoolArgs, {
+      workers: navigator.hardwareConcurrency,
+      concurrency: DEFAULT_CONCURRENCY,
+      file: DEFAULT_TASK_FILE,
+    });
+    if (quick === undefined) {
+      const { parseWithCommander } = await import("./_program.ts");
+      const code = await parseWithCommander(
+        spoolArgs,
+        handlers,
+        { stdout, stderr, defaultConcurrency: DEFAULT_CONCURRENCY },
+        completing ? args.slice(2) : undefined,
+      );
+      return code === ExitCode.Ok ? exitCode : code;
+    }
+    if (quick.command === "run") await handlers.run(quick.file, quick.patterns, quick.flags);
+    else if (quick.command === "list") await handlers.list(quick.file);
+    else await handlers.graph(quick.file, quick.patterns, quick.format);
     return exitCode;
   } catch (error) {
-    if (error instanceof CommanderError) {
-      // Help and version end with code 0; commander has already printed the error otherwise.
-      return error.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
-    }
     if (error instanceof SpoolError) {
       stderr.write(`error: ${safeText(error.message)}\n`);
       return error.exitCode;
@@ -341,7 +188,7 @@ function describePermissions(permissions: Permissions): string {
  * The tasks of the task file named among the words being completed, by name
  * with their descriptions; none when it does not load.
  */
-async function taskNamesFor(words: readonly string[]): Promise<Map<string, string>> {
+async function taskNames(words: readonly string[]): Promise<Map<string, string>> {
   let file = DEFAULT_TASK_FILE;
   for (let i = 0; i < words.length - 1; i++) {
     if (words[i] === "-f" || words[i] === "--file") file = words[i + 1];
