@@ -100,3 +100,41 @@ Deno.test("The fast path knows every long flag that commander's run, graph and g
   );
   assert.deepEqual([...options].sort(), [...QUICK_LONG_FLAGS].sort());
 });
+
+const HELP_FILE = new URL("../lib/cli/_help.ts", import.meta.url);
+
+Deno.test("The help texts the fast path prints are commander's, word for word", async () => {
+  const commander: Record<string, string> = {};
+  for (const command of ["", "run", "list", "graph", "completions"]) {
+    const stdout = captureSink();
+    await parseWithCommander(command === "" ? ["--help"] : [command, "--help"], {} as Handlers, {
+      stdout,
+      stderr: captureSink(),
+      defaultConcurrency: 64,
+    });
+    commander[command] = stdout.text;
+  }
+  if (Deno.env.get("UPDATE") === "1") {
+    await Deno.writeTextFile(
+      HELP_FILE,
+      `/**
+ * spool's help texts exactly as commander prints them (see _program.ts), so
+ * that \`spool --help\` need not load commander. Written by
+ * \`UPDATE=1 deno test -A tests/quick_args_test.ts\`; a test fails when they
+ * drift.
+ *
+ * @module
+ */
+
+/** Help by command; \`""\` is the top level. */
+export const HELP: Readonly<Record<string, string>> = ${JSON.stringify(commander, null, 2)};
+`,
+    );
+  }
+  const { HELP } = await import("../lib/cli/_help.ts");
+  assert.deepEqual(
+    HELP,
+    commander,
+    "run UPDATE=1 deno test -A tests/quick_args_test.ts to rewrite lib/cli/_help.ts",
+  );
+});

@@ -82,6 +82,10 @@ export async function parseWithCommander(
       // FORCE_COLOR and CLICOLOR_FORCE, which needs env access.
       getOutHasColors: () => false,
       getErrHasColors: () => false,
+      // A fixed width, so that the help text is the same everywhere and the
+      // fast path can print it without loading commander (see _help.ts).
+      getOutHelpWidth: () => 100,
+      getErrHelpWidth: () => 100,
     })
     .showSuggestionAfterError(true)
     .addHelpText(

@@ -116,6 +116,17 @@ export async function runCli(args: readonly string[], options: CliOptions = {}):
   };
 
   try {
+    const help = completing ? undefined : helpAsked(spoolArgs);
+    if (help === "version") {
+      const { default: config } = await import("../../deno.json", { with: { type: "json" } });
+      stdout.write(`${config.version}\n`);
+      return ExitCode.Ok;
+    }
+    if (help !== undefined) {
+      const { HELP } = await import("./_help.ts");
+      stdout.write(HELP[help]);
+      return ExitCode.Ok;
+    }
     const quick = completing ? undefined : quickParse(spoolArgs, {
       workers: navigator.hardwareConcurrency,
       concurrency: DEFAULT_CONCURRENCY,
@@ -147,6 +158,23 @@ export async function runCli(args: readonly string[], options: CliOptions = {}):
     );
     return ExitCode.TaskFailed;
   }
+}
+
+/**
+ * The help the command line asks for (`""` for the top level, or a command),
+ * `"version"` for the version, or `undefined`: only the plain spellings,
+ * anything else goes through commander.
+ */
+function helpAsked(args: readonly string[]): string | undefined {
+  const isHelp = (arg: string | undefined) => arg === "-h" || arg === "--help";
+  const commands = ["run", "list", "graph", "completions"];
+  if (args.length === 1) {
+    if (args[0] === "-V" || args[0] === "--version") return "version";
+    if (isHelp(args[0]) || args[0] === "help") return "";
+  }
+  if (args.length === 2 && commands.includes(args[0]) && isHelp(args[1])) return args[0];
+  if (args.length === 2 && args[0] === "help" && commands.includes(args[1])) return args[1];
+  return undefined;
 }
 
 /**
