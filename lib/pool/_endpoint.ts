@@ -28,14 +28,15 @@ export interface EndpointEvents {
   crash(reason: string, cause?: Error): void;
   /** Text a host process wrote to its stdout or stderr itself, not through `console`. */
   output(stream: "stdout" | "stderr", text: string): void;
+  /** A message could not be serialized for the worker (it holds a function, shared memory...). */
+  unsendable(message: ToHost, error: Error): void;
 }
 
 /** One worker as the pool sees it. */
 export interface Endpoint {
   /**
-   * Sends a message to the worker.
-   *
-   * @throws {Error} When the message cannot be cloned.
+   * Sends a message to the worker; one that cannot be cloned is reported
+   * through `unsendable`.
    */
   post(message: ToHost, transfer: Transferable[]): void;
   /** Replaces the worker with a fresh one (a new realm); it says `ready` again. */
@@ -78,8 +79,12 @@ export function workerEndpoint(options: EndpointOptions, events: EndpointEvents)
       name: options.name,
       deno: { permissions: workerPermissions(options.permissions) },
     });
-    w.onmessage = (event: MessageEvent<FromWorker>) => {
-      if (worker === w) events.message(event.data);
+    w.onmessage = (event: MessageEvent<FromWorker | FromWorker[]>) => {
+      if (worker !== w) return;
+      const data = event.data;
+      // The worker sends the messages of one tick as one array.
+      if (Array.isArray(data)) { for (const message of data) events.message(message); }
+      else events.message(data);
     };
     w.onerror = (event: ErrorEvent) => {
       event.preventDefault();
@@ -92,7 +97,13 @@ export function workerEndpoint(options: EndpointOptions, events: EndpointEvents)
   };
   spawn();
   return {
-    post: (message, transfer) => worker?.postMessage(message, transfer),
+    post(message, transfer) {
+      try {
+        worker?.postMessage(message, transfer);
+      } catch (error) {
+        events.unsendable(message, error as Error);
+      }
+    },
     recycle() {
       worker?.terminate();
       spawn();
@@ -297,7 +308,7 @@ export function processEndpoint(
     conn = c;
     // Small frames both ways: Nagle's algorithm would hold each for a delayed ACK.
     (c as Deno.TcpConn).setNoDelay?.(true);
-    writer = new FrameWriter(c);
+    writer = new FrameWriter(c, (message, error) => events.unsendable(message as ToHost, error));
     for (const message of queued) writer.write(message);
     queued = [];
     return {

@@ -36,63 +36,79 @@ function serialize(value: unknown): Uint8Array {
 /** The largest frame either side accepts: 1 GiB. */
 const MAX_FRAME = 1 << 30;
 
-/** Writes frames to a connection, coalescing the frames of one tick into one write. */
+/**
+ * Writes messages to a connection. The messages of one tick go out as one
+ * frame holding their array: one serialization (a few hundred ns a message
+ * instead of about 10 µs each) and one write.
+ */
 export class FrameWriter {
   #conn: Deno.Conn;
-  #pending: Uint8Array[] = [];
-  #size = 0;
-  #flushing: Promise<void> | undefined;
-  #failed: unknown;
+  #queue: unknown[] = [];
+  #writing: Promise<void> = Promise.resolve();
+  #scheduled = false;
+  #failed = false;
+  #onUnsendable: (message: unknown, error: Error) => void;
 
   /**
    * Wraps a connection.
    *
    * @param conn The connection to write to.
+   * @param onUnsendable Called with each message that cannot be serialized
+   * (a function, a symbol, shared memory) and V8's error; the others go.
    */
-  constructor(conn: Deno.Conn) {
+  constructor(conn: Deno.Conn, onUnsendable: (message: unknown, error: Error) => void = () => {}) {
     this.#conn = conn;
+    this.#onUnsendable = onUnsendable;
   }
 
   /**
-   * Queues one message.
+   * Queues one message; it is serialized and written at the end of the tick.
    *
    * @param message A structured-cloneable value.
-   * @throws {Error} When the value cannot be cloned (a function, a symbol, a
-   * SharedArrayBuffer), with V8's message.
    */
   write(message: unknown): void {
-    if (this.#failed !== undefined) return;
-    const body = serialize(message);
-    const head = new Uint8Array(4);
-    new DataView(head.buffer).setUint32(0, body.byteLength);
-    this.#pending.push(head, body);
-    this.#size += 4 + body.byteLength;
-    this.#flushing ??= Promise.resolve().then(() => this.#flush());
+    if (this.#failed) return;
+    this.#queue.push(message);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    queueMicrotask(() => this.#flush());
   }
 
-  async #flush(): Promise<void> {
+  #flush(): void {
+    this.#scheduled = false;
+    const batch = this.#queue;
+    this.#queue = [];
+    let body: Uint8Array;
     try {
-      while (this.#pending.length > 0) {
-        const parts = this.#pending;
-        const bytes = new Uint8Array(this.#size);
-        let offset = 0;
-        for (const part of parts) {
-          bytes.set(part, offset);
-          offset += part.byteLength;
+      body = serialize(batch);
+    } catch {
+      // Find the messages that cannot go; send the rest.
+      const good: unknown[] = [];
+      for (const message of batch) {
+        try {
+          serialize(message);
+          good.push(message);
+        } catch (error) {
+          this.#onUnsendable(message, error as Error);
         }
-        this.#pending = [];
-        this.#size = 0;
+      }
+      if (good.length === 0) return;
+      body = serialize(good);
+    }
+    const bytes = new Uint8Array(4 + body.byteLength);
+    new DataView(bytes.buffer).setUint32(0, body.byteLength);
+    bytes.set(body, 4);
+    this.#writing = this.#writing.then(async () => {
+      if (this.#failed) return;
+      try {
         for (let done = 0; done < bytes.byteLength;) {
           done += await this.#conn.write(bytes.subarray(done));
         }
+      } catch {
+        // The reader on the same connection sees it end; that is where it is reported.
+        this.#failed = true;
       }
-    } catch (error) {
-      // The reader on the same connection sees it end; that is where it is reported.
-      this.#failed = error;
-      this.#pending = [];
-    } finally {
-      this.#flushing = undefined;
-    }
+    });
   }
 }
 
@@ -100,7 +116,7 @@ export class FrameWriter {
  * Reads frames from a connection until it ends.
  *
  * @param conn The connection to read from.
- * @param onMessage Called with each message, in order.
+ * @param onMessage Called with each message, in order (a frame holds an array of them).
  * @returns Resolves when the connection ends; rejects when a frame is malformed.
  */
 export async function readFrames(
@@ -118,7 +134,7 @@ export async function readFrames(
       if (end - start - 4 < length) break;
       const body = buffer.subarray(start + 4, start + 4 + length);
       start += 4 + length;
-      onMessage(deserialize(body));
+      for (const message of deserialize(body) as unknown[]) onMessage(message);
     }
     if (start === end) start = end = 0;
     const need = end - start >= 4

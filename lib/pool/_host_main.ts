@@ -22,7 +22,24 @@ const token = await readToken();
 const conn = await Deno.connect({ hostname: "127.0.0.1", port: config.port });
 // Small frames both ways: Nagle's algorithm would hold each for a delayed ACK.
 conn.setNoDelay(true);
-const out = new FrameWriter(conn);
+const out = new FrameWriter(conn, (message, error) => {
+  // Cloned from the worker but not serializable here (shared memory): the
+  // task fails with the reason instead of its result going missing.
+  const m = message as FromWorker;
+  if (m.type === "result") {
+    out.write(
+      {
+        type: "error",
+        id: m.id,
+        error: {
+          name: "TypeError",
+          message:
+            `Cannot return the result of the task: it is not structured-cloneable (${error.message})`,
+        },
+      } satisfies FromWorker,
+    );
+  }
+});
 out.write({ type: "hello", token });
 
 let worker: Worker | undefined;
@@ -35,8 +52,11 @@ function spawn(): void {
     name: config.name,
     deno: { permissions: config.permissions },
   });
-  w.onmessage = (event: MessageEvent<FromWorker>) => {
-    if (current === generation) out.write(event.data);
+  w.onmessage = (event: MessageEvent<FromWorker | FromWorker[]>) => {
+    if (current !== generation) return;
+    const data = event.data;
+    if (Array.isArray(data)) { for (const message of data) out.write(message); }
+    else out.write(data);
   };
   w.onerror = (event: ErrorEvent) => {
     event.preventDefault();
@@ -61,16 +81,25 @@ function spawn(): void {
 }
 
 spawn();
+// The messages of one tick go to the worker as one array: one structured clone.
+let inbox: ToHost[] = [];
+function flushInbox(): void {
+  const batch = inbox;
+  inbox = [];
+  if (batch.length > 0) worker?.postMessage(batch);
+}
 try {
   await readFrames(conn, (message) => {
     const data = message as ToHost;
     if (data.type === "recycle") {
       // A fresh realm: nothing a task left on the last one (globals, timers) survives.
+      flushInbox();
       worker?.terminate();
       spawn();
       return;
     }
-    worker?.postMessage(data);
+    if (inbox.length === 0) queueMicrotask(flushInbox);
+    inbox.push(data);
   });
 } catch {
   // A torn connection: the runner is gone or gave up on this host.

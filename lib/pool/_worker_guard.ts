@@ -23,7 +23,11 @@
 
 import { type FromWorker, serializeError, type ToWorker } from "./_protocol.ts";
 
-type Post = (message: FromWorker, transfer?: Transferable[]) => void;
+type Post = (
+  message: FromWorker,
+  transfer?: Transferable[],
+  onUnsendable?: (error: Error) => FromWorker,
+) => void;
 type Listener = (data: ToWorker) => void;
 
 const reflectApply = Reflect.apply;
@@ -48,13 +52,56 @@ let serving = false;
 let ownerOf: () => number | undefined = () => undefined;
 let fatalSent = false;
 
+/**
+ * Queued messages go out at the next macrotask, not the next microtask: the
+ * timers that fire together (many io bodies waking at once) then send their
+ * results as one message.
+ */
+const flushChannel = inWorker ? new MessageChannel() : undefined;
+const scheduleFlush = flushChannel === undefined ? () => {} : (() => {
+  const port = flushChannel.port2;
+  flushChannel.port1.onmessage = () => flushOutbox();
+  const send = port.postMessage.bind(port);
+  return () => send(0);
+})();
+let outbox: FromWorker[] = [];
+let outboxTransfer: Transferable[] = [];
+/** For each queued message that has one: what to send instead if it cannot be cloned. */
+let outboxFallback = new Map<FromWorker, (error: Error) => FromWorker>();
+
+/** Sends what the tick queued as one message: one structured clone, not one each. */
+function flushOutbox(): void {
+  const batch = outbox;
+  const transfer = outboxTransfer;
+  const fallback = outboxFallback;
+  outbox = [];
+  outboxTransfer = [];
+  outboxFallback = new Map();
+  try {
+    reflectApply(rawPost, undefined, [batch, transfer]);
+  } catch {
+    // One of them cannot be cloned: send them one at a time, so that only it fails.
+    for (const message of batch) {
+      try {
+        reflectApply(rawPost, undefined, [message]);
+      } catch (error) {
+        const instead = fallback.get(message);
+        if (instead !== undefined) reflectApply(rawPost, undefined, [instead(error as Error)]);
+      }
+    }
+  }
+}
+
 /** The worker's channel to the pool, captured before task code runs. */
 export const channel: {
   post: Post;
   listen(handler: Listener): void;
 } = {
-  post(message, transfer) {
-    reflectApply(rawPost, undefined, transfer === undefined ? [message] : [message, transfer]);
+  post(message, transfer, onUnsendable) {
+    if (outbox.length === 0) scheduleFlush();
+    outbox.push(message);
+    if (transfer !== undefined) outboxTransfer.push(...transfer);
+    if (onUnsendable !== undefined) outboxFallback.set(message, onUnsendable);
   },
   listen(handler) {
     listener = handler;
@@ -117,9 +164,12 @@ function guard(): void {
     "message",
     (event: Event) => {
       reflectApply(stopImmediate, event, []);
-      const data = dataOf(event) as ToWorker;
-      if (listener === undefined) early.push(data);
-      else listener(data);
+      const data = dataOf(event) as ToWorker | ToWorker[];
+      // A host sends the messages of one tick as one array.
+      for (const message of Array.isArray(data) ? data : [data]) {
+        if (listener === undefined) early.push(message);
+        else listener(message);
+      }
     },
     { capture: true },
   ]);

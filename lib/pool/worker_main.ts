@@ -135,16 +135,15 @@ export function serve(module: Record<string, unknown>): void {
     return task;
   };
   const reply = (task: TaskLike, name: string, message: FromWorker & { type: "result" }) => {
-    const { kind } = task;
-    try {
-      post(message, transferList(message.value));
-    } catch (error) {
-      throw new TypeError(
-        `Cannot return the result of ${kind} task "${name}": it is not structured-cloneable (${
-          (error as Error).message
-        })`,
-      );
-    }
+    post(message, transferList(message.value), (error) => ({
+      type: "error",
+      id: message.id,
+      error: serializeError(
+        new TypeError(
+          `Cannot return the result of ${task.kind} task "${name}": it is not structured-cloneable (${error.message})`,
+        ),
+      ),
+    }));
   };
   // Console calls go to the main side as output of the job they belong to.
   redirectConsole(console, () => {

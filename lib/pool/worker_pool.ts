@@ -522,23 +522,26 @@ export class WorkerPool {
     const transfer = chunk === undefined
       ? transferList(step === "fold" ? parts : job.deps)
       : [...(chunk.transfer ?? [])];
-    try {
-      host.endpoint!.post(message, transfer);
-      job.options.onStart?.(host.index);
-    } catch (error) {
-      host.jobs.delete(job.id);
-      this.#fail(
-        job,
-        new TypeError(
-          `Cannot send the ${chunk === undefined ? "dependencies" : "items"} of ${
-            job.io ? "io" : "cpu"
-          } task "${task}" to a worker: they are not structured-cloneable (${
-            (error as Error).message
-          })`,
-        ),
-      );
-      this.#pump();
-    }
+    job.options.onStart?.(host.index);
+    host.endpoint!.post(message, transfer);
+  }
+
+  /** A job's message could not be cloned for its worker: the job fails, saying what. */
+  #unsendable(host: Host, message: ToHost, error: Error): void {
+    if (!("id" in message)) return;
+    const job = host.jobs.get(message.id);
+    if (job === undefined) return;
+    host.jobs.delete(job.id);
+    const what = message.type === "chunk" ? "items" : "dependencies";
+    this.#fail(
+      job,
+      new TypeError(
+        `Cannot send the ${what} of ${
+          job.io ? "io" : "cpu"
+        } task "${job.task}" to a worker: they are not structured-cloneable (${error.message})`,
+      ),
+    );
+    this.#pump();
   }
 
   #spawn(host: Host, key: string, spec: SandboxSpec): void {
@@ -550,6 +553,7 @@ export class WorkerPool {
       message: (message) => this.#onMessage(host, endpoint, message),
       crash: (reason, cause) => this.#crash(host, endpoint, reason, cause),
       output: (stream, text) => this.#rawOutput(host, stream, text),
+      unsendable: (message, error) => this.#unsendable(host, message, error),
     };
     const name = host.index < 0 ? "spool-io-host" : `spool-worker-${host.index}`;
     let endpoint: Endpoint;
