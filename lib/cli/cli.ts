@@ -165,7 +165,9 @@ export async function runCli(args: readonly string[], options: CliOptions = {}):
  * `"version"` for the version, or `undefined`: only the plain spellings,
  * anything else goes through commander.
  */
-function helpAsked(args: readonly string[]): string | undefined {
+function helpAsked(all: readonly string[]): string | undefined {
+  // A task file that runs itself passes its own --file first.
+  const args = all[0] === "--file" || all[0] === "-f" ? all.slice(2) : all;
   const isHelp = (arg: string | undefined) => arg === "-h" || arg === "--help";
   const commands = ["run", "list", "graph", "completions"];
   if (args.length === 1) {
