@@ -452,3 +452,16 @@ Deno.test("Pasting the 'Add these flags' line makes the run start: every needed 
   const second = await spool(["run", "-f", GRAPH], ["--allow-read", ...flags]);
   assert.equal(second.code, 0, second.stderr);
 });
+
+Deno.test("spool run --show-results cuts a long result to one short line", async () => {
+  await using dir = await tempDir();
+  const file = await dir.write(
+    "tasks.ts",
+    `import { defineTasks, io } from ${JSON.stringify(`${ROOT}/mod.ts`)};
+export default defineTasks({ big: io({ run: () => "x".repeat(1000) }) });
+`,
+  );
+  const { code, stderr } = await cli("run", "-f", file, "--show-results");
+  assert.equal(code, 0, stderr);
+  assert.match(stderr, /^result big: "x{199}\.\.\. \(1002 characters: see --report json\)$/m);
+});

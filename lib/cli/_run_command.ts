@@ -265,6 +265,8 @@ function traceFileError(path: string, error: unknown): string {
   }`;
 }
 
+const MAX_RESULT = 200;
+
 /** The results of the target tasks (every task when none was named), one line each. */
 function formatResults(report: RunReport, tasks: TaskSet, targets: readonly string[]): string {
   const names = targets.length === 0 ? [...tasks.tasks.keys()] : targets;
@@ -277,6 +279,10 @@ function formatResults(report: RunReport, tasks: TaskSet, targets: readonly stri
       value = JSON.stringify(task.result) ?? String(task.result);
     } catch {
       value = String(task.result);
+    }
+    // One line each: a long result is cut, the report has it whole.
+    if (value.length > MAX_RESULT) {
+      value = `${value.slice(0, MAX_RESULT)}... (${value.length} characters: see --report json)`;
     }
     lines.push(`result ${safeLine(name)}: ${safeLine(value)}\n`);
   }
