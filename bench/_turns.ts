@@ -50,7 +50,15 @@ export async function takeTurns(
       for (const peer of order) {
         for (const [label, { peer: name, command }] of Object.entries(figure.runs)) {
           if (name !== peer.name) continue;
-          samples[figure.id][label].push(await peer.call(command));
+          try {
+            samples[figure.id][label].push(await peer.call(command));
+          } catch (error) {
+            // Reported in its row; the other figures still run.
+            if (!samples[figure.id][label].some((s) => s.failed)) {
+              log(`${figure.id} (${label}) could not run: ${(error as Error).message}`);
+            }
+            samples[figure.id][label].push({ failed: 1, ms: Number.NaN });
+          }
         }
       }
     }
@@ -75,6 +83,18 @@ export interface Ratio {
 export function ratio(top: number[], bottom: number[]): Ratio {
   const ratios = top.map((t, r) => t / bottom[r]);
   return { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
+}
+
+/**
+ * Whether any repetition of a figure failed for one of the labels.
+ *
+ * @param samples The figure's samples.
+ * @param labels The contenders to look at; all when none given.
+ * @returns `true` when one failed.
+ */
+export function failed(samples: Samples, ...labels: string[]): boolean {
+  const which = labels.length > 0 ? labels : Object.keys(samples);
+  return which.some((label) => samples[label]?.some((s) => s.failed));
 }
 
 /**

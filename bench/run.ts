@@ -25,7 +25,7 @@ import { echoRoundTrip, handOff, poolStart } from "./_pool.ts";
 import { startSpool } from "./_spool.ts";
 import { median } from "./_stats.ts";
 import { LONG_TASKS } from "./_tasks.ts";
-import { type Figure, type Ratio, ratio, series, takeTurns } from "./_turns.ts";
+import { failed, type Figure, type Ratio, ratio, series, takeTurns } from "./_turns.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -176,20 +176,41 @@ figures.push({
 });
 
 const samples = await takeTurns(peers, figures, sizes.repeat, log);
+if (flags.json !== undefined) {
+  // Written now as well, so that the turns survive a failure further on.
+  await Deno.writeTextFile(
+    flags.json,
+    JSON.stringify({ workers, sizes, numberN, samples }, null, 2),
+  );
+}
 
 log("running spool alone: echo, pool start, hand-off, io lane, planning...");
-const echo = await echoRoundTrip(sizes.roundTrips);
-const startMs = await poolStart(workers, sizes.repeat + 2);
-const hand = await handOff(sizes.repeat + 2);
-const lim = await limiter(sizes.ioTasks, DEFAULT_CONCURRENCY, sizes.repeat + 2);
-// Through run(): reported, not fatal, when the runner cannot run it.
-const waitMs = await concurrentWaits(sizes.waits, 100, sizes.repeat).catch((error: Error) => {
-  log(`the concurrent waits could not run: ${error.message}`);
-  return Number.NaN;
-});
-const planMs = planGraph(sizes.graph, sizes.repeat + 2);
+// Each on its own: one that cannot run (the runner is changing under it) is
+// reported in its row, and the rest of the table still prints.
+async function alone<T>(name: string, fn: () => T | Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (error) {
+    log(`${name} could not run: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+const echo = await alone("the echo round trip", () => echoRoundTrip(sizes.roundTrips));
+const startMs = await alone("pool start", () => poolStart(workers, sizes.repeat + 2));
+const hand = await alone("the hand-off", () => handOff(sizes.repeat + 2));
+const lim = await alone(
+  "the io limiter",
+  () => limiter(sizes.ioTasks, DEFAULT_CONCURRENCY, sizes.repeat + 2),
+);
+const waitMs = await alone(
+  "the concurrent waits",
+  () => concurrentWaits(sizes.waits, 100, sizes.repeat),
+);
+const planMs = await alone("planning", () => planGraph(sizes.graph, sizes.repeat + 2));
 
 // ---- the table ----
+
+const FAILED = "failed (see the log)";
 
 interface Row {
   figure: string;
@@ -219,6 +240,16 @@ for (const id of ["big", "number"] as const) {
     ? `${LONG_TASKS} × exact sum i*i, i < ${sizes.bigN.toExponential(0)} (bigint)`
     : `${LONG_TASKS} × Number sum i*i, ~${sizes.numberMs} ms each`;
   for (const pool of ["fresh", "warm"] as const) {
+    if (failed(samples[`${id}.serial`]) || failed(samples[`${id}.${pool}`])) {
+      rows.push({
+        figure: `${label}, ${pool} pool`,
+        spool: FAILED,
+        peers: "—",
+        ratio: "—",
+        target: "—",
+      });
+      continue;
+    }
     // Each runtime's speedup over its own serial run, per repetition.
     const speedups = (who: string) => {
       const serial = series(samples[`${id}.serial`], who);
@@ -244,28 +275,43 @@ for (const id of ["big", "number"] as const) {
 }
 
 const tiny = samples.tiny;
+if (failed(tiny)) {
+  rows.push({
+    figure: "tiny items, sharded cpu task",
+    spool: FAILED,
+    peers: "—",
+    ratio: "—",
+    target: "—",
+  });
+}
 const tinyMs = median(series(tiny, "spool"));
 const perItem = tiny["Piscina per item"] &&
   ratio(series(tiny, "Piscina per item"), series(tiny, "spool"));
 const batched = tiny["Piscina batched"] &&
   ratio(series(tiny, "spool"), series(tiny, "Piscina batched"));
-rows.push({
-  figure: `${sizes.items.toLocaleString("en")} tiny items (x*2+1), sharded cpu task, warm`,
-  spool: rate(sizes.items, tinyMs),
-  peers: tiny["Piscina batched"]
-    ? `Piscina batched ${
-      rate(sizes.items, median(series(tiny, "Piscina batched")))
-    }, one task per item ${rate(sizes.items, median(series(tiny, "Piscina per item")))}`
-    : "—",
-  ratio: batched
-    ? `time ${spread(batched)} Piscina batched (per item: ${x(perItem!.median)} faster)`
-    : "—",
-  target: "≥ 1M/s and ≤ 1.0x Piscina batched",
-  met: sizes.items / (tinyMs / 1000) >= 1e6 && (batched === undefined || batched.median <= 1),
-});
+if (!failed(tiny)) {
+  rows.push({
+    figure: `${sizes.items.toLocaleString("en")} tiny items (x*2+1), sharded cpu task, warm`,
+    spool: rate(sizes.items, tinyMs),
+    peers: tiny["Piscina batched"]
+      ? `Piscina batched ${
+        rate(sizes.items, median(series(tiny, "Piscina batched")))
+      }, one task per item ${rate(sizes.items, median(series(tiny, "Piscina per item")))}`
+      : "—",
+    ratio: batched
+      ? `time ${spread(batched)} Piscina batched (per item: ${x(perItem!.median)} faster)`
+      : "—",
+    target: "≥ 1M/s and ≤ 1.0x Piscina batched",
+    met: sizes.items / (tinyMs / 1000) >= 1e6 && (batched === undefined || batched.median <= 1),
+  });
+}
 
 const versus = (id: string, what: string, target: number, only?: string) => {
   const s = samples[id];
+  if (failed(s)) {
+    rows.push({ figure: what, spool: FAILED, peers: "—", ratio: "—", target: "—" });
+    return;
+  }
   const ours = series(s, "spool");
   const theirs = others(Object.keys(s)).filter((who) => only === undefined || who === only);
   const context = others(Object.keys(s)).filter((who) => !theirs.includes(who));
@@ -297,64 +343,83 @@ versus(
 );
 
 const trips = samples.roundTrip;
+if (failed(trips)) {
+  rows.push({ figure: "round trip", spool: FAILED, peers: "—", ratio: "—", target: "—" });
+}
 const tripP50 = median(series(trips, "spool", "p50Us"));
-rows.push({
-  figure: "round trip of a tiny cpu task to a warm worker, p50 / p99",
-  spool: `${us(tripP50)} / ${us(median(series(trips, "spool", "p99Us")))}`,
-  peers: [
-    `bare Deno postMessage echo ${us(echo.p50Us)} / ${us(echo.p99Us)}`,
-    trips.Piscina &&
-    `Piscina ${us(median(series(trips, "Piscina", "p50Us")))} / ${
-      us(median(series(trips, "Piscina", "p99Us")))
-    }`,
-  ].filter(Boolean).join(", "),
-  ratio: `${x(tripP50 / echo.p50Us)} the echo`,
-  target: "p50 ≤ 30 µs",
-  met: tripP50 <= 30,
-});
-rows.push({
-  figure: `io limiter: cost per trivial task beyond Promise.all (${
-    count(sizes.ioTasks)
-  } tasks, concurrency ${DEFAULT_CONCURRENCY})`,
-  spool: us(lim.spoolUs - lim.bareUs),
-  peers: `p-limit ${us(lim.pLimitUs - lim.bareUs)} (bare Promise.all ${us(lim.bareUs)})`,
-  ratio: `${x((lim.spoolUs - lim.bareUs) / (lim.pLimitUs - lim.bareUs))} p-limit`,
-  target: "≤ 1.5 µs and ≤ p-limit",
-  met: lim.spoolUs - lim.bareUs <= 1.5 && lim.spoolUs <= lim.pLimitUs,
-});
+if (!failed(trips)) {
+  rows.push({
+    figure: "round trip of a tiny cpu task to a warm worker, p50 / p99",
+    spool: `${us(tripP50)} / ${us(median(series(trips, "spool", "p99Us")))}`,
+    peers: [
+      echo && `bare Deno postMessage echo ${us(echo.p50Us)} / ${us(echo.p99Us)}`,
+      trips.Piscina &&
+      `Piscina ${us(median(series(trips, "Piscina", "p50Us")))} / ${
+        us(median(series(trips, "Piscina", "p99Us")))
+      }`,
+    ].filter(Boolean).join(", "),
+    ratio: echo ? `${x(tripP50 / echo.p50Us)} the echo` : "—",
+    target: "p50 ≤ 30 µs",
+    met: tripP50 <= 30,
+  });
+}
+if (lim) {
+  rows.push({
+    figure: `io limiter: cost per trivial task beyond Promise.all (${
+      count(sizes.ioTasks)
+    } tasks, concurrency ${DEFAULT_CONCURRENCY})`,
+    spool: us(lim.spoolUs - lim.bareUs),
+    peers: `p-limit ${us(lim.pLimitUs - lim.bareUs)} (bare Promise.all ${us(lim.bareUs)})`,
+    ratio: `${x((lim.spoolUs - lim.bareUs) / (lim.pLimitUs - lim.bareUs))} p-limit`,
+    target: "≤ 1.5 µs and ≤ p-limit",
+    met: lim.spoolUs - lim.bareUs <= 1.5 && lim.spoolUs <= lim.pLimitUs,
+  });
+}
 rows.push({
   figure: `${count(sizes.waits)} io tasks waiting 100 ms, concurrency ${count(sizes.waits)}: wall`,
-  spool: Number.isNaN(waitMs) ? "failed (see the log)" : ms(waitMs),
+  spool: waitMs === undefined ? FAILED : ms(waitMs),
   peers: "—",
-  ratio: Number.isNaN(waitMs) ? "—" : `${x(waitMs / 100)} one wait`,
+  ratio: waitMs === undefined ? "—" : `${x(waitMs / 100)} one wait`,
   target: "—",
 });
-rows.push({
-  figure: `plan a ${count(sizes.graph)}-task graph (validate, order)`,
-  spool: `${ms(planMs)} (${us((planMs * 1000) / sizes.graph)} per task)`,
-  peers: "—",
-  ratio: "—",
-  target: "< 100 ms",
-  met: planMs < 100,
-});
-rows.push({
-  figure: "64 MiB to a cpu task: main-thread time",
-  spool: `${ms(hand.transferMs)} transfer(), ${ms(hand.sharedMs)} SharedArrayBuffer`,
-  peers: `unmarked copy ${ms(hand.copyMs)}`,
-  ratio: `${x(hand.copyMs / hand.transferMs)} faster than a copy`,
-  target: "< 5 ms",
-  met: hand.transferMs < 5 && hand.sharedMs < 5,
-});
-rows.push({
-  figure: "64 MiB back from a cpu task: round trip",
-  spool: `${ms(hand.backTransferMs)} transfer()`,
-  peers: `unmarked copy ${ms(hand.backCopyMs)}`,
-  ratio: `${x(hand.backCopyMs / hand.backTransferMs)} faster than a copy`,
-  target: "—",
-});
+if (planMs !== undefined) {
+  rows.push({
+    figure: `plan a ${count(sizes.graph)}-task graph (validate, order)`,
+    spool: `${ms(planMs)} (${us((planMs * 1000) / sizes.graph)} per task)`,
+    peers: "—",
+    ratio: "—",
+    target: "< 100 ms",
+    met: planMs < 100,
+  });
+}
+if (hand) {
+  rows.push({
+    figure: "64 MiB to a cpu task: main-thread time",
+    spool: `${ms(hand.transferMs)} transfer(), ${ms(hand.sharedMs)} SharedArrayBuffer`,
+    peers: `unmarked copy ${ms(hand.copyMs)}`,
+    ratio: `${x(hand.copyMs / hand.transferMs)} faster than a copy`,
+    target: "< 5 ms",
+    met: hand.transferMs < 5 && hand.sharedMs < 5,
+  });
+  rows.push({
+    figure: "64 MiB back from a cpu task: round trip",
+    spool: `${ms(hand.backTransferMs)} transfer()`,
+    peers: `unmarked copy ${ms(hand.backCopyMs)}`,
+    ratio: `${x(hand.backCopyMs / hand.backTransferMs)} faster than a copy`,
+    target: "—",
+  });
+} else {
+  rows.push({
+    figure: "64 MiB to a cpu task and back",
+    spool: FAILED,
+    peers: "—",
+    ratio: "—",
+    target: "—",
+  });
+}
 rows.push({
   figure: `pool start: ${workers} workers loaded and a first task done`,
-  spool: ms(startMs),
+  spool: startMs === undefined ? FAILED : ms(startMs),
   peers: "—",
   ratio: "—",
   target: "—",
