@@ -52,11 +52,14 @@ let serving = false;
 let ownerOf: () => number | undefined = () => undefined;
 let fatalSent = false;
 
+const enqueueMicrotask = globalThis.queueMicrotask;
 /**
- * Queued messages go out at the next macrotask, not the next microtask: the
- * timers that fire together (many io bodies waking at once) then send their
- * results as one message.
+ * In a worker that runs many tasks at once (an io host), queued messages go
+ * out at the next macrotask, not the next microtask: the timers that fire
+ * together (many io bodies waking at once) then send their results as one
+ * message. A worker that runs one task at a time sends at once.
  */
+let acrossTasks = false;
 const flushChannel = inWorker ? new MessageChannel() : undefined;
 const scheduleFlush = flushChannel === undefined ? () => {} : (() => {
   const port = flushChannel.port2;
@@ -96,9 +99,17 @@ function flushOutbox(): void {
 export const channel: {
   post: Post;
   listen(handler: Listener): void;
+  /** Batch messages across tasks (a worker that runs many at once). */
+  batchAcrossTasks(): void;
 } = {
+  batchAcrossTasks() {
+    acrossTasks = true;
+  },
   post(message, transfer, onUnsendable) {
-    if (outbox.length === 0) scheduleFlush();
+    if (outbox.length === 0) {
+      if (acrossTasks) scheduleFlush();
+      else reflectApply(enqueueMicrotask, globalThis, [flushOutbox]);
+    }
     outbox.push(message);
     if (transfer !== undefined) outboxTransfer.push(...transfer);
     if (onUnsendable !== undefined) outboxFallback.set(message, onUnsendable);

@@ -71,6 +71,7 @@ interface AsyncContextLike {
 }
 
 function ioContext(): Promise<AsyncContextLike> {
+  if (context === undefined) channel.batchAcrossTasks();
   return context ??= import("node:async_hooks").then(({ AsyncLocalStorage }) =>
     contextReady = new AsyncLocalStorage<Job>()
   );
