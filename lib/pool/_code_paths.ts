@@ -44,10 +44,25 @@ interface InfoModule {
  * @param flags Module-resolution flags to pass to `deno info`.
  * @returns Absolute paths: spool's worker folder, then the graph's local code files.
  */
-export async function codePaths(
+export function codePaths(
   module: string,
   workerSide: string,
   flags: readonly string[] = [],
+): Promise<string[]> {
+  // Once per module and process: a script that runs several times, or a
+  // test suite, asks deno once.
+  const key = `${module} ${workerSide} ${flags.join(" ")}`;
+  let paths = cache.get(key);
+  if (paths === undefined) cache.set(key, paths = lookUp(module, workerSide, flags));
+  return paths;
+}
+
+const cache = new Map<string, Promise<string[]>>();
+
+async function lookUp(
+  module: string,
+  workerSide: string,
+  flags: readonly string[],
 ): Promise<string[]> {
   const folder = decodeURIComponent(new URL(".", workerSide).pathname).replace(/\/$/, "");
   const paths = workerSide.startsWith("file:") ? [folder] : [];

@@ -198,8 +198,19 @@ interface HostConnection {
   end(): void;
 }
 
-/** Module-resolution flags of this process that a host needs to load the same code the same way. */
-function resolutionFlags(): string[] {
+let cachedResolutionFlags: string[] | undefined;
+
+/**
+ * Module-resolution flags of this process (`--config`, `--import-map`, ...)
+ * that a host, and `deno info`, need to load the same code the same way.
+ *
+ * @returns The flags, read once from `/proc/self/cmdline` where readable.
+ */
+export function resolutionFlags(): string[] {
+  return cachedResolutionFlags ??= readResolutionFlags();
+}
+
+function readResolutionFlags(): string[] {
   const flags: string[] = [];
   try {
     const path = "/proc/self/cmdline";
@@ -220,8 +231,6 @@ function resolutionFlags(): string[] {
   }
   return flags;
 }
-
-let cachedResolutionFlags: string[] | undefined;
 
 /**
  * The `deno` to start sandboxes with: this process's own executable when it
@@ -280,13 +289,12 @@ export function processEndpoint(
     read: read === true ? true : [...(read || []), ...options.codePaths],
     net: net === true ? true : [...(net || []), `127.0.0.1:${listener.port}`],
   });
-  cachedResolutionFlags ??= resolutionFlags();
   const args = [
     "run",
     "--no-prompt",
     "--unstable-worker-options",
     "--cached-only",
-    ...cachedResolutionFlags,
+    ...resolutionFlags(),
     ...flags,
     ...(options.maxHeapMb === undefined
       ? []

@@ -33,6 +33,7 @@ import {
   HostListener,
   type Isolation,
   processEndpoint,
+  resolutionFlags,
   workerEndpoint,
 } from "./_endpoint.ts";
 import { permissionKey, type Permissions } from "../declare/permissions.ts";
@@ -214,6 +215,9 @@ interface Host {
   served: number;
   /** Recently finished jobs, so that a late fault finds its task. */
   recent: Map<number, Job>;
+  /** Resolves when its first worker is ready, or it is gone. */
+  started: Promise<void>;
+  onStarted: () => void;
 }
 
 /** The module every worker starts from. */
@@ -298,6 +302,7 @@ export class WorkerPool {
    * @param demand Permission sets with how many workers each could use.
    */
   warm(demand: Iterable<WarmDemand>): void {
+    if (this.#closed) return;
     const free = this.#slots.filter((slot) => slot.endpoint === undefined);
     for (const { permissions, count, maxHeapMb, isolation = this.#isolation } of demand) {
       for (let i = 0; i < count && free.length > 0; i++) {
@@ -311,12 +316,15 @@ export class WorkerPool {
    * Starts the io hosts for these permission sets ahead of work.
    *
    * @param sets The permission sets (and heap limits) of the io tasks to come.
+   * @returns Resolves when those hosts are ready, or gone.
    */
-  warmIo(sets: Iterable<Omit<WarmDemand, "count">>): void {
+  warmIo(sets: Iterable<Omit<WarmDemand, "count">>): Promise<void> {
+    const hosts: Host[] = [];
     for (const { permissions, maxHeapMb, isolation = this.#isolation } of sets) {
       const spec = { permissions, maxHeapMb, isolation };
-      this.#ioHost(keyOf(spec), spec);
+      hosts.push(this.#ioHost(keyOf(spec), spec));
     }
+    return Promise.all(hosts.map((host) => host.started)).then(() => {});
   }
 
   /**
@@ -456,6 +464,7 @@ export class WorkerPool {
       host.jobs.clear();
       this.#stop(host);
     }
+    for (const host of this.#ioHosts.values()) host.onStarted();
     this.#ioHosts.clear();
     this.#listener?.close();
   }
@@ -566,7 +575,7 @@ export class WorkerPool {
       }, events);
     } else {
       this.#listener ??= new HostListener();
-      this.#codePaths ??= codePaths(this.#module, WORKER_MAIN);
+      this.#codePaths ??= codePaths(this.#module, WORKER_MAIN, resolutionFlags());
       endpoint = deferredEndpoint(this.#codePaths, (paths) =>
         processEndpoint(this.#listener!, {
           bootstrap: this.#bootstrap,
@@ -584,6 +593,7 @@ export class WorkerPool {
     switch (message.type) {
       case "ready":
         host.ready = true;
+        host.onStarted();
         for (const job of host.jobs.values()) this.#send(host, job);
         return;
       case "fatal":
@@ -656,6 +666,7 @@ export class WorkerPool {
 
   #crash(host: Host, endpoint: Endpoint, reason: string, cause?: Error): void {
     if (host.endpoint !== endpoint) return;
+    host.onStarted();
     const wasReady = host.ready;
     const jobs = [...host.jobs.values()];
     host.jobs.clear();
@@ -754,6 +765,7 @@ function faultError(task: string, error: Error): Error {
 }
 
 function newHost(index: number): Host {
+  const { promise, resolve } = Promise.withResolvers<void>();
   return {
     index,
     endpoint: undefined,
@@ -762,6 +774,8 @@ function newHost(index: number): Host {
     jobs: new Map(),
     served: 0,
     recent: new Map(),
+    started: promise,
+    onStarted: resolve,
   };
 }
 

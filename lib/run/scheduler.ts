@@ -220,9 +220,14 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
     ? guardMainThread()
     : undefined;
   try {
-    cpuLane?.warm?.(demandByPermissions(cpuTasks));
-    // Hosts for the io tasks that can start at once; the others start on demand.
-    pool?.warmIo(sandboxedIo.filter((task) => task.deps.length === 0));
+    // Sandboxes compete for the cores while they start: the io tasks that can
+    // start at once get theirs first, and the cpu workers start after them,
+    // unless a cpu task can start at once too.
+    const rootIo = sandboxedIo.filter((task) => task.deps.length === 0);
+    const ioReady = pool?.warmIo(rootIo);
+    const warmCpu = () => cpuLane?.warm?.(demandByPermissions(cpuTasks));
+    if (rootIo.length === 0 || cpuTasks.some((task) => task.deps.length === 0)) warmCpu();
+    else ioReady!.then(warmCpu);
     const execution = new Execution(planned, {
       ioLane,
       cpuLane,
