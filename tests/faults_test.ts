@@ -67,6 +67,11 @@ Deno.test("No task can take the run down: each fault fails its own task, and the
   assert.equal(t.cpuTimerLeftBehind.status, "failed", "the timer's own task fails");
   assert.match(t.cpuTimerLeftBehind.error!.message, /cpu timer after its task$/);
 
+  // Output after a task returned is still that task's, on stderr: stdout holds only the JSON.
+  assert.equal(t.printsLater.status, "ok");
+  assert.match(stderr, /printsLater \| printed after the task returned/);
+  assert.doesNotMatch(stdout, /printed after/);
+
   // The summary is there, and no runtime stack trace or crash report reached the user.
   assert.match(stderr, /\d+ tasks: \d+ ok, \d+ failed/);
   assert.doesNotMatch(stderr, /Fatal JavaScript out of memory|C stack trace|error: Uncaught/);

@@ -149,6 +149,13 @@ Deno.test("An io task runs in a sandbox holding exactly what it declared, for ea
   assert.equal(t.nothing.trusted, undefined);
 });
 
+Deno.test("spool list marks a trusted io task, which runs outside any sandbox", async () => {
+  const { code, stdout, stderr } = await spool(["list", "-f", fixture("sandbox/io_kinds.ts")]);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /^trustedTask +io \(trusted\) +- /m);
+  assert.match(stdout, /^nothing +io +- /m);
+});
+
 Deno.test("Sandboxed io tasks overlap, across permission sets, under one concurrency limit", async () => {
   const module = fixtureUrl("sandbox/io_kinds.ts");
   const { overlap } = await import(module);
