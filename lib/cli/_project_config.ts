@@ -40,9 +40,25 @@ export async function relaunchUnderProjectConfig(
   if (denoArgs === undefined || !granted({ name: "run", command: Deno.execPath() })) {
     return undefined;
   }
+  // Help, the version and completion scripts load no task file.
+  const ours = args.indexOf("--") < 0 ? args : args.slice(0, args.indexOf("--"));
+  const command = ours.find((arg, i) => !arg.startsWith("-") && !/^(-f|--file)$/.test(ours[i - 1]));
+  if (
+    ours.some((arg) => /^(-h|--help|-V|--version)$/.test(arg)) ||
+    command === "help" || command === "completions"
+  ) {
+    return undefined;
+  }
   const file = taskFileArg(args);
   if (/^[a-z]+:/i.test(file) && !file.startsWith("file:")) return undefined;
-  const wanted = findConfig(dirname(pathOf(file)));
+  const taskFile = pathOf(file);
+  try {
+    if (!Deno.statSync(taskFile).isFile) return undefined;
+  } catch {
+    // Missing: spool itself says so, naming the file.
+    return undefined;
+  }
+  const wanted = findConfig(dirname(taskFile));
   if (wanted === undefined) return undefined;
   const named = configOf(denoArgs);
   const current = named !== undefined
