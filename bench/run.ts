@@ -34,6 +34,7 @@ const { values: flags } = parseArgs({
     json: { type: "string" },
     workers: { type: "string" },
     repeat: { type: "string" },
+    only: { type: "string" },
     "no-peers": { type: "boolean", default: false },
   },
 });
@@ -175,7 +176,12 @@ figures.push({
   },
 });
 
-const samples = await takeTurns(peers, figures, sizes.repeat, log);
+// --only executor: the executor figures alone, for a focused run.
+const EXECUTOR_FIGURES = ["mapWarm", "chunksWarm", "mapFresh", "chunksFresh", "singles"];
+const chosen = flags.only === "executor"
+  ? figures.filter((f) => EXECUTOR_FIGURES.includes(f.id))
+  : figures;
+const samples = await takeTurns(peers, chosen, sizes.repeat, log);
 if (flags.json !== undefined) {
   // Written now as well, so that the turns survive a failure further on.
   await Deno.writeTextFile(
@@ -184,10 +190,12 @@ if (flags.json !== undefined) {
   );
 }
 
-log("running spool alone: echo, pool start, hand-off, io lane, planning...");
+const everything = flags.only === undefined;
+if (everything) log("running spool alone: echo, pool start, hand-off, io lane, planning...");
 // Each on its own: one that cannot run (the runner is changing under it) is
 // reported in its row, and the rest of the table still prints.
 async function alone<T>(name: string, fn: () => T | Promise<T>): Promise<T | undefined> {
+  if (!everything) return undefined;
   try {
     return await fn();
   } catch (error) {
@@ -235,7 +243,7 @@ const others = (labels: string[]) => labels.filter((l) => l !== "spool");
 
 // Eight tasks on `workers` workers take ceil(8 / workers) rounds at best.
 const ideal = LONG_TASKS / Math.ceil(LONG_TASKS / workers);
-for (const id of ["big", "number"] as const) {
+for (const id of everything ? ["big", "number"] as const : []) {
   const label = id === "big"
     ? `${LONG_TASKS} × exact sum i*i, i < ${sizes.bigN.toExponential(0)} (bigint)`
     : `${LONG_TASKS} × Number sum i*i, ~${sizes.numberMs} ms each`;
@@ -274,8 +282,8 @@ for (const id of ["big", "number"] as const) {
   }
 }
 
-const tiny = samples.tiny;
-if (failed(tiny)) {
+const tiny = samples.tiny ?? {};
+if (everything && failed(tiny)) {
   rows.push({
     figure: "tiny items, sharded cpu task",
     spool: FAILED,
@@ -284,12 +292,12 @@ if (failed(tiny)) {
     target: "—",
   });
 }
-const tinyMs = median(series(tiny, "spool"));
+const tinyMs = everything ? median(series(tiny, "spool")) : Number.NaN;
 const perItem = tiny["Piscina per item"] &&
   ratio(series(tiny, "Piscina per item"), series(tiny, "spool"));
 const batched = tiny["Piscina batched"] &&
   ratio(series(tiny, "spool"), series(tiny, "Piscina batched"));
-if (!failed(tiny)) {
+if (everything && !failed(tiny)) {
   rows.push({
     figure: `${sizes.items.toLocaleString("en")} tiny items (x*2+1), sharded cpu task, warm`,
     spool: rate(sizes.items, tinyMs),
@@ -342,12 +350,12 @@ versus(
   has("Piscina") ? "Piscina per item" : undefined,
 );
 
-const trips = samples.roundTrip;
-if (failed(trips)) {
+const trips = samples.roundTrip ?? {};
+if (everything && failed(trips)) {
   rows.push({ figure: "round trip", spool: FAILED, peers: "—", ratio: "—", target: "—" });
 }
-const tripP50 = median(series(trips, "spool", "p50Us"));
-if (!failed(trips)) {
+const tripP50 = everything ? median(series(trips, "spool", "p50Us")) : Number.NaN;
+if (everything && !failed(trips)) {
   rows.push({
     figure: "round trip of a tiny cpu task to a warm worker, p50 / p99",
     spool: `${us(tripP50)} / ${us(median(series(trips, "spool", "p99Us")))}`,
@@ -375,55 +383,59 @@ if (lim) {
     met: lim.spoolUs - lim.bareUs <= 1.5 && lim.spoolUs <= lim.pLimitUs,
   });
 }
-rows.push({
-  figure: `${count(sizes.waits)} io tasks waiting 100 ms, concurrency ${count(sizes.waits)}: wall`,
-  spool: waitMs === undefined ? FAILED : ms(waitMs),
-  peers: "—",
-  ratio: waitMs === undefined ? "—" : `${x(waitMs / 100)} one wait`,
-  target: "—",
-});
-if (planMs !== undefined) {
+if (everything) {
   rows.push({
-    figure: `plan a ${count(sizes.graph)}-task graph (validate, order)`,
-    spool: `${ms(planMs)} (${us((planMs * 1000) / sizes.graph)} per task)`,
+    figure: `${count(sizes.waits)} io tasks waiting 100 ms, concurrency ${
+      count(sizes.waits)
+    }: wall`,
+    spool: waitMs === undefined ? FAILED : ms(waitMs),
     peers: "—",
-    ratio: "—",
-    target: "< 100 ms",
-    met: planMs < 100,
-  });
-}
-if (hand) {
-  rows.push({
-    figure: "64 MiB to a cpu task: main-thread time",
-    spool: `${ms(hand.transferMs)} transfer(), ${ms(hand.sharedMs)} SharedArrayBuffer`,
-    peers: `unmarked copy ${ms(hand.copyMs)}`,
-    ratio: `${x(hand.copyMs / hand.transferMs)} faster than a copy`,
-    target: "< 5 ms",
-    met: hand.transferMs < 5 && hand.sharedMs < 5,
-  });
-  rows.push({
-    figure: "64 MiB back from a cpu task: round trip",
-    spool: `${ms(hand.backTransferMs)} transfer()`,
-    peers: `unmarked copy ${ms(hand.backCopyMs)}`,
-    ratio: `${x(hand.backCopyMs / hand.backTransferMs)} faster than a copy`,
+    ratio: waitMs === undefined ? "—" : `${x(waitMs / 100)} one wait`,
     target: "—",
   });
-} else {
+  if (planMs !== undefined) {
+    rows.push({
+      figure: `plan a ${count(sizes.graph)}-task graph (validate, order)`,
+      spool: `${ms(planMs)} (${us((planMs * 1000) / sizes.graph)} per task)`,
+      peers: "—",
+      ratio: "—",
+      target: "< 100 ms",
+      met: planMs < 100,
+    });
+  }
+  if (hand) {
+    rows.push({
+      figure: "64 MiB to a cpu task: main-thread time",
+      spool: `${ms(hand.transferMs)} transfer(), ${ms(hand.sharedMs)} SharedArrayBuffer`,
+      peers: `unmarked copy ${ms(hand.copyMs)}`,
+      ratio: `${x(hand.copyMs / hand.transferMs)} faster than a copy`,
+      target: "< 5 ms",
+      met: hand.transferMs < 5 && hand.sharedMs < 5,
+    });
+    rows.push({
+      figure: "64 MiB back from a cpu task: round trip",
+      spool: `${ms(hand.backTransferMs)} transfer()`,
+      peers: `unmarked copy ${ms(hand.backCopyMs)}`,
+      ratio: `${x(hand.backCopyMs / hand.backTransferMs)} faster than a copy`,
+      target: "—",
+    });
+  } else {
+    rows.push({
+      figure: "64 MiB to a cpu task and back",
+      spool: FAILED,
+      peers: "—",
+      ratio: "—",
+      target: "—",
+    });
+  }
   rows.push({
-    figure: "64 MiB to a cpu task and back",
-    spool: FAILED,
+    figure: `pool start: ${workers} workers loaded and a first task done`,
+    spool: startMs === undefined ? FAILED : ms(startMs),
     peers: "—",
     ratio: "—",
     target: "—",
   });
 }
-rows.push({
-  figure: `pool start: ${workers} workers loaded and a first task done`,
-  spool: startMs === undefined ? FAILED : ms(startMs),
-  peers: "—",
-  ratio: "—",
-  target: "—",
-});
 
 const header: Row = {
   figure: "figure",

@@ -340,10 +340,19 @@ export class CpuExecutor implements Executor {
 /** How long idle workers stay warm by default, in ms. */
 const DEFAULT_IDLE_TIMEOUT = 500;
 
+// The checked URL of each module function, so that a loop of submits does
+// not parse the same URL each time.
+const checked = new WeakMap<object, { raw: string | URL; module: string; export: string }>();
+
 function moduleOf(target: Callable<never, unknown>): { module: string; export: string } {
   if (typeof target === "object" && target !== null && "module" in target) {
     const { module, export: name } = target as ModuleFunction;
-    return { module: moduleUrl(module), export: name };
+    let named = checked.get(target);
+    if (named === undefined || named.raw !== module || named.export !== name) {
+      named = { raw: module, module: moduleUrl(module), export: name };
+      checked.set(target, named);
+    }
+    return { module: named.module, export: named.export };
   }
   throw new TypeError(
     `Cannot submit to the cpu executor as 'target' must be { module, export }: current value is ${
