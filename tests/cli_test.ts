@@ -465,3 +465,28 @@ export default defineTasks({ big: io({ run: () => "x".repeat(1000) }) });
   assert.equal(code, 0, stderr);
   assert.match(stderr, /^result big: "x{199}\.\.\. \(1002 characters: see --report json\)$/m);
 });
+
+Deno.test("A failed task's stack shows the user's frames and hides spool's unless --verbose", async () => {
+  await using dir = await tempDir();
+  const file = await dir.write(
+    "tasks.ts",
+    `import { cpu, defineTasks } from ${JSON.stringify(`${ROOT}/mod.ts`)};
+function inner(): never {
+  throw new Error("bad thing");
+}
+export default defineTasks({ broken: cpu({ run: () => inner() }) });
+`,
+  );
+  const short = await cli("run", "-f", file);
+  assert.equal(short.code, 1);
+  assert.match(short.stderr, /at inner \(file:\/\/.*tasks\.ts:3:9\)/);
+  assert.match(short.stderr, /\(\d+ spool frames? hidden: --verbose shows them\)/);
+  assert.doesNotMatch(short.stderr, /\/lib\/(pool|run)\//);
+  const report = JSON.parse((await cli("run", "-f", file, "--report", "json")).stdout);
+  assert.match(report.tasks[0].error.stack, /\/lib\//, "the JSON report keeps the whole stack");
+
+  const verbose = await cli("run", "-f", file, "--verbose");
+  assert.match(verbose.stderr, /at inner \(file:\/\/.*tasks\.ts:3:9\)/);
+  assert.match(verbose.stderr, /\/lib\/(pool|run)\//);
+  assert.doesNotMatch(verbose.stderr, /frames? hidden/);
+});

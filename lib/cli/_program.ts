@@ -169,6 +169,7 @@ second signal exits at once. --report-file is written in every case.`,
         "Load environment variables from a .env file (Deno's own --env-file; default: .env)",
       ).preset(".env"),
     )
+    .option("--verbose", "Show spool's own frames in failed tasks' stacks", false)
     .option(
       "--show-results",
       "After the summary, print each target task's result (JSON, one line each)",

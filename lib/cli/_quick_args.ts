@@ -85,6 +85,7 @@ const SWITCHES: Record<string, keyof RunFlags> = {
   "--quiet": "quiet",
   "--dry-run": "dryRun",
   "--show-results": "showResults",
+  "--verbose": "verbose",
 };
 
 /** Every long flag the fast path knows, for the test that holds it to commander's. */
@@ -114,6 +115,7 @@ export function quickParse(
       quiet: false,
       dryRun: false,
       showResults: false,
+      verbose: false,
     },
     format: "dot",
     used: new Set(),

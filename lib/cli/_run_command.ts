@@ -21,6 +21,7 @@ import { chromeTrace } from "../report/trace.ts";
 import { plainReporter, type TextSink } from "../report/plain.ts";
 import { run } from "../run/scheduler.ts";
 import { ExitCode } from "./_exit_code.ts";
+import { withShortStacks } from "./_short_stacks.ts";
 
 /** The flags of \`spool run\`, as parsed. */
 export interface RunFlags {
@@ -34,6 +35,8 @@ export interface RunFlags {
   dryRun: boolean;
   report?: "json";
   showResults: boolean;
+  /** Keep spool's own frames in the stacks of the human output. */
+  verbose?: boolean;
 }
 
 /** Where the command writes, and what can stop it. */
@@ -125,7 +128,9 @@ export async function runCommand(
       args: context.taskArgs,
       signal: controller.signal,
       reporter: combineReporters(
-        live ?? plainReporter(stderr, { color, quiet: flags.quiet }),
+        flags.verbose
+          ? live ?? plainReporter(stderr, { color, quiet: flags.quiet })
+          : withShortStacks(live ?? plainReporter(stderr, { color, quiet: flags.quiet })),
         record.reporter,
       ),
     });
