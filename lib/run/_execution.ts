@@ -26,6 +26,12 @@ import type { CpuResult, CpuRunOptions } from "../pool/worker_pool.ts";
 import type { MainGuard } from "./_main_guard.ts";
 import { serializeError } from "../pool/_protocol.ts";
 
+/**
+ * How long starting ready tasks may hold the event loop before it yields to
+ * timers and I/O, in ms.
+ */
+const START_SLICE_MS = 1;
+
 /** Runs an io body in the sandbox host for its permission set. */
 export type IoHostRun = (
   task: string,
@@ -120,9 +126,45 @@ export class Execution {
     if (signal?.aborted) this.#cancel(signal.reason);
     else signal?.addEventListener("abort", onCancel, { once: true });
     for (const task of tasks) {
-      if (task.deps.length === 0 && !this.#reports.has(task.name)) this.#start(task);
+      if (task.deps.length === 0 && !this.#reports.has(task.name)) this.#ready.push(task);
     }
+    this.#pump();
     this.#checkDone();
+  }
+
+  /** Tasks whose dependencies are done, in the order they became ready. */
+  #ready: Task[] = [];
+  #readyHead = 0;
+  #pumping = false;
+
+  /**
+   * Starts the ready tasks, yielding to the event loop every
+   * {@linkcode START_SLICE_MS}: thousands become ready at once on a fan-out,
+   * and started in one go they would hold the loop for as long, so that the
+   * first ones' timers would fire late, counted in their time.
+   */
+  #pump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    const until = performance.now() + START_SLICE_MS;
+    let count = 0;
+    while (this.#readyHead < this.#ready.length) {
+      const task = this.#ready[this.#readyHead++];
+      this.#startNow(task);
+      // Reading the clock costs too: look every few starts.
+      if (++count % 16 === 0 && performance.now() > until) {
+        if (this.#readyHead < this.#ready.length) {
+          setTimeout(() => {
+            this.#pumping = false;
+            this.#pump();
+          }, 0);
+          return;
+        }
+      }
+    }
+    this.#ready = [];
+    this.#readyHead = 0;
+    this.#pumping = false;
   }
 
   /**
@@ -179,7 +221,8 @@ export class Execution {
     }
   }
 
-  #start(task: Task): void {
+  #startNow(task: Task): void {
+    if (this.#reports.has(task.name)) return;
     if (this.#stopReason !== undefined) {
       this.#skip(task, this.#stopReason);
       return;
@@ -234,7 +277,28 @@ export class Execution {
       limit,
       () => timeoutError(task.name, limit!),
     );
+    if (task.kind === "cpu") return await this.#run(task, deps, first, deadline).attempt;
+    // The io slot comes first: an io task waiting for one holds only its
+    // signal, and the rest of the attempt is built once it has one.
+    const { promise, resolve } = Promise.withResolvers<Attempt | undefined>();
+    this.#options.ioLane.run(async () => {
+      const { attempt, settled } = this.#run(task, deps, first, deadline);
+      resolve(await attempt);
+      // The slot stays taken while a body left behind past its grace runs on.
+      await settled;
+    }, { signal: deadline.signal }).catch(() => resolve(undefined));
+    return await promise;
+  }
+
+  /** Runs an attempt's body: its outcome, and when the body itself settles. */
+  #run(
+    task: Task,
+    deps: Record<string, unknown>,
+    first: boolean,
+    deadline: Deadline,
+  ): { attempt: Promise<Attempt | undefined>; settled: Promise<unknown> } {
     let startMs: number | undefined;
+    let endMs: number | undefined;
     let worker: number | undefined;
     const work: ShardWork | undefined = task.shard === undefined
       ? undefined
@@ -251,30 +315,46 @@ export class Execution {
         this.#options.reporter.taskStart(event);
       }
     };
+    // Its end is when the body settles, before anything else the loop does
+    // after it (an io slot passing to the next task, this attempt's own
+    // bookkeeping).
+    let running: Promise<unknown>;
     try {
-      const body = this.#body(task, deps, deadline.signal, started, work);
-      const value = await settleWithin(body, deadline.signal, ABORT_GRACE_MS);
-      // A result that came after the deadline is still a timeout.
-      if (deadline.timedOut) throw deadline.signal.reason;
-      assertReportable(task.name, value);
-      return { status: "ok", startMs: startMs!, endMs: this.#now(), worker, value, work };
-    } catch (thrown) {
-      if (startMs === undefined) {
-        // Aborted while it waited for a slot: it never ran.
-        if (this.#stopReason !== undefined || deadline.signal.aborted) return undefined;
-        // Its sandbox could not start (the task module failed to load there):
-        // a failure of this task, with the error that says why.
-        started();
-      }
-      const error = deadline.timedOut ? deadline.signal.reason : thrown;
-      // Once the run has stopped, whatever a running task did next was
-      // brought on by the stop; its own error stays in the report.
-      const status = this.#stopReason !== undefined && !deadline.timedOut ? "cancelled" : "failed";
-      return { status, startMs: startMs!, endMs: this.#now(), worker, error, work };
+      running = this.#body(task, deps, deadline.signal, started, work);
+    } catch (error) {
+      running = Promise.reject(error);
     }
+    const body = running.finally(() => {
+      endMs = this.#now();
+    });
+    const attempt = (async (): Promise<Attempt | undefined> => {
+      try {
+        const value = await settleWithin(body, deadline.signal, ABORT_GRACE_MS);
+        // A result that came after the deadline is still a timeout.
+        if (deadline.timedOut) throw deadline.signal.reason;
+        assertReportable(task.name, value);
+        return { status: "ok", startMs: startMs!, endMs: endMs!, worker, value, work };
+      } catch (thrown) {
+        if (startMs === undefined) {
+          // Aborted while it waited for a slot: it never ran.
+          if (this.#stopReason !== undefined || deadline.signal.aborted) return undefined;
+          // Its sandbox could not start (the task module failed to load there):
+          // a failure of this task, with the error that says why.
+          started();
+        }
+        const error = deadline.timedOut ? deadline.signal.reason : thrown;
+        // Once the run has stopped, whatever a running task did next was
+        // brought on by the stop; its own error stays in the report.
+        const status = this.#stopReason !== undefined && !deadline.timedOut
+          ? "cancelled"
+          : "failed";
+        return { status, startMs: startMs!, endMs: endMs ?? this.#now(), worker, error, work };
+      }
+    })();
+    return { attempt, settled: body.catch(() => {}) };
   }
 
-  /** Starts a task's body in its lane. */
+  /** Starts a task's body; an io body is in its lane's slot already. */
   #body(
     task: Task,
     deps: Record<string, unknown>,
@@ -287,31 +367,26 @@ export class Execution {
     if (task.kind === "io") {
       const host = task.trusted ? undefined : this.#options.ioHost;
       if (host !== undefined) {
-        return this.#options.ioLane.run(async () => {
-          // The body starts when its sandbox has it, not while the sandbox starts.
-          const { value } = await host(task.name, deps, {
-            permissions: task.permissions,
-            signal,
-            onStart: () => started(),
-            onOutput: this.#output(task.name),
-            onFault,
-            maxHeapMb: task.maxHeapMb,
-            isolation: task.isolation,
-            args,
-          });
-          return value;
-        }, { signal });
+        // The body starts when its sandbox has it, not while the sandbox starts.
+        return host(task.name, deps, {
+          permissions: task.permissions,
+          signal,
+          onStart: () => started(),
+          onOutput: this.#output(task.name),
+          onFault,
+          maxHeapMb: task.maxHeapMb,
+          isolation: task.isolation,
+          args,
+        }).then((result) => result.value);
       }
-      return this.#options.ioLane.run(async () => {
-        started();
-        const body = async () => await task.run({ name: task.name, signal, deps, args });
-        const guarded = this.#options.mainGuard === undefined
-          ? body
-          : () => this.#options.mainGuard!.run(body, onFault);
-        return await (this.#options.captureOutput
-          ? withTaskOutput(this.#output(task.name), guarded)
-          : guarded());
-      }, { signal });
+      started();
+      const body = async () => await task.run({ name: task.name, signal, deps, args });
+      const guarded = this.#options.mainGuard === undefined
+        ? body
+        : () => this.#options.mainGuard!.run(body, onFault);
+      return this.#options.captureOutput
+        ? withTaskOutput(this.#output(task.name), guarded)
+        : guarded();
     }
     const lane = this.#options.cpuLane!;
     if (task.shard !== undefined && lane.runChunk !== undefined) {
@@ -422,8 +497,9 @@ export class Execution {
       }
       const left = this.#waitingOn.get(next.name)! - 1;
       this.#waitingOn.set(next.name, left);
-      if (left === 0) this.#start(next);
+      if (left === 0) this.#ready.push(next);
     }
+    this.#pump();
     // After its dependants are skipped for it by name, the rest of the run stops.
     if (report.status === "failed" && !this.#options.keepGoing) {
       this.#stop(`stopped because task "${task.name}" failed`);
