@@ -69,6 +69,8 @@ interface Attempt {
   error?: unknown;
   /** A sharded task's chunk time in workers, and the workers used. */
   work?: ShardWork;
+  /** Its task has ended or will retry: what follows from it is decided. */
+  handled?: true;
 }
 
 interface ShardWork {
@@ -126,45 +128,54 @@ export class Execution {
     if (signal?.aborted) this.#cancel(signal.reason);
     else signal?.addEventListener("abort", onCancel, { once: true });
     for (const task of tasks) {
-      if (task.deps.length === 0 && !this.#reports.has(task.name)) this.#ready.push(task);
+      if (task.deps.length === 0 && !this.#reports.has(task.name)) this.#ready(task);
     }
     this.#pump();
     this.#checkDone();
   }
 
   /** Tasks whose dependencies are done, in the order they became ready. */
-  #ready: Task[] = [];
-  #readyHead = 0;
+  /** cpu tasks ready to start: their lane queues them itself. */
+  #readyCpu = new TaskQueue();
+  /** io tasks ready to start, holding nothing until the io lane has a slot for them. */
+  #readyIo = new TaskQueue();
   #pumping = false;
 
   /**
-   * Starts the ready tasks, yielding to the event loop every
+   * Starts the ready tasks that can start, yielding to the event loop every
    * {@linkcode START_SLICE_MS}: thousands become ready at once on a fan-out,
    * and started in one go they would hold the loop for as long, so that the
-   * first ones' timers would fire late, counted in their time.
+   * first ones' timers would fire late, counted in their time. An io task
+   * starts only once the io lane has a free slot, so that 50,000 ready io
+   * tasks hold no attempt's state while 64 run.
    */
   #pump(): void {
     if (this.#pumping) return;
     this.#pumping = true;
     const until = performance.now() + START_SLICE_MS;
-    let count = 0;
-    while (this.#readyHead < this.#ready.length) {
-      const task = this.#ready[this.#readyHead++];
+    const lane = this.#options.ioLane;
+    for (let count = 1;; count++) {
+      let task: Task;
+      if (this.#readyCpu.size > 0) task = this.#readyCpu.shift();
+      else if (
+        this.#readyIo.size > 0 && lane.activeCount + lane.pendingCount < lane.concurrency
+      ) task = this.#readyIo.shift();
+      else break;
       this.#startNow(task);
       // Reading the clock costs too: look every few starts.
-      if (++count % 16 === 0 && performance.now() > until) {
-        if (this.#readyHead < this.#ready.length) {
-          setTimeout(() => {
-            this.#pumping = false;
-            this.#pump();
-          }, 0);
-          return;
-        }
+      if (count % 16 === 0 && performance.now() > until) {
+        yieldToLoop(() => {
+          this.#pumping = false;
+          this.#pump();
+        });
+        return;
       }
     }
-    this.#ready = [];
-    this.#readyHead = 0;
     this.#pumping = false;
+  }
+
+  #ready(task: Task): void {
+    (task.kind === "io" ? this.#readyIo : this.#readyCpu).push(task);
   }
 
   /**
@@ -231,14 +242,14 @@ export class Execution {
     for (const dep of task.deps) deps[dep] = this.#results.get(dep);
     this.#running++;
     this.#runningNames.add(task.name);
-    this.#attempts(task, deps).then((report) => this.#end(task, report));
+    this.#attempts(task, deps);
   }
 
   /**
    * Runs a task's attempts until one passes, it runs out of retries, or the
-   * run stops. Resolves with its report, or `undefined` when it never started.
+   * run stops, then ends the task.
    */
-  async #attempts(task: Task, deps: Record<string, unknown>): Promise<TaskReport | undefined> {
+  async #attempts(task: Task, deps: Record<string, unknown>): Promise<void> {
     const retries = task.retries ?? 0;
     const attempts: Attempt[] = [];
     for (let n = 1;; n++) {
@@ -247,6 +258,9 @@ export class Execution {
       if (attempt === undefined) break;
       attempts.push(attempt);
       if (attempt.status !== "failed" || n > retries || this.#stopReason !== undefined) break;
+      attempt.handled = true;
+      // Its io slot may be free already: another task can have it.
+      this.#pump();
       const delayMs = backoffDelay(task.backoff ?? DEFAULT_BACKOFF, n);
       this.#options.reporter.taskRetry({
         name: task.name,
@@ -262,7 +276,9 @@ export class Execution {
         break; // The run stopped: the task ends with its last failure.
       }
     }
-    return attempts.length === 0 ? undefined : this.#taskReport(task, attempts, retries > 0);
+    if (attempts.length === 0) return this.#end(task, undefined);
+    attempts[attempts.length - 1].handled = true;
+    this.#end(task, this.#taskReport(task, attempts, retries > 0));
   }
 
   /** One attempt under its own deadline; `undefined` when it never started. */
@@ -281,12 +297,22 @@ export class Execution {
     // The io slot comes first: an io task waiting for one holds only its
     // signal, and the rest of the attempt is built once it has one.
     const { promise, resolve } = Promise.withResolvers<Attempt | undefined>();
+    let outcome: Attempt | undefined;
     this.#options.ioLane.run(async () => {
       const { attempt, settled } = this.#run(task, deps, first, deadline);
-      resolve(await attempt);
+      resolve(outcome = await attempt);
       // The slot stays taken while a body left behind past its grace runs on.
       await settled;
-    }, { signal: deadline.signal }).catch(() => resolve(undefined));
+    }, { signal: deadline.signal }).then(
+      // Its slot is free: the next ready io task may start, unless this
+      // attempt's outcome is yet to be handled (a failure may stop the run),
+      // and then handling it starts the next.
+      () => {
+        if (outcome?.handled) this.#pump();
+      },
+      // Aborted while it waited for a slot: it never ran.
+      () => resolve(undefined),
+    );
     return await promise;
   }
 
@@ -497,7 +523,7 @@ export class Execution {
       }
       const left = this.#waitingOn.get(next.name)! - 1;
       this.#waitingOn.set(next.name, left);
-      if (left === 0) this.#ready.push(next);
+      if (left === 0) this.#ready(next);
     }
     this.#pump();
     // After its dependants are skipped for it by name, the rest of the run stops.
@@ -562,5 +588,43 @@ function assertReportable(task: string, value: unknown): void {
         serializeError(error).message.split("\n")[0]
       }; return plain data (no cycles, no toJSON that throws)`,
     );
+  }
+}
+
+/**
+ * Calls `fn` as a task of its own, once the event loop has run the timers
+ * and I/O callbacks due: a message to itself, since `setTimeout(fn, 0)`
+ * waits about 1 ms, as long as the slice of work before it.
+ */
+function yieldToLoop(fn: () => void): void {
+  const channel = new MessageChannel();
+  channel.port1.onmessage = () => {
+    channel.port1.close();
+    fn();
+  };
+  channel.port2.postMessage(undefined);
+}
+
+/** A FIFO of tasks: an array read from a moving head, dropped once drained. */
+class TaskQueue {
+  #items: (Task | undefined)[] = [];
+  #head = 0;
+
+  get size(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(task: Task): void {
+    this.#items.push(task);
+  }
+
+  shift(): Task {
+    const task = this.#items[this.#head]!;
+    this.#items[this.#head++] = undefined;
+    if (this.#head === this.#items.length) {
+      this.#items = [];
+      this.#head = 0;
+    }
+    return task;
   }
 }
