@@ -113,3 +113,19 @@ Deno.test("Without --keep-going, a task that runs out of memory stops the run wi
   assert.match(stderr, /FAIL +outOfMemory/);
   assert.match(stderr, /\d+ tasks?: /);
 });
+
+Deno.test("An io task whose host dies is retried in a new host, and the run ends", async () => {
+  const { code, stdout } = await spool([
+    "run",
+    "--file",
+    FAULTS,
+    "--report",
+    "json",
+    "killsItsHost",
+  ]);
+  assert.equal(code, 1);
+  const [task] = JSON.parse(stdout).tasks as TaskReport[];
+  assert.equal(task.status, "failed");
+  assert.equal(task.attemptCount, 2, "the retry ran in a new host");
+  assert.match(task.error!.message, /killed by SIGKILL$/);
+});

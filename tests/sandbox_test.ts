@@ -96,6 +96,15 @@ Deno.test("A task cannot reach its worker's channel: a later task's deps and res
   assert.equal(fresh.spy.result, "fresh realm");
 });
 
+Deno.test("A task module a sandbox cannot import (a doc test's, an eval's) is refused before anything runs", async () => {
+  const tasks = defineTasks({ t: io({ run: () => 1 }) });
+  await assert.rejects(run(tasks, { module: "file:///project/mod.ts#12-20.ts" }), {
+    name: "TypeError",
+    message:
+      'Cannot run io task "t" in a sandbox as its module "file:///project/mod.ts#12-20.ts" is not a file a sandbox can import: define the tasks in a module file, or mark the io task trusted: true',
+  });
+});
+
 Deno.test("Two different permission sets never share a worker, whatever their scopes contain", () => {
   assert.notEqual(permissionKey({ read: ["/a", "/b"] }), permissionKey({ read: ["/a;b"] }));
   assert.notEqual(

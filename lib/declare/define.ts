@@ -66,8 +66,11 @@ export interface BackoffOptions {
  *     },
  *   }),
  * });
- * const report = await run(tasks);
- * console.log(report.tasks[0].status, report.tasks[0].attemptCount); // "ok" 3
+ * // Every sandbox imports this module again: run only when it is the program.
+ * if (import.meta.main) {
+ *   const report = await run(tasks);
+ *   console.log(report.tasks[0].status, report.tasks[0].attemptCount); // "ok" 3
+ * }
  * ```
  */
 export interface FailurePolicy {

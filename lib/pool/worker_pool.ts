@@ -670,8 +670,10 @@ export class WorkerPool {
     const wasReady = host.ready;
     const jobs = [...host.jobs.values()];
     host.jobs.clear();
+    // Out of the map before #stop clears its key: the next io task of this
+    // permission set must start a new host, not wait on this dead one.
+    if (host.index < 0 && this.#ioHosts.get(host.key) === host) this.#ioHosts.delete(host.key);
     this.#stop(host);
-    if (host.index < 0) this.#ioHosts.delete(host.key);
     for (const job of jobs) {
       const where = host.index < 0 ? "The io host" : `Worker ${host.index}`;
       const what = wasReady ? "stopped while running" : "could not start for";

@@ -63,10 +63,13 @@ export interface PlainReporter extends Reporter, Disposable {
  * ```ts
  * import { defineTasks, io, plainReporter, run } from "@spool/spool";
  *
- * let log = "";
  * const tasks = defineTasks({ hello: io({ run: () => console.log("hi") }) });
- * await run(tasks, { reporter: plainReporter({ write: (text) => log += text }) });
- * console.log(log.split("\n").slice(0, 3)); // ["start hello (io)", "hello | hi", "ok    hello (io) 0 ms"]
+ * // Every sandbox imports this module again: run only when it is the program.
+ * if (import.meta.main) {
+ *   let log = "";
+ *   await run(tasks, { reporter: plainReporter({ write: (text) => log += text }) });
+ *   console.log(log.split("\n").slice(0, 3)); // ["start hello (io)", "hello | hi", "ok    hello (io) 0 ms"]
+ * }
  * ```
  */
 export function plainReporter(out: TextSink, options: PlainReporterOptions = {}): PlainReporter {

@@ -113,8 +113,11 @@ export interface TaskProgressEvent {
  *   taskOutput: (event) => lines.push(`${event.name}: ${event.text}`),
  *   taskEnd: (task) => lines.push(`${task.status} ${task.name}`),
  * };
- * await run(tasks, { reporter });
- * console.log(lines); // ["start hello", "hello: hello from a task", "ok hello"]
+ * // Every sandbox imports this module again: run only when it is the program.
+ * if (import.meta.main) {
+ *   await run(tasks, { reporter });
+ *   console.log(lines); // ["start hello", "hello: hello from a task", "ok hello"]
+ * }
  * ```
  */
 export interface Reporter {

@@ -55,9 +55,12 @@ const IO = 3;
  * import { chromeTrace, defineTasks, io, run } from "@spool/spool";
  *
  * const tasks = defineTasks({ a: io({ run: () => 1 }), b: io({ run: () => 2 }) });
- * const trace = chromeTrace(await run(tasks));
- * console.log(trace.traceEvents.filter((event) => event.ph === "X").length); // 4: run, path, a, b
- * // await Deno.writeTextFile("trace.json", JSON.stringify(trace));
+ * // Every sandbox imports this module again: run only when it is the program.
+ * if (import.meta.main) {
+ *   const trace = chromeTrace(await run(tasks));
+ *   console.log(trace.traceEvents.filter((event) => event.ph === "X").length); // 4: run, path, a, b
+ *   await Deno.writeTextFile("trace.json", JSON.stringify(trace));
+ * }
  * ```
  */
 export function chromeTrace(report: RunReport): ChromeTrace {

@@ -145,8 +145,11 @@ const EMPTY_REPORT_MARK = Symbol.for("spool.worker");
  *   a: io({ run: () => 1 }),
  *   b: io({ deps: ["a"], run: ({ deps }) => (deps.a as number) + 1 }),
  * });
- * const report = await run(tasks, { targets: ["b"] });
- * console.log(report.results.b); // 2
+ * // Every sandbox imports this module again: run only when it is the program.
+ * if (import.meta.main) {
+ *   const report = await run(tasks, { targets: ["b"] });
+ *   console.log(report.results.b); // 2
+ * }
  * ```
  */
 export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<RunReport> {
@@ -186,6 +189,14 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
   const inWorkers = sandboxed.filter((task) => (task.isolation ?? isolation) === "worker");
   const inProcesses = sandboxed.filter((task) => (task.isolation ?? isolation) === "process");
   if (inWorkers.length > 0) promptGuard(inWorkers[0].name);
+  if (sandboxed.length > 0 && new URL(module!).hash !== "") {
+    // A doc test's or an eval's module exists only in the process that ran it.
+    throw new TypeError(
+      `Cannot run ${sandboxed[0].kind} task "${
+        sandboxed[0].name
+      }" in a sandbox as its module "${module}" is not a file a sandbox can import: define the tasks in a module file, or mark the io task trusted: true`,
+    );
+  }
   if (options.checkPermissions ?? true) {
     const missing = findMissingGrants(planned);
     if (inWorkers.length > 0) {
