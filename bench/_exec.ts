@@ -54,9 +54,9 @@ function waitTasks(count: number, ms: number) {
 async function bareDag(count: number, chain: boolean): Promise<void> {
   const done: Promise<number>[] = [];
   for (let i = 0; i < count; i++) {
-    const deps = chain && i > 0 ? [done[i - 1]] : [];
+    const previous = chain && i > 0 ? done[i - 1] : undefined;
     done.push((async () => {
-      await Promise.all(deps);
+      if (previous !== undefined) await previous;
       return await Promise.resolve(i);
     })());
   }

@@ -159,9 +159,18 @@ export function settleWithin<T>(
     const onAbort = () => timer = setTimeout(() => reject(signal.reason), graceMs);
     if (signal.aborted) onAbort();
     else signal.addEventListener("abort", onAbort, { once: true });
-    body.then(resolve, reject).finally(() => {
+    // One reaction for both outcomes, no `finally` chained on it: this runs
+    // once per task attempt.
+    const done = () => {
       clearTimeout(timer);
       signal.removeEventListener("abort", onAbort);
+    };
+    body.then((value) => {
+      done();
+      resolve(value);
+    }, (error) => {
+      done();
+      reject(error);
     });
   });
 }
