@@ -105,6 +105,29 @@ Deno.test("A task module a sandbox cannot import (a doc test's, an eval's) is re
   });
 });
 
+Deno.test("spool run --max-tasks-per-worker 1 gives every cpu task a fresh realm; --isolation picks the sandbox", async () => {
+  const fresh = await runJson(fixture("sandbox/realm.ts"), [
+    "--workers",
+    "1",
+    "--max-tasks-per-worker",
+    "1",
+    "spy",
+  ]);
+  assert.equal(fresh.t.spy.result, "fresh realm");
+  const warm = await runJson(fixture("sandbox/realm.ts"), ["--workers", "1", "spy"]);
+  assert.notEqual(warm.t.spy.result, "fresh realm");
+  // In-process workers cannot contain a signal to their own process; the guard still refuses it.
+  const inProcess = await runJson(fixture("sandbox/escapes.ts"), [
+    "--isolation",
+    "worker",
+    "killSelf",
+    "fine",
+  ]);
+  assert.equal(inProcess.t.fine.status, "ok");
+  assert.equal(inProcess.t.killSelf.status, "failed");
+  assert.equal(inProcess.t.killSelf.error?.name, "NotCapable");
+});
+
 Deno.test("Two different permission sets never share a worker, whatever their scopes contain", () => {
   assert.notEqual(permissionKey({ read: ["/a", "/b"] }), permissionKey({ read: ["/a;b"] }));
   assert.notEqual(

@@ -127,6 +127,18 @@ each failure with its error, and wall time, task time and speedup.`,
     .option("-k, --keep-going", "After a failure, run every task not downstream of it", false)
     .addOption(
       new Option(
+        "--isolation <kind>",
+        "Where task sandboxes live: a process each, which contains any fault, or a worker in spool's process",
+      ).choices(["process", "worker"]).default("process"),
+    )
+    .addOption(
+      new Option(
+        "--max-tasks-per-worker <n>",
+        "Retire a cpu worker after this many tasks (1: every task gets a fresh realm)",
+      ).argParser(commanderParser(positiveInt, "--max-tasks-per-worker")),
+    )
+    .addOption(
+      new Option(
         "--timeout <duration>",
         "Time limit of one attempt of each task that sets no 'timeout' (500ms, 30s, 2m; bare number: ms)",
       ).argParser(commanderParser(duration, "--timeout")),

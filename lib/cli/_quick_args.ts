@@ -65,6 +65,14 @@ const VALUED: Record<string, [scope: "all" | "run" | "graph", set: Setter]> = {
   "-c": ["run", (s, v) => s.run.concurrency = positiveInt("--concurrency", v)],
   "--concurrency": ["run", (s, v) => s.run.concurrency = positiveInt("--concurrency", v)],
   "--timeout": ["run", (s, v) => s.run.timeout = duration("--timeout", v)],
+  "--isolation": ["run", (s, v) => {
+    if (v !== "process" && v !== "worker") throw new RangeError(v);
+    s.run.isolation = v;
+  }],
+  "--max-tasks-per-worker": [
+    "run",
+    (s, v) => s.run.maxTasksPerWorker = positiveInt("--max-tasks-per-worker", v),
+  ],
   "--report-file": ["run", (s, v) => s.run.reportFile = v],
   "--trace": ["run", (s, v) => s.run.trace = v],
   "--report": ["run", (s, v) => {
@@ -112,6 +120,7 @@ export function quickParse(
       workers: defaults.workers,
       concurrency: defaults.concurrency,
       keepGoing: false,
+      isolation: "process",
       quiet: false,
       dryRun: false,
       showResults: false,

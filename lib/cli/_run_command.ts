@@ -28,6 +28,10 @@ export interface RunFlags {
   workers: number;
   concurrency?: number;
   keepGoing: boolean;
+  /** Where sandboxes live (`--isolation`). */
+  isolation?: "process" | "worker";
+  /** Retire a cpu worker after this many tasks (`--max-tasks-per-worker`). */
+  maxTasksPerWorker?: number;
   timeout?: number;
   reportFile?: string;
   quiet: boolean;
@@ -123,6 +127,8 @@ export async function runCommand(
       workers: flags.workers,
       concurrency: flags.concurrency,
       keepGoing: flags.keepGoing,
+      isolation: flags.isolation,
+      maxTasksPerWorker: flags.maxTasksPerWorker,
       timeout: flags.timeout,
       module: loaded.url,
       args: context.taskArgs,
