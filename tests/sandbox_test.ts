@@ -34,6 +34,13 @@ Deno.test("A task cannot read an undeclared file by importing it as text or JSON
   for (const name of ["textImport", "jsonImport"]) {
     assert.equal(t[name].status, "failed", name);
     assert.match(t[name].error!.message, /Requires read access to ".*(secret\.txt|data\.json)"/);
+    // The fix it names is the task's declaration, not a flag for the process.
+    assert.match(
+      t[name].error!.message,
+      new RegExp(
+        `^Task "${name}" needs read access to ".*", which it did not declare: add permissions: \\{ read: \\[`,
+      ),
+    );
     assert.doesNotMatch(JSON.stringify(t[name]), /the secret|json-secret/);
   }
   assert.equal(t.fine.status, "ok");
@@ -46,6 +53,32 @@ Deno.test("A sharded task's items function and final fold run in its sandbox, no
     assert.equal(t[name].status, "failed", name);
     assert.match(t[name].error!.message, /Requires read access/, name);
   }
+});
+
+Deno.test("A cpu task that returns a class instance gets a note: its dependants see a plain object", async () => {
+  const { t, stderr } = await runJson(fixture("sandbox/escapes.ts"), ["classResult"]);
+  assert.equal(t.classResult.status, "ok");
+  assert.deepEqual(t.classResult.result, { x: 3, y: 4 });
+  assert.match(
+    stderr,
+    /classResult \| note: task "classResult" returned a Point instance; its dependants get a plain object/,
+  );
+});
+
+Deno.test("A task file that fails to load in its sandbox fails its task with the load error and the rule", async () => {
+  const { t, code } = await runJson(fixture("sandbox/work_at_import.ts"));
+  assert.equal(code, 1);
+  assert.equal(t.parse.status, "failed");
+  assert.equal(t.parse.error?.name, "WorkerCrashError");
+  const message = t.parse.error!.message;
+  assert.match(
+    message,
+    /^Worker \d could not start for cpu task "parse": .*Requires read access to ".*data\.json"/,
+  );
+  assert.match(
+    message,
+    /every sandbox imports the task file again, with only its task's permissions/,
+  );
 });
 
 Deno.test("A task that signals its own process fails alone, and the run goes on to its report", async () => {

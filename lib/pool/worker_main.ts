@@ -136,6 +136,17 @@ export function serve(module: Record<string, unknown>): void {
     return task;
   };
   const reply = (task: TaskLike, name: string, message: FromWorker & { type: "result" }) => {
+    const lost = classLost(message.value);
+    if (lost !== undefined) {
+      post({
+        type: "output",
+        id: message.id,
+        task: name,
+        stream: "stderr",
+        text:
+          `note: task "${name}" returned a ${lost} instance; its dependants get a plain object (a structured clone), without its class or methods`,
+      });
+    }
     post(message, transferList(message.value), (error) => ({
       type: "error",
       id: message.id,
@@ -282,6 +293,20 @@ async function shardStep(task: TaskLike, data: ToWorker & { type: "shard" }): Pr
     }
   }
   return source;
+}
+
+/** The class name of a result that loses its class on the way out, if it is one. */
+function classLost(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null || Array.isArray(value)) return undefined;
+  if (
+    value instanceof Map || value instanceof Set || value instanceof Date ||
+    value instanceof RegExp || value instanceof Error || value instanceof ArrayBuffer ||
+    ArrayBuffer.isView(value)
+  ) return undefined;
+  const name = (proto as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === "string" && name !== "" ? name : "class";
 }
 
 type ChunkOutcome = { value: unknown } | {

@@ -619,7 +619,7 @@ export class WorkerPool {
           this.#settle(job);
           job.resolve({ value: message.value, worker: host.index, ms: message.ms ?? 0 });
         } else {
-          const error = deserializeError(message.error);
+          const error = explainDenied(job.task, deserializeError(message.error));
           this.#fail(
             job,
             message.index === undefined ? error : new ItemError(job.task, message.index, error),
@@ -678,9 +678,15 @@ export class WorkerPool {
       const where = host.index < 0 ? "The io host" : `Worker ${host.index}`;
       const what = wasReady ? "stopped while running" : "could not start for";
       const kind = job.io ? "io" : "cpu";
+      // A sandbox that never started most often could not load the task file.
+      const hint = wasReady
+        ? ""
+        : ` (every sandbox imports the task file again, with only its task's permissions: keep the file's top level free of work, and start servers or read files inside tasks)`;
       this.#fail(
         job,
-        new WorkerCrashError(`${where} ${what} ${kind} task "${job.task}": ${reason}`, { cause }),
+        new WorkerCrashError(`${where} ${what} ${kind} task "${job.task}": ${reason}${hint}`, {
+          cause,
+        }),
       );
     }
     // Only a worker that had loaded is replaced at once: one that dies
@@ -750,6 +756,35 @@ export class WorkerPool {
     host.ready = false;
     host.key = "";
   }
+}
+
+const DENIED = /^Requires (\w+) access to "(.*)", run again with the --allow-\w+ flag$/;
+const DENIED_ALL = /^Requires (\w+) access, run again with the --allow-\w+ flag$/;
+
+/**
+ * Deno's permission error names the process's flag, which is the wrong fix
+ * for a sandboxed task (the process may well have `-A`): the fix is the
+ * task's own declaration. The original text stays at the end.
+ */
+function explainDenied(task: string, error: Error): Error {
+  // A denied import is a TypeError whose message goes on with Deno's
+  // coloured location: the first line says it all.
+  const first = error.message.split("\n")[0];
+  const scoped = DENIED.exec(first);
+  const whole = scoped === null ? DENIED_ALL.exec(first) : null;
+  if (scoped === null && whole === null) return error;
+  const name = (scoped ?? whole)![1];
+  const declare = scoped === null
+    ? `permissions: { ${name}: true }`
+    : `permissions: { ${name}: [${JSON.stringify(scoped[2])}] }`;
+  error.message = `Task "${task}" needs ${name} access${
+    scoped === null ? "" : ` to "${scoped[2]}"`
+  }, which it did not declare: add ${declare} to the task (its sandbox holds only what it declares) (${first})`;
+  if (error.stack !== undefined) {
+    const frames = error.stack.split("\n").filter((line) => /^\s+at /.test(line));
+    error.stack = [`${error.name}: ${error.message}`, ...frames].join("\n");
+  }
+  return error;
 }
 
 /**
