@@ -99,7 +99,7 @@ export type {
   TaskStartEvent,
 } from "./lib/report/reporter.ts";
 export { plainReporter } from "./lib/report/plain.ts";
-export type { PlainReporterOptions, TextSink } from "./lib/report/plain.ts";
+export type { PlainReporter, PlainReporterOptions, TextSink } from "./lib/report/plain.ts";
 export { criticalPath } from "./lib/report/critical_path.ts";
 export { chromeTrace } from "./lib/report/trace.ts";
 export type { ChromeTrace, TraceEvent } from "./lib/report/trace.ts";
