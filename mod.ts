@@ -58,7 +58,7 @@ export { DEFAULT_CONCURRENCY, run } from "./lib/run/scheduler.ts";
 export type { CpuLane, RunOptions } from "./lib/run/scheduler.ts";
 export { main } from "./lib/cli/main.ts";
 export { loadTaskFile } from "./lib/declare/load.ts";
-export type { LoadedTaskFile } from "./lib/declare/load.ts";
+export type { LoadedTaskFile, LoadOptions } from "./lib/declare/load.ts";
 export {
   CancelledError,
   PermissionError,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { loadTaskFile, TaskFileError } from "../mod.ts";
-import { deno, fixture, fixtureUrl, SUMMARY, tempDir } from "./_helpers.ts";
+import { deno, fixture, fixtureUrl, spool, SUMMARY, tempDir } from "./_helpers.ts";
 
 const MOD = new URL("../mod.ts", import.meta.url).href;
 
@@ -134,4 +134,16 @@ Deno.test("A task file runs itself: `deno run file.ts list` and `deno run file.t
 
   const failing = await deno([...flags, fixture("failing.ts"), "bad"]);
   assert.equal(failing.code, 1, "main() sets the exit code");
+});
+
+Deno.test("A task file whose top-level await never settles ends spool with exit 2, naming the file", async () => {
+  const { code, stderr } = await spool(["run", "-f", fixture("never_loads.ts")], ["-A"], {
+    env: { SPOOL_LOAD_TIMEOUT: "300" },
+  });
+  assert.equal(code, 2, stderr);
+  assert.match(
+    stderr,
+    /never_loads\.ts: Cannot load the task file: it did not finish loading within 0\.3 s \(a top-level await that never settles\?\)/,
+  );
+  assert.doesNotMatch(stderr, /Top-level await promise never resolved/);
 });

@@ -23,21 +23,53 @@ export interface LoadedTaskFile {
   file: string;
 }
 
+/** Options for {@linkcode loadTaskFile}. */
+export interface LoadOptions {
+  /**
+   * How long the task file may take to load, in ms, before spool gives up on
+   * it (a top-level `await` that never settles). Default: `SPOOL_LOAD_TIMEOUT`
+   * (ms) when the process may read it, else 30000. Minimum: above 0.
+   */
+  timeoutMs?: number;
+}
+
 /**
  * Imports a task file and returns its task set.
  *
  * @param path A path (relative to the working directory) or a URL.
+ * @param options How long loading may take.
  * @returns The task set, the module URL and a display name.
  * @throws {TaskFileError} When the file is missing, fails to load, throws
- * while loading, or has no task set as its default export.
+ * while loading, does not finish loading in time, or has no task set as its
+ * default export.
  */
-export async function loadTaskFile(path: string): Promise<LoadedTaskFile> {
+export async function loadTaskFile(
+  path: string,
+  options: LoadOptions = {},
+): Promise<LoadedTaskFile> {
   const url = await toUrl(path);
   const file = displayFile(url);
+  const timeoutMs = options.timeoutMs ?? defaultLoadTimeout();
   let module: Record<string, unknown>;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    module = await importQuietly(url);
+    // A top-level await that never settles would end the process with
+    // Deno's own error (exit 1, no summary); the timer keeps it alive until
+    // spool can say which file and why.
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(() =>
+        reject(
+          new TaskFileError(
+            `Cannot load the task file: it did not finish loading within ${
+              timeoutMs / 1000
+            } s (a top-level await that never settles?): keep its top level free of work, or set SPOOL_LOAD_TIMEOUT (ms)`,
+            { file },
+          ),
+        ), timeoutMs);
+    });
+    module = await Promise.race([importQuietly(url), stalled]);
   } catch (error) {
+    clearTimeout(timer);
     if (error instanceof TaskFileError) {
       throw new TaskFileError(stripFile(error), { file, cause: error });
     }
@@ -51,6 +83,7 @@ export async function loadTaskFile(path: string): Promise<LoadedTaskFile> {
       },
     );
   }
+  clearTimeout(timer);
   if (!("default" in module)) {
     throw new TaskFileError(
       `The task file has no default export: end it with "export default defineTasks({ ... })"`,
@@ -65,6 +98,13 @@ export async function loadTaskFile(path: string): Promise<LoadedTaskFile> {
     );
   }
   return { tasks: module.default, url, file };
+}
+
+function defaultLoadTimeout(): number {
+  const variable = "SPOOL_LOAD_TIMEOUT";
+  if (Deno.permissions.querySync({ name: "env", variable }).state !== "granted") return 30_000;
+  const value = Number(Deno.env.get(variable));
+  return Number.isFinite(value) && value > 0 ? value : 30_000;
 }
 
 const STDOUT_METHODS = ["log", "info", "debug", "dir", "dirxml", "table"] as const;
