@@ -8,7 +8,7 @@
  */
 
 import { CpuExecutor, moduleFunction, run, WorkerPool } from "../mod.ts";
-import tasks, { LONG_TASKS, setParams } from "./_tasks.ts";
+import tasks, { LONG_TASKS, paramArgs, setParams } from "./_tasks.ts";
 import type { Peer, PeerCommand } from "./_peers.ts";
 import { spoolRoundTrip } from "./_pool.ts";
 import { calibrateNumber, sumSquaresBig, sumSquaresNumber } from "./_work.ts";
@@ -51,8 +51,9 @@ async function mapAll(
 export async function startSpool(workers: number): Promise<Peer> {
   const pool = new WorkerPool(MODULE, { size: workers });
   const executor = new CpuExecutor({ maxWorkers: workers, idleTimeout: Infinity });
-  setParams({ bigN: 1, numberN: 1, items: range(workers * 4) });
-  await run(tasks, { targets: ["tiny"], cpuLane: pool, module: MODULE });
+  const warmup = { bigN: 1, numberN: 1, items: range(workers * 4) };
+  setParams(warmup);
+  await run(tasks, { targets: ["tiny"], cpuLane: pool, module: MODULE, args: paramArgs(warmup) });
   await mapAll(executor, range(workers * 100), 10, false);
   await mapAll(executor, range(workers * 100), 10, true);
   const timed = async (fn: () => Promise<unknown> | unknown) => {
@@ -65,7 +66,9 @@ export async function startSpool(workers: number): Promise<Peer> {
     long: (c) => {
       const n = c.n as number;
       const big = c.name === "sumSquaresBig";
-      setParams({ bigN: n, numberN: n, items: [] });
+      const sizes = { bigN: n, numberN: n, items: [] };
+      setParams(sizes);
+      const args = paramArgs(sizes);
       const targets = range(LONG_TASKS).map((i) => `${big ? "big" : "number"}${i}`);
       const body = big ? sumSquaresBig : sumSquaresNumber;
       return timed(async () => {
@@ -74,8 +77,8 @@ export async function startSpool(workers: number): Promise<Peer> {
           return;
         }
         const report = c.mode === "fresh"
-          ? await run(tasks, { targets, workers, module: MODULE })
-          : await run(tasks, { targets, cpuLane: pool, module: MODULE });
+          ? await run(tasks, { targets, workers, module: MODULE, args })
+          : await run(tasks, { targets, cpuLane: pool, module: MODULE, args });
         if (!report.ok) throw new Error(`The long tasks failed: ${JSON.stringify(report.tasks)}`);
       });
     },
@@ -83,10 +86,16 @@ export async function startSpool(workers: number): Promise<Peer> {
       const count = c.count as number;
       const items = range(count);
       let results: number[] = [];
-      if (c.mode === "sharded") setParams({ bigN: 0, numberN: 0, items });
+      const sizes = { bigN: 0, numberN: 0, items };
+      if (c.mode === "sharded") setParams(sizes);
       const figure = await timed(async () => {
         if (c.mode === "sharded") {
-          const report = await run(tasks, { targets: ["tiny"], cpuLane: pool, module: MODULE });
+          const report = await run(tasks, {
+            targets: ["tiny"],
+            cpuLane: pool,
+            module: MODULE,
+            args: paramArgs(sizes),
+          });
           results = report.results.tiny as number[];
         } else if (c.mode === "map" || c.mode === "mapChunks") {
           results = await mapAll(executor, items, c.size as number, c.mode === "mapChunks");

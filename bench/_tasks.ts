@@ -46,11 +46,31 @@ for (let i = 0; i < LONG_TASKS; i++) {
   });
 }
 
+/**
+ * The run's arguments for the sizes: io bodies and items functions run in
+ * sandbox processes, where this module's state set by `setParams` is not
+ * seen, so the sizes travel as `RunOptions.args`.
+ *
+ * @param next The sizes.
+ * @returns `args` for `run()`.
+ */
+export function paramArgs(next: Params): string[] {
+  return [String(next.bigN), String(next.numberN), String(next.items.length)];
+}
+
 export default defineTasks({
-  // The items are not cloned here: an items function runs on the main thread.
-  params: io({ run: () => ({ bigN: params.bigN, numberN: params.numberN }) }),
+  params: io({
+    run: ({ args }) =>
+      args.length >= 2
+        ? { bigN: Number(args[0]), numberN: Number(args[1]) }
+        : { bigN: params.bigN, numberN: params.numberN },
+  }),
   ...long,
-  tiny: cpu({ items: () => params.items, map: tiny }),
+  tiny: cpu({
+    items: ({ args }) =>
+      args.length >= 3 ? Array.from({ length: Number(args[2]) }, (_, i) => i) : params.items,
+    map: tiny,
+  }),
   noop: cpu({ run: () => 0 }),
   length: cpu({ run: ({ deps }) => (deps.bytes as Uint8Array).byteLength }),
   bytes: cpu({

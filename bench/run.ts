@@ -6,6 +6,7 @@
  *     deno task bench            # the full suite, several minutes on 2 cores
  *     deno task bench --quick    # small sizes, two repetitions: a smoke run
  *     deno task bench --json bench.json --no-peers
+ *     deno task bench --only sandbox   # the sandbox's cost alone
  *
  * Peers: Piscina on Node (installed from npm into a temporary folder for the
  * run) and Python's `concurrent.futures.ProcessPoolExecutor`, with the same
@@ -24,6 +25,7 @@ import { installPiscina, type Peer, startPiscina, startPython } from "./_peers.t
 import { echoRoundTrip, handOff, poolStart } from "./_pool.ts";
 import { startSpool } from "./_spool.ts";
 import { median } from "./_stats.ts";
+import { formatSandboxRows, type SandboxRow, sandboxRows } from "./_sandbox.ts";
 import { LONG_TASKS } from "./_tasks.ts";
 import { failed, type Figure, type Ratio, ratio, series, takeTurns } from "./_turns.ts";
 
@@ -180,6 +182,8 @@ figures.push({
 const EXECUTOR_FIGURES = ["mapWarm", "chunksWarm", "mapFresh", "chunksFresh", "singles"];
 const chosen = flags.only === "executor"
   ? figures.filter((f) => EXECUTOR_FIGURES.includes(f.id))
+  : flags.only === "sandbox"
+  ? []
   : figures;
 const samples = await takeTurns(peers, chosen, sizes.repeat, log);
 if (flags.json !== undefined) {
@@ -467,6 +471,17 @@ console.log(
   }; ${sizes.repeat} repetitions, the contenders taking turns in rotating order; times are medians; a ratio below 1 means spool took less time`,
 );
 
+// What the sandbox costs (bench/_sandbox.ts): sandboxed against trusted io
+// tasks and host processes against in-process workers, taking turns.
+let sandbox: SandboxRow[] | undefined;
+if (everything || flags.only === "sandbox") {
+  log(
+    "running the sandbox's cost: sandboxed and trusted io tasks, hosts and in-process workers...",
+  );
+  sandbox = await sandboxRows({ quick, repeat: sizes.repeat });
+  console.log(`\n${formatSandboxRows(sandbox)}`);
+}
+
 if (flags.json !== undefined) {
   const figures = {
     workers,
@@ -484,6 +499,7 @@ if (flags.json !== undefined) {
       planMs,
     },
     rows,
+    sandbox,
   };
   await Deno.writeTextFile(flags.json, JSON.stringify(figures, null, 2) + "\n");
   log(`figures written to ${flags.json}`);
