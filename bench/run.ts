@@ -77,6 +77,22 @@ if (flags.repeat !== undefined) sizes.repeat = Number(flags.repeat);
 const MAP_CHUNK = 1_000;
 
 const log = (line: string) => console.error(line);
+
+// --only sandbox: the sandbox's cost alone, no peers to start.
+if (flags.only === "sandbox") {
+  log(
+    "running the sandbox's cost: sandboxed and trusted io tasks, hosts and in-process workers...",
+  );
+  const sandbox = await sandboxRows({ quick, repeat: sizes.repeat });
+  console.log(formatSandboxRows(sandbox));
+  if (flags.json !== undefined) {
+    await Deno.writeTextFile(
+      flags.json,
+      JSON.stringify({ workers, quick, sandbox }, null, 2) + "\n",
+    );
+  }
+  Deno.exit(0);
+}
 log(`spool bench${quick ? " --quick" : ""}: ${workers} workers, Deno ${Deno.version.deno}`);
 
 // ---- the contenders ----
@@ -182,8 +198,6 @@ figures.push({
 const EXECUTOR_FIGURES = ["mapWarm", "chunksWarm", "mapFresh", "chunksFresh", "singles"];
 const chosen = flags.only === "executor"
   ? figures.filter((f) => EXECUTOR_FIGURES.includes(f.id))
-  : flags.only === "sandbox"
-  ? []
   : figures;
 const samples = await takeTurns(peers, chosen, sizes.repeat, log);
 if (flags.json !== undefined) {
@@ -474,7 +488,7 @@ console.log(
 // What the sandbox costs (bench/_sandbox.ts): sandboxed against trusted io
 // tasks and host processes against in-process workers, taking turns.
 let sandbox: SandboxRow[] | undefined;
-if (everything || flags.only === "sandbox") {
+if (everything) {
   log(
     "running the sandbox's cost: sandboxed and trusted io tasks, hosts and in-process workers...",
   );
