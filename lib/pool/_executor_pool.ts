@@ -284,6 +284,10 @@ export class ExecutorPool {
 
   #onMessage(slot: Slot, worker: Worker, message: FromExecutorWorker): void {
     if (slot.worker !== worker) return;
+    if (message.type === "crash") {
+      this.#crash(slot, worker, message.reason);
+      return;
+    }
     if (message.type === "ready") {
       slot.ready = true;
       if (slot.entry !== undefined) this.#send(slot, slot.entry);

@@ -33,6 +33,16 @@ export type FromExecutorWorker =
     values: unknown[];
   }
   | {
+    /**
+     * The worker cannot go on: its module failed to load, or an error escaped
+     * every call (a timer that threw, a rejection nobody handled). Sent by
+     * the worker itself, so that the runtime does not print the error too.
+     */
+    type: "crash";
+    /** What happened, as `Uncaught Error: boom`. */
+    reason: string;
+  }
+  | {
     /** A call threw (or its result could not be cloned); later inputs were not run. */
     type: "failed";
     id: number;

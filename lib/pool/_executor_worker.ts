@@ -15,6 +15,37 @@ import {
   type ToExecutorWorker,
 } from "./_executor_protocol.ts";
 
+// Evaluated before the module whose functions the worker calls (the
+// bootstrap imports this file first): an error that escapes every call, or
+// the module's own failure to load, is reported as a message, and the
+// runtime does not print it as an uncaught error.
+if ("WorkerGlobalScope" in globalThis) {
+  const post = (globalThis as unknown as { postMessage(m: FromExecutorWorker): void }).postMessage
+    .bind(globalThis);
+  const describe = (value: unknown) => {
+    try {
+      return value instanceof Error ? `${value.name}: ${value.message}` : String(value);
+    } catch {
+      return "a value that cannot be described";
+    }
+  };
+  let crashed = false;
+  const crash = (event: Event, prefix: string, value: unknown) => {
+    event.preventDefault();
+    if (crashed) return;
+    crashed = true;
+    post({ type: "crash", reason: `${prefix}${describe(value)}` });
+  };
+  globalThis.addEventListener(
+    "error",
+    (event) => crash(event, "Uncaught ", (event as ErrorEvent).error),
+  );
+  globalThis.addEventListener(
+    "unhandledrejection",
+    (event) => crash(event, "Uncaught (in promise) ", (event as PromiseRejectionEvent).reason),
+  );
+}
+
 /**
  * Answers `call` messages by calling the named export once per input, until
  * the executor ends this worker.
