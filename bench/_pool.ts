@@ -7,6 +7,10 @@
  */
 
 import { transfer, WorkerPool } from "../mod.ts";
+
+// These rows set the pool against a bare Worker and Piscina, which run in
+// this process: in-process workers ("worker" isolation). What a sandbox host
+// process adds is measured in bench/_sandbox.ts.
 import { median, percentile } from "./_stats.ts";
 
 const MODULE = new URL("./_tasks.ts", import.meta.url).href;
@@ -37,7 +41,7 @@ async function latency(count: number, once: () => Promise<unknown>): Promise<Lat
  * @returns Their p50 and p99.
  */
 export async function spoolRoundTrip(count: number): Promise<Latency> {
-  using pool = new WorkerPool(MODULE, { size: 1 });
+  using pool = new WorkerPool(MODULE, { size: 1, isolation: "worker" });
   return await latency(count, () => pool.run("noop", {}));
 }
 
@@ -78,7 +82,7 @@ export async function poolStart(workers: number, repeat: number): Promise<number
   const samples: number[] = [];
   for (let r = 0; r < repeat; r++) {
     const start = performance.now();
-    using pool = new WorkerPool(MODULE, { size: workers });
+    using pool = new WorkerPool(MODULE, { size: workers, isolation: "worker" });
     await Promise.all(Array.from({ length: workers }, () => pool.run("noop", {})));
     samples.push(performance.now() - start);
   }
@@ -109,7 +113,7 @@ export interface HandOff {
  */
 export async function handOff(repeat: number): Promise<HandOff> {
   const size = 64 * 1024 * 1024;
-  using pool = new WorkerPool(MODULE, { size: 1 });
+  using pool = new WorkerPool(MODULE, { size: 1, isolation: "worker" });
   await pool.run("noop", {});
   const time = async (make: () => Uint8Array): Promise<number> => {
     const samples: number[] = [];
