@@ -120,14 +120,15 @@ async function roundTrip(url: string, isolation: Isolation, calls: number): Prom
   return (performance.now() - t0) * 1000 / calls;
 }
 
-/** The resident memory of the sandbox host processes alive now, in MiB. */
-async function hostRss(): Promise<number> {
+/** The resident memory of this process's sandbox hosts for one task file, in MiB. */
+async function hostRss(taskFile: string): Promise<number> {
   let kib = 0;
   for await (const entry of Deno.readDir("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
     try {
       const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`);
-      if (!cmdline.includes("_host_main.ts")) continue;
+      // Hosts of earlier rows may still be on their way out: only this file's.
+      if (!cmdline.includes("_host_main.ts") || !cmdline.includes(taskFile)) continue;
       const status = await Deno.readTextFile(`/proc/${entry.name}/status`);
       // This run's hosts only: their parent is this process.
       if (Number(/PPid:\s+(\d+)/.exec(status)?.[1]) !== Deno.pid) continue;
@@ -210,7 +211,7 @@ export async function sandboxRows(
     {
       using pool = new WorkerPool(one, { size: 2 });
       await Promise.all([pool.run("echo", { n: 1 }), pool.run("echo", { n: 2 })]);
-      const rss = await hostRss();
+      const rss = await hostRss(new URL(one).pathname);
       rows.push({
         name: "memory: resident size of one sandbox host process (2 hosts / 2)",
         unit: "MiB",
