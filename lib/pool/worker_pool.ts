@@ -648,11 +648,11 @@ export class WorkerPool {
       return;
     }
     const late = id === undefined ? undefined : host.recent.get(id);
-    if (late?.options.onFault !== undefined) late.options.onFault(error);
-    else {this.#onStray(
-        "stderr",
-        `Uncaught error in a worker after its task ended: ${error.message}`,
-      );}
+    if (late?.options.onFault !== undefined) {
+      late.options.onFault(error);
+      return;
+    }
+    this.#onStray("stderr", `Uncaught error in a worker after its task ended: ${error.message}`);
   }
 
   #rawOutput(host: Host, stream: "stdout" | "stderr", text: string): void {
