@@ -1,0 +1,22 @@
+/**
+ * The one worker pool and its worker side. Every task runs in a sandbox holding exactly its
+ * declared permissions: a Web Worker inside a host process of its own (`"process"` isolation, the
+ * default) or in this process (`"worker"`). cpu tasks get slots, io tasks a host per permission
+ * set. The worker side (`worker_main.ts`, `_worker_guard.ts`, `_host_main.ts`) imports nothing
+ * above the protocol (`_protocol.ts`).
+ *
+ * @module
+ */
+
+export { transfer } from "./transfer.ts";
+export type { TransferableBuffer } from "./transfer.ts";
+export { ItemError, WorkerCrashError, WorkerPool } from "./worker_pool.ts";
+export type {
+  ChunkResult,
+  CpuChunk,
+  CpuResult,
+  CpuRunOptions,
+  Isolation,
+  WarmDemand,
+  WorkerPoolOptions,
+} from "./worker_pool.ts";
