@@ -75,6 +75,9 @@ async function lookUp(
       stdout: "piped",
       stderr: "null",
       env: { NO_COLOR: "1" },
+      // A graph that cannot be resolved (a registry out of reach) must not
+      // hold the run: the host then reads only the task file.
+      signal: AbortSignal.timeout(30_000),
     }).output();
     if (code !== 0) return [...paths, own];
     const info = JSON.parse(new TextDecoder().decode(stdout)) as { modules?: InfoModule[] };
