@@ -313,7 +313,7 @@ export function grantFlags(permissions: Permissions): string[] {
   for (const name of PERMISSION_NAMES) {
     const value = permissions[name];
     if (value === undefined || value === false) continue;
-    flags.push(value === true ? `--allow-${name}` : `--allow-${name}=${value.join(",")}`);
+    flags.push(flagFor(name, value));
   }
   return flags;
 }

@@ -198,36 +198,72 @@ interface HostConnection {
   end(): void;
 }
 
-let cachedResolutionFlags: string[] | undefined;
+/** Deno flags that take their value as the next argument. */
+const WITH_VALUE = new Set([
+  "--config",
+  "-c",
+  "--import-map",
+  "--lock",
+  "--location",
+  "--cert",
+  "--seed",
+]);
+/** Of those and the flags alone, the ones that decide how modules resolve. */
+const RESOLUTION = new Set(["--config", "-c", "--import-map", "--lock", "--node-modules-dir"]);
+const RESOLUTION_ALONE = new Set([
+  "--no-config",
+  "--no-lock",
+  "--no-npm",
+  "--no-remote",
+  "--vendor",
+  "--node-modules-dir",
+]);
+
+let cachedOwnFlags: string[] | null | undefined;
+
+/**
+ * The flags this process's `deno` was started with, between the subcommand
+ * (`run`, `test`, ...) and the script, each flag with its value.
+ *
+ * @returns The flags, read once from `/proc/self/cmdline`; `undefined` where
+ * that cannot be read (not Linux, or no read access to it).
+ */
+export function ownDenoFlags(): readonly string[] | undefined {
+  if (cachedOwnFlags === undefined) {
+    cachedOwnFlags = null;
+    try {
+      const path = "/proc/self/cmdline";
+      if (Deno.permissions.querySync({ name: "read", path }).state === "granted") {
+        const args = Deno.readTextFileSync(path).split("\0");
+        const flags: string[] = [];
+        for (let i = 2; i < args.length && args[i].startsWith("-"); i++) {
+          flags.push(args[i]);
+          if (WITH_VALUE.has(args[i]) && i + 1 < args.length) flags.push(args[++i]);
+        }
+        cachedOwnFlags = flags;
+      }
+    } catch {
+      // Not readable: unknown.
+    }
+  }
+  return cachedOwnFlags ?? undefined;
+}
 
 /**
  * Module-resolution flags of this process (`--config`, `--import-map`, ...)
  * that a host, and `deno info`, need to load the same code the same way.
  *
- * @returns The flags, read once from `/proc/self/cmdline` where readable.
+ * @returns The flags; none where this process's flags cannot be read (the
+ * host then finds its configuration as `deno run` would).
  */
 export function resolutionFlags(): string[] {
-  return cachedResolutionFlags ??= readResolutionFlags();
-}
-
-function readResolutionFlags(): string[] {
+  const own = ownDenoFlags() ?? [];
   const flags: string[] = [];
-  try {
-    const path = "/proc/self/cmdline";
-    if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return flags;
-    const args = Deno.readTextFileSync(path).split("\0");
-    const withValue = new Set(["--config", "-c", "--import-map", "--lock", "--node-modules-dir"]);
-    const alone = new Set(["--no-config", "--no-lock", "--no-npm", "--no-remote", "--vendor"]);
-    // Deno's own flags come before the script; stop at the first argument that is not one.
-    for (let i = 2; i < args.length; i++) {
-      const arg = args[i];
-      if (!arg.startsWith("-")) break;
-      const name = arg.split("=")[0];
-      if (alone.has(name) || (withValue.has(name) && arg.includes("="))) flags.push(arg);
-      else if (withValue.has(name) && i + 1 < args.length) flags.push(arg, args[++i]);
-    }
-  } catch {
-    // Not Linux, or not readable: the host finds its configuration as `deno run` would.
+  for (let i = 0; i < own.length; i++) {
+    const name = own[i].split("=")[0];
+    if (RESOLUTION_ALONE.has(name) || (RESOLUTION.has(name) && own[i].includes("="))) {
+      flags.push(own[i]);
+    } else if (RESOLUTION.has(name) && WITH_VALUE.has(name)) flags.push(own[i], own[++i]);
   }
   return flags;
 }

@@ -5,7 +5,12 @@
  * @module
  */
 
-export { deserializeError, type SerializedError, serializeError } from "./_protocol.ts";
+export {
+  describeThrown,
+  deserializeError,
+  type SerializedError,
+  serializeError,
+} from "./_protocol.ts";
 import type { SerializedError } from "./_protocol.ts";
 
 /** Main side to worker: call one export on a chunk of inputs, in order. */

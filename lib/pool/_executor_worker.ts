@@ -10,6 +10,7 @@
  */
 
 import {
+  describeThrown,
   type FromExecutorWorker,
   serializeError,
   type ToExecutorWorker,
@@ -22,13 +23,8 @@ import {
 if ("WorkerGlobalScope" in globalThis) {
   const post = (globalThis as unknown as { postMessage(m: FromExecutorWorker): void }).postMessage
     .bind(globalThis);
-  const describe = (value: unknown) => {
-    try {
-      return value instanceof Error ? `${value.name}: ${value.message}` : String(value);
-    } catch {
-      return "a value that cannot be described";
-    }
-  };
+  const describe = (value: unknown) =>
+    value instanceof Error ? `${value.name}: ${value.message}` : describeThrown(value);
   let crashed = false;
   const crash = (event: Event, prefix: string, value: unknown) => {
     event.preventDefault();

@@ -21,7 +21,7 @@
  * @module
  */
 
-import { type FromWorker, serializeError, type ToWorker } from "./_protocol.ts";
+import { describeThrown, type FromWorker, serializeError, type ToWorker } from "./_protocol.ts";
 
 type Post = (
   message: FromWorker,
@@ -158,11 +158,7 @@ function fatal(message: string, cause?: unknown): void {
 }
 
 function describe(value: unknown): string {
-  try {
-    return value instanceof Error ? `${value.name}: ${value.message}` : String(value);
-  } catch {
-    return "a value that cannot be printed";
-  }
+  return value instanceof Error ? `${value.name}: ${value.message}` : describeThrown(value);
 }
 
 function guard(): void {

@@ -154,9 +154,7 @@ export class WorkerCrashError extends Error {
     // The pool's frames say nothing about the task; the worker's, when it
     // sent them, say where it died.
     const cause = options?.cause;
-    const frames = cause instanceof Error && cause.stack !== undefined
-      ? cause.stack.split("\n").filter((line) => /^\s+at /.test(line))
-      : [];
+    const frames = cause instanceof Error ? framesOf(cause) : [];
     this.stack = [`${this.name}: ${message}`, ...frames].join("\n");
   }
 }
@@ -761,6 +759,11 @@ export class WorkerPool {
 const DENIED = /^Requires (\w+) access to "(.*)", run again with the --allow-\w+ flag$/;
 const DENIED_ALL = /^Requires (\w+) access, run again with the --allow-\w+ flag$/;
 
+/** The `at ...` lines of an error's stack: where it was thrown, without its message. */
+function framesOf(error: Error): string[] {
+  return error.stack?.split("\n").filter((line) => /^\s+at /.test(line)) ?? [];
+}
+
 /**
  * Deno's permission error names the process's flag, which is the wrong fix
  * for a sandboxed task (the process may well have `-A`): the fix is the
@@ -781,8 +784,7 @@ function explainDenied(task: string, error: Error): Error {
     scoped === null ? "" : ` to "${scoped[2]}"`
   }, which it did not declare: add ${declare} to the task (its sandbox holds only what it declares) (${first})`;
   if (error.stack !== undefined) {
-    const frames = error.stack.split("\n").filter((line) => /^\s+at /.test(line));
-    error.stack = [`${error.name}: ${error.message}`, ...frames].join("\n");
+    error.stack = [`${error.name}: ${error.message}`, ...framesOf(error)].join("\n");
   }
   return error;
 }
@@ -796,8 +798,7 @@ function faultError(task: string, error: Error): Error {
     `Task "${task}" raised an error outside its body (in a callback or a promise nobody awaited): ${error.name}: ${error.message}`,
     { cause: error },
   );
-  const frames = error.stack?.split("\n").filter((line) => /^\s+at /.test(line)) ?? [];
-  fault.stack = [`Error: ${fault.message}`, ...frames].join("\n");
+  fault.stack = [`Error: ${fault.message}`, ...framesOf(error)].join("\n");
   return fault;
 }
 

@@ -13,6 +13,7 @@
  */
 
 import process from "node:process";
+import { describeThrown } from "../pool/_protocol.ts";
 
 /** The guard of one run; dispose it when the run ends. */
 export interface MainGuard extends Disposable {
@@ -81,9 +82,5 @@ export function guardMainThread(): MainGuard {
 }
 
 function describe(value: unknown): string {
-  try {
-    return `A non-error value was thrown: ${String(value)}`;
-  } catch {
-    return "A non-error value was thrown, which cannot be printed";
-  }
+  return `A non-error value was thrown: ${describeThrown(value)}`;
 }

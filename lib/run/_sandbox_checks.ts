@@ -8,7 +8,7 @@
  */
 
 import { type MissingGrant, UsageError } from "../errors.ts";
-import { denoExecutable } from "../pool/_endpoint.ts";
+import { denoExecutable, ownDenoFlags } from "../pool/_endpoint.ts";
 
 /**
  * The grants the runner needs to start sandbox host processes: running the
@@ -62,13 +62,6 @@ function promptsPossible(): boolean {
   if (!Deno.stdin.isTerminal()) return false;
   const env = Deno.permissions.querySync({ name: "env", variable: "DENO_NO_PROMPT" });
   if (env.state === "granted" && Deno.env.get("DENO_NO_PROMPT") !== undefined) return false;
-  const path = "/proc/self/cmdline";
-  if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return true;
-  try {
-    const args = Deno.readTextFileSync(path).split("\0");
-    const script = args.findIndex((arg, i) => i > 1 && !arg.startsWith("-"));
-    return !args.slice(0, script < 0 ? undefined : script).includes("--no-prompt");
-  } catch {
-    return true;
-  }
+  const flags = ownDenoFlags();
+  return flags === undefined || !flags.includes("--no-prompt");
 }
