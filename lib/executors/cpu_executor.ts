@@ -2,6 +2,8 @@
  * The cpu flavour of the executor, Python's `ProcessPoolExecutor` for Deno:
  * calls run in parallel on a pool of Web Workers, each started on demand,
  * kept warm, and spawned with exactly the executor's declared permissions.
+ * The workers are the task runner's: a {@linkcode WorkerPool} whose slots
+ * are keyed by the module they call into, speaking the one protocol.
  * Functions are named by module URL and export ({@linkcode moduleFunction}),
  * because a function cannot cross into a worker; inputs and results are
  * structured-cloned (a `SharedArrayBuffer` is shared, not copied).
@@ -17,7 +19,7 @@ import {
   positiveInteger,
 } from "./_executor_core.ts";
 import { mapChunksInOrder, mapInOrder, type MapPlan, type SubmitChunk } from "./_map_in_order.ts";
-import { type Breakage, ExecutorPool } from "../pool/_executor_pool.ts";
+import { type Breakage, submitCall, WorkerPool } from "../pool/worker_pool.ts";
 import { displayFile, SpoolError } from "../errors.ts";
 import type {
   Callable,
@@ -29,12 +31,7 @@ import type {
   SubmitOptions,
 } from "./executor.ts";
 import type { Future } from "./future.ts";
-import {
-  assertGranted,
-  normalizePermissions,
-  type Permissions,
-  workerPermissions,
-} from "../declare/permissions.ts";
+import { assertGranted, normalizePermissions, type Permissions } from "../declare/permissions.ts";
 
 /** Options for {@linkcode CpuExecutor}. */
 export interface CpuExecutorOptions {
@@ -118,7 +115,8 @@ export class BrokenWorkerError extends SpoolError {
  */
 export class CpuExecutor implements Executor {
   #size: number;
-  #pool: ExecutorPool;
+  #pool: WorkerPool;
+  #permissions: Permissions;
   #core: ExecutorCore;
 
   /**
@@ -144,8 +142,11 @@ export class CpuExecutor implements Executor {
         `Cannot create cpu executor as 'idleTimeout' must be a number of ms, 0 or more: current value is ${idleTimeout}`,
       );
     }
-    const pool = new ExecutorPool(this.#size, workerPermissions(permissions), idleTimeout);
+    // In-process workers: a SharedArrayBuffer is shared with them, and
+    // `transfer` moves buffers, as with Python's pool and Piscina.
+    const pool = new WorkerPool(undefined, { size: this.#size, isolation: "worker", idleTimeout });
     this.#pool = pool;
+    this.#permissions = permissions;
     this.#core = new ExecutorCore("cpu executor", () => pool.close());
   }
 
@@ -316,10 +317,11 @@ export class CpuExecutor implements Executor {
     };
     const settled = () => signal.removeEventListener("abort", onAbort);
     signal.addEventListener("abort", onAbort, { once: true });
-    abort = this.#pool.submit({
+    abort = submitCall(this.#pool, {
       ...target,
       inputs,
       transfer,
+      permissions: this.#permissions,
       start: () => controller.start(),
       done: (outcome) => {
         settled();

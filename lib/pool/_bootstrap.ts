@@ -10,12 +10,14 @@
 /**
  * The data: URL a worker starts from.
  *
- * @param entry URL of the worker-side module that exports `serve(module)`.
+ * @param entry URL of the worker-side module that exports `serve(module, role)`.
  * @param module URL of the module whose code the worker runs.
+ * @param role What the worker serves: the tasks of a task module, or calls
+ * of a module's exports (a cpu executor).
  * @returns A `data:` URL for `new Worker(url, { type: "module" })`.
  */
-export function workerBootstrap(entry: string, module: string): string {
+export function workerBootstrap(entry: string, module: string, role: "tasks" | "calls"): string {
   const source = `import { serve } from ${JSON.stringify(entry)};\n` +
-    `import * as module from ${JSON.stringify(module)};\nserve(module);\n`;
+    `import * as module from ${JSON.stringify(module)};\nserve(module, ${JSON.stringify(role)});\n`;
   return `data:application/javascript;base64,${btoa(source)}`;
 }

@@ -1,6 +1,7 @@
 /**
  * Every message between the worker pool (main side), a sandbox host process
- * (_host_main.ts, which relays) and a worker (worker_main.ts). Every side
+ * (_host_main.ts, which relays) and a worker (worker_main.ts): task bodies,
+ * shard chunks and io hosts, and a cpu executor's calls alike. Every side
  * imports only this file from the others.
  *
  * @module
@@ -70,6 +71,20 @@ export type ToWorker =
     parts?: unknown[];
   }
   | {
+    /**
+     * Call one export of the worker's module on a chunk of inputs, in order
+     * (a cpu executor's `submit` or `map`). A worker runs its calls one
+     * chunk at a time, in the order they arrive: the pool may send the next
+     * chunk before this one is answered.
+     */
+    type: "call";
+    id: number;
+    /** The export to call. */
+    export: string;
+    /** The inputs, structured-cloned; one call per input. */
+    inputs: unknown[];
+  }
+  | {
     /** Abort a running io body's signal (cpu bodies are stopped by recycling their worker). */
     type: "cancel";
     id: number;
@@ -98,7 +113,7 @@ export interface HostConfig {
 /** Worker to main side. */
 export type FromWorker =
   | {
-    /** The task module loaded; the worker takes work. */
+    /** The worker's module loaded; the worker takes work. */
     type: "ready";
   }
   | {
@@ -110,15 +125,17 @@ export type FromWorker =
     ms?: number;
   }
   | {
-    /** A task body threw, or its result could not be cloned. */
+    /** A task body or a call threw, or its result could not be cloned. */
     type: "error";
     id: number;
     error: SerializedError;
     /** For a chunk, the index of the item whose `map` threw. */
     index?: number;
+    /** For a chunk of calls, the results of the calls before the failing one. */
+    values?: unknown[];
   }
   | {
-    /** The worker cannot serve: the task module has no task set. */
+    /** The worker cannot serve: its module failed to load, or a task module has no task set. */
     type: "fatal";
     error: SerializedError;
   }

@@ -185,7 +185,7 @@ function guard(): void {
     (event: Event) => {
       reflectApply(preventDefault, event, []);
       const error = (event as ErrorEvent).error;
-      if (!serving) fatal(`the task module failed to load: ${describe(error)}`, error);
+      if (!serving) fatal(`the module failed to load: ${describe(error)}`, error);
       else reportFault(ownerOf(), error);
     },
   ]);

@@ -1,12 +1,14 @@
 /**
  * The worker side of the pool: the one module every worker runs, serving cpu
  * task bodies (one at a time), io task bodies (many at once, in a host for one
- * permission set) and shard chunks. A worker's entry module is a two-line
- * bootstrap that statically imports this file and the task module (static, so
+ * permission set), shard chunks, and a cpu executor's calls (see
+ * `_call_server.ts`). A worker's entry module is a two-line bootstrap that
+ * statically imports this file and the module whose code it runs (static, so
  * that a worker with no read permission can still load its code), then calls
- * `serve` with the task module's namespace.
+ * `serve` with that module's namespace and what to serve.
  *
- * This file imports only the protocol, the guard and the console capture, and
+ * This file imports only the protocol, the guard, the console capture and the
+ * call server, and
  * it takes what it needs from the realm (the message port, the data getter of
  * a message event, timers) before the task module is evaluated: task code
  * that patches `self.postMessage`, adds its own message listener or replaces
@@ -19,6 +21,7 @@
 import { channel, reportFault, setFaultOwner } from "./_worker_guard.ts";
 import { type FromWorker, serializeError, type ToWorker, transferList } from "./_protocol.ts";
 import { redirectConsole, taskConsole } from "./_console_capture.ts";
+import { callServer } from "./_call_server.ts";
 
 interface TaskLike {
   kind: string;
@@ -109,11 +112,22 @@ function taskSets(module: Record<string, unknown>): TaskSetLike[] {
 }
 
 /**
- * Serves tasks from a task module until the pool terminates this worker.
+ * Serves a module until the pool terminates this worker: the tasks of a task
+ * module, or calls of a module's exports.
  *
- * @param module The task module's namespace.
+ * @param module The module's namespace.
+ * @param role `"tasks"` (a task module) or `"calls"` (a cpu executor's module).
  */
-export function serve(module: Record<string, unknown>): void {
+export function serve(module: Record<string, unknown>, role: "tasks" | "calls" = "tasks"): void {
+  if (role === "calls") {
+    const call = callServer(module);
+    listen((data: ToWorker) => {
+      if (data.type === "call") call(data);
+      else post({ type: "error", id: data.id, error: serializeError(notServed(data.type)) });
+    });
+    post({ type: "ready" });
+    return;
+  }
   const sets = taskSets(module);
   if (sets.length === 0) {
     post({
@@ -174,6 +188,10 @@ export function serve(module: Record<string, unknown>): void {
       job?.controller?.abort(reason);
       return;
     }
+    if (data.type === "call") {
+      post({ type: "error", id: data.id, error: serializeError(notServed(data.type)) });
+      return;
+    }
     const kind = data.type === "run" ? data.kind : "cpu";
     let task: TaskLike;
     try {
@@ -231,6 +249,10 @@ export function serve(module: Record<string, unknown>): void {
     }
   });
   post({ type: "ready" });
+}
+
+function notServed(type: string): TypeError {
+  return new TypeError(`Cannot take a "${type}" message: this worker serves another kind of work`);
 }
 
 /**

@@ -8,6 +8,13 @@
  *   permissions is replaced.
  * - io tasks go to a host per permission set, which runs any number of them
  *   concurrently on its own event loop (the run's io lane limits how many).
+ * - a cpu executor's calls go to the same slots, keyed by the module whose
+ *   exports they call as well as by permissions (see {@linkcode submitCall}).
+ *   A busy worker of the right module may hold one more chunk in its inbox,
+ *   so that it starts it without waiting a round trip for this thread.
+ *
+ * A slot's key is what its worker loads and holds: the module, its role
+ * (tasks or calls), the isolation, the heap limit and the exact permissions.
  *
  * By default every worker lives in a sandbox host process (see
  * `_endpoint.ts`), so that whatever a task does (exhaust its heap, signal its
@@ -62,6 +69,13 @@ export interface WorkerPoolOptions {
    * its task module loads), instead of this thread's stderr.
    */
   onStrayOutput?: (stream: "stdout" | "stderr", text: string) => void;
+  /**
+   * How long, in ms, cpu workers stay warm once no job is queued or running;
+   * then they end (on an unref'd timer, so a script that never closes the
+   * pool still exits). The next job starts workers again. Default:
+   * `Infinity`, keep them until `close()`. Minimum 0.
+   */
+  idleTimeout?: number;
 }
 
 /** Options for {@linkcode WorkerPool.run}. */
@@ -167,6 +181,10 @@ interface ShardStepOptions {
 
 /** What a worker is started with: the same spec, the same worker. */
 interface SandboxSpec {
+  /** The module the worker imports. */
+  module: string;
+  /** What it serves: the tasks of a task module, or calls of a module's exports. */
+  role: "tasks" | "calls";
   permissions: Permissions;
   maxHeapMb: number | undefined;
   isolation: Isolation;
@@ -184,9 +202,53 @@ export interface WarmDemand {
   isolation?: Isolation;
 }
 
+/** How a worker serving calls broke: while starting (its module did not load) or while running. */
+export interface Breakage {
+  /** The slot index of the worker. */
+  worker: number;
+  /** What the worker reported, such as `Uncaught Error: boom`. */
+  reason: string;
+  /** `true` when the worker never became ready, so its module cannot load. */
+  starting: boolean;
+}
+
+/** What a chunk of calls returned: the values before the first failure, and that failure. */
+export interface CallOutcome {
+  /** Results in input order, up to the first failure. */
+  values: unknown[];
+  /** The first failure, when there was one. */
+  error?: { reason: unknown };
+}
+
+/** One chunk of calls to one export of a module, and how to report back. */
+export interface PoolCall {
+  /** The module's URL. */
+  module: string;
+  /** The export to call. */
+  export: string;
+  /** The inputs, one call each. */
+  inputs: unknown[];
+  /** Objects to move with the inputs rather than copy. */
+  transfer: Transferable[];
+  /** Exactly what the worker may access. */
+  permissions: Permissions;
+  /** Called when a worker takes the call; `false` means it was cancelled meanwhile. */
+  start(): boolean;
+  /** The worker answered. */
+  done(outcome: CallOutcome): void;
+  /** The inputs could not be sent, or the pool closed. */
+  fail(error: unknown): void;
+  /** The worker died, or could not start. */
+  broken(breakage: Breakage): void;
+}
+
 interface Job {
   id: number;
   task: string;
+  /** Set for an executor's call. */
+  call: PoolCall | undefined;
+  /** A call's `start()` was called and returned true. */
+  started: boolean;
   io: boolean;
   deps: Record<string, unknown>;
   chunk: CpuChunk | undefined;
@@ -204,6 +266,8 @@ interface Job {
 interface Host {
   /** The slot index for a cpu slot; -1 for an io host. */
   index: number;
+  /** It serves calls (a cpu executor's), not tasks. */
+  calls: boolean;
   endpoint: Endpoint | undefined;
   key: string;
   ready: boolean;
@@ -223,10 +287,31 @@ export const WORKER_MAIN: string = new URL("./worker_main.ts", import.meta.url).
 
 const RECENT = 64;
 
-/** The pool of workers serving the tasks of one task module. */
+// The way in for a cpu executor's calls: a function of this file, not a
+// method, so that the pool's public API stays the task runner's.
+let callInto: (pool: WorkerPool, call: PoolCall) => () => void;
+
+/**
+ * Queues a chunk of calls on a pool's cpu slots, on a worker that imports
+ * `call.module` and holds exactly `call.permissions`.
+ *
+ * @param pool The pool.
+ * @param call The call and its callbacks.
+ * @returns Aborts the call: removes it from the queue; a call waiting in a
+ * worker's inbox runs but its answer is dropped; a running call ends its worker.
+ */
+export function submitCall(pool: WorkerPool, call: PoolCall): () => void {
+  return callInto(pool, call);
+}
+
+/** The pool of workers serving the tasks of one task module, and executor calls. */
 export class WorkerPool {
-  #module: string;
-  #bootstrap: string;
+  static {
+    callInto = (pool, call) => pool.#call(call);
+  }
+
+  #module: string | undefined;
+  #bootstraps = new Map<string, string>();
   #isolation: Isolation;
   #maxTasks: number;
   #slots: Host[];
@@ -235,17 +320,24 @@ export class WorkerPool {
   #nextId = 0;
   #closed = false;
   #listener: HostListener | undefined;
-  #codePaths: Promise<string[]> | undefined;
+  #codePaths = new Map<string, Promise<string[]>>();
   #onStray: (stream: "stdout" | "stderr", text: string) => void;
+  /** Slot keys whose module failed to load: every call into them fails alike. */
+  #broken = new Map<string, Breakage>();
+  #idleMs: number;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #idleSince = 0;
 
   /**
    * Creates a pool for one task module; no worker starts until `warm` or `run`.
    *
-   * @param module URL of the task module the workers import.
-   * @param options `size`, `isolation` and `maxTasksPerWorker`.
-   * @throws {RangeError} When `size` or `maxTasksPerWorker` is not a positive integer.
+   * @param module URL of the task module the workers import; `undefined`
+   * for a pool that serves only executor calls.
+   * @param options `size`, `isolation`, `maxTasksPerWorker` and `idleTimeout`.
+   * @throws {RangeError} When `size` or `maxTasksPerWorker` is not a positive
+   * integer, or `idleTimeout` is negative.
    */
-  constructor(module: string, options: WorkerPoolOptions = {}) {
+  constructor(module: string | undefined, options: WorkerPoolOptions = {}) {
     const size = options.size ?? navigator.hardwareConcurrency;
     if (!Number.isInteger(size) || size < 1) {
       throw new RangeError(
@@ -258,12 +350,18 @@ export class WorkerPool {
         `Cannot create worker pool as 'maxTasksPerWorker' must be a positive integer: current value is ${maxTasks}`,
       );
     }
+    const idleMs = options.idleTimeout ?? Infinity;
+    if (!(idleMs >= 0)) {
+      throw new RangeError(
+        `Cannot create worker pool as 'idleTimeout' must be a number of ms, 0 or more: current value is ${idleMs}`,
+      );
+    }
+    this.#idleMs = idleMs;
     this.#module = module;
     this.#isolation = options.isolation ?? "process";
     this.#maxTasks = maxTasks;
     this.#onStray = options.onStrayOutput ??
       ((_stream, text) => console.error(text));
-    this.#bootstrap = workerBootstrap(WORKER_MAIN, module);
     this.#slots = Array.from({ length: size }, (_, index) => newHost(index));
   }
 
@@ -272,8 +370,8 @@ export class WorkerPool {
     return this.#slots.length;
   }
 
-  /** The task module the workers import. */
-  get module(): string {
+  /** The task module the workers import; `undefined` for a pool of executor calls only. */
+  get module(): string | undefined {
     return this.#module;
   }
 
@@ -292,6 +390,13 @@ export class WorkerPool {
     return this.#queue.length;
   }
 
+  /** How many cpu jobs the workers hold: running, or sent ahead to a busy worker. */
+  get activeCount(): number {
+    let count = 0;
+    for (const slot of this.#slots) count += slot.jobs.size;
+    return count;
+  }
+
   /**
    * Starts cpu workers ahead of work, so that their start-up overlaps other
    * work. Slots go to the permission sets in the order given, each getting
@@ -304,7 +409,7 @@ export class WorkerPool {
     const free = this.#slots.filter((slot) => slot.endpoint === undefined);
     for (const { permissions, count, maxHeapMb, isolation = this.#isolation } of demand) {
       for (let i = 0; i < count && free.length > 0; i++) {
-        const spec = { permissions, maxHeapMb, isolation };
+        const spec = this.#taskSpec(permissions, maxHeapMb, isolation);
         this.#spawn(free.shift()!, keyOf(spec), spec);
       }
     }
@@ -319,7 +424,7 @@ export class WorkerPool {
   warmIo(sets: Iterable<Omit<WarmDemand, "count">>): Promise<void> {
     const hosts: Host[] = [];
     for (const { permissions, maxHeapMb, isolation = this.#isolation } of sets) {
-      const spec = { permissions, maxHeapMb, isolation };
+      const spec = this.#taskSpec(permissions, maxHeapMb, isolation);
       hosts.push(this.#ioHost(keyOf(spec), spec));
     }
     return Promise.all(hosts.map((host) => host.started)).then(() => {});
@@ -417,19 +522,20 @@ export class WorkerPool {
     options: CpuRunOptions,
   ): Promise<ChunkResult> {
     const { signal, permissions = {} } = options;
-    const spec: SandboxSpec = {
-      permissions,
-      maxHeapMb: options.maxHeapMb,
-      isolation: options.isolation ?? this.#isolation,
-    };
     if (this.#closed) {
       return Promise.reject(new Error("Cannot run a task: the worker pool is closed"));
     }
+    if (this.#module === undefined) {
+      return Promise.reject(new Error("Cannot run a task: the worker pool has no task module"));
+    }
+    const spec = this.#taskSpec(permissions, options.maxHeapMb, options.isolation);
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<ChunkResult>((resolve, reject) => {
       const job: Job = {
         id: this.#nextId++,
         task,
+        call: undefined,
+        started: false,
         io,
         deps,
         chunk,
@@ -451,10 +557,53 @@ export class WorkerPool {
     });
   }
 
+  #taskSpec(
+    permissions: Permissions,
+    maxHeapMb: number | undefined,
+    isolation: Isolation = this.#isolation,
+  ): SandboxSpec {
+    return { module: this.#module!, role: "tasks", permissions, maxHeapMb, isolation };
+  }
+
+  #call(call: PoolCall): () => void {
+    const spec: SandboxSpec = {
+      module: call.module,
+      role: "calls",
+      permissions: call.permissions,
+      maxHeapMb: undefined,
+      isolation: this.#isolation,
+    };
+    const job: Job = {
+      id: this.#nextId++,
+      task: call.export,
+      call,
+      started: false,
+      io: false,
+      deps: {},
+      chunk: undefined,
+      key: keyOf(spec),
+      options: {},
+      spec,
+      resolve: () => {},
+      reject: (error) => call.fail(error),
+      onAbort: () => {},
+      host: undefined,
+      settled: false,
+    };
+    if (this.#closed) {
+      this.#fail(job, new Error("Cannot run a call: the worker pool is closed"));
+      return () => {};
+    }
+    this.#queue.push(job);
+    this.#pump();
+    return () => this.#abortCall(job);
+  }
+
   /** Terminates every worker; queued and running jobs are rejected. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#idleTimer);
     const error = new Error("Cannot finish the task: the worker pool was closed");
     for (const job of this.#queue.splice(0)) this.#fail(job, error);
     for (const host of [...this.#slots, ...this.#ioHosts.values()]) {
@@ -475,7 +624,7 @@ export class WorkerPool {
   #ioHost(key: string, spec: SandboxSpec): Host {
     let host = this.#ioHosts.get(key);
     if (host === undefined && !this.#closed) {
-      host = newHost(-1);
+      host = newHost(-1, false);
       this.#ioHosts.set(key, host);
       this.#spawn(host, key, spec);
     }
@@ -490,8 +639,20 @@ export class WorkerPool {
   }
 
   #pump(): void {
+    this.#assign();
+    this.#watchIdle();
+  }
+
+  #assign(): void {
     while (this.#queue.length > 0 && !this.#closed) {
       const job = this.#queue[0];
+      const broken = job.call === undefined ? undefined : this.#broken.get(job.key);
+      if (broken !== undefined) {
+        this.#queue.shift();
+        this.#settle(job);
+        job.call!.broken(broken);
+        continue;
+      }
       const slot = this.#slots.find((s) =>
         s.endpoint !== undefined && s.jobs.size === 0 && s.key === job.key
       ) ??
@@ -499,8 +660,22 @@ export class WorkerPool {
           s.endpoint === undefined
         ) ??
         this.#slots.find((s) => s.jobs.size === 0);
-      if (slot === undefined) return;
+      if (slot === undefined) {
+        // Every worker is busy: a call may still wait in the inbox of a
+        // busy worker of its module, which then starts it without a round trip.
+        const busy = job.call === undefined
+          ? undefined
+          : this.#slots.find((s) => s.ready && s.key === job.key && s.jobs.size === 1);
+        if (busy === undefined) return;
+        this.#queue.shift();
+        if (!this.#claim(job)) continue;
+        busy.jobs.set(job.id, job);
+        job.host = busy;
+        this.#send(busy, job);
+        continue;
+      }
       this.#queue.shift();
+      if (!this.#claim(job)) continue;
       if (slot.endpoint === undefined || slot.key !== job.key) {
         this.#stop(slot);
         this.#spawn(slot, job.key, job.spec);
@@ -511,8 +686,54 @@ export class WorkerPool {
     }
   }
 
+  /** A call taken by a worker is running as far as its future knows: unless it was cancelled. */
+  #claim(job: Job): boolean {
+    if (job.call === undefined || job.started) return true;
+    if (!job.call.start()) {
+      job.settled = true;
+      return false;
+    }
+    job.started = true;
+    return true;
+  }
+
+  /**
+   * Notes when the cpu slots go idle, and arms the idle timer if it is not
+   * armed. The timer is not cleared on each new job (a job a time would pay
+   * for a timer each): when it fires it checks, and re-arms for the rest of
+   * the idle time if the pool was busy since.
+   */
+  #watchIdle(): void {
+    if (this.#idleMs === Infinity || this.#closed || this.#busy()) return;
+    this.#idleSince = performance.now();
+    if (this.#idleTimer === undefined) this.#armIdle(this.#idleMs);
+  }
+
+  #armIdle(ms: number): void {
+    const timer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      // Busy now: #watchIdle arms it again when the pool next goes idle.
+      if (this.#closed || this.#busy()) return;
+      const left = this.#idleSince + this.#idleMs - performance.now();
+      if (left > 0) this.#armIdle(left);
+      else for (const slot of this.#slots) this.#stop(slot);
+    }, ms);
+    Deno.unrefTimer(timer);
+    this.#idleTimer = timer;
+  }
+
+  #busy(): boolean {
+    return this.#queue.length > 0 || this.#slots.some((slot) => slot.jobs.size > 0);
+  }
+
   #send(host: Host, job: Job): void {
-    const { id, task, chunk } = job;
+    const { id, task, chunk, call } = job;
+    if (call !== undefined) {
+      host.endpoint!.post({ type: "call", id, export: call.export, inputs: call.inputs }, [
+        ...call.transfer,
+      ]);
+      return;
+    }
     const { step, parts } = job.options as CpuRunOptions & ShardStepOptions;
     const message: ToHost = step !== undefined
       ? { type: "shard", id, task, step, deps: job.deps, args: job.options.args ?? [], parts }
@@ -539,6 +760,16 @@ export class WorkerPool {
     const job = host.jobs.get(message.id);
     if (job === undefined) return;
     host.jobs.delete(job.id);
+    if (job.call !== undefined) {
+      this.#fail(
+        job,
+        new TypeError(
+          `Cannot send the input of "${job.call.export}" to a worker: it is not structured-cloneable (${error.message})`,
+        ),
+      );
+      this.#pump();
+      return;
+    }
     const what = message.type === "chunk" ? "items" : "dependencies";
     this.#fail(
       job,
@@ -552,31 +783,46 @@ export class WorkerPool {
   }
 
   #spawn(host: Host, key: string, spec: SandboxSpec): void {
-    const { permissions, maxHeapMb } = spec;
+    const { permissions, maxHeapMb, module, role } = spec;
     host.key = key;
+    host.calls = role === "calls";
     host.ready = false;
     host.served = 0;
+    const bootstrapKey = `${role} ${module}`;
+    let bootstrap = this.#bootstraps.get(bootstrapKey);
+    if (bootstrap === undefined) {
+      bootstrap = workerBootstrap(WORKER_MAIN, module, role);
+      this.#bootstraps.set(bootstrapKey, bootstrap);
+    }
     const events: EndpointEvents = {
       message: (message) => this.#onMessage(host, endpoint, message),
       crash: (reason, cause) => this.#crash(host, endpoint, reason, cause),
       output: (stream, text) => this.#rawOutput(host, stream, text),
       unsendable: (message, error) => this.#unsendable(host, message, error),
     };
-    const name = host.index < 0 ? "spool-io-host" : `spool-worker-${host.index}`;
+    const name = host.index < 0
+      ? "spool-io-host"
+      : host.calls
+      ? `spool-executor-${host.index}`
+      : `spool-worker-${host.index}`;
     let endpoint: Endpoint;
     if (spec.isolation === "worker") {
       endpoint = workerEndpoint({
-        bootstrap: this.#bootstrap,
+        bootstrap,
         name,
         permissions,
         codePaths: [],
       }, events);
     } else {
       this.#listener ??= new HostListener();
-      this.#codePaths ??= codePaths(this.#module, WORKER_MAIN, resolutionFlags());
-      endpoint = deferredEndpoint(this.#codePaths, (paths) =>
+      let paths = this.#codePaths.get(module);
+      if (paths === undefined) {
+        paths = codePaths(module, WORKER_MAIN, resolutionFlags());
+        this.#codePaths.set(module, paths);
+      }
+      endpoint = deferredEndpoint(paths, (paths) =>
         processEndpoint(this.#listener!, {
-          bootstrap: this.#bootstrap,
+          bootstrap,
           name,
           permissions,
           codePaths: paths,
@@ -597,9 +843,14 @@ export class WorkerPool {
       case "fatal":
         this.#crash(host, endpoint, message.error.message, deserializeError(message.error));
         return;
-      case "fault":
-        this.#fault(host, message.id, deserializeError(message.error));
+      case "fault": {
+        const error = deserializeError(message.error);
+        // Nothing in a worker serving calls is traced to a call: whatever
+        // escaped them broke the worker, as in Python's process pool.
+        if (host.calls) this.#crash(host, endpoint, `Uncaught ${error.name}: ${error.message}`);
+        else this.#fault(host, message.id, error);
         return;
+      }
       case "output": {
         const job = host.jobs.get(message.id) ?? host.recent.get(message.id);
         if (job?.options.onOutput !== undefined) job.options.onOutput(message.stream, message.text);
@@ -611,6 +862,19 @@ export class WorkerPool {
         const job = host.jobs.get(message.id);
         if (job === undefined) return;
         host.jobs.delete(job.id);
+        if (job.call !== undefined) {
+          if (!job.settled) {
+            this.#settle(job);
+            job.call.done(
+              message.type === "result" ? { values: message.value as unknown[] } : {
+                values: message.values ?? [],
+                error: { reason: deserializeError(message.error) },
+              },
+            );
+          }
+          this.#pump();
+          return;
+        }
         remember(host, job);
         if (message.type === "result") {
           if (job.settled) return;
@@ -668,6 +932,10 @@ export class WorkerPool {
     const wasReady = host.ready;
     const jobs = [...host.jobs.values()];
     host.jobs.clear();
+    if (host.calls) {
+      this.#callsBroken(host, jobs, { worker: host.index, reason, starting: !wasReady });
+      return;
+    }
     // Out of the map before #stop clears its key: the next io task of this
     // permission set must start a new host, not wait on this dead one.
     if (host.index < 0 && this.#ioHosts.get(host.key) === host) this.#ioHosts.delete(host.key);
@@ -692,6 +960,55 @@ export class WorkerPool {
     if (host.index >= 0 && wasReady && jobs.length > 0 && !this.#closed) {
       this.#spawn(host, jobs[0].key, jobs[0].spec);
     }
+    this.#pump();
+  }
+
+  /**
+   * A worker serving calls is gone: the call it ran is broken, one waiting
+   * in its inbox goes back to the queue, and a module that failed to load
+   * fails every call into it from now on (it would fail the same way again).
+   */
+  #callsBroken(host: Host, jobs: Job[], breakage: Breakage): void {
+    if (breakage.starting) this.#broken.set(host.key, breakage);
+    this.#stop(host);
+    const [running, ...waiting] = jobs;
+    this.#requeue(waiting);
+    if (running !== undefined && !running.settled) {
+      this.#settle(running);
+      running.call!.broken(breakage);
+    }
+    this.#pump();
+  }
+
+  /** Calls sent ahead to a worker that is ending go back to the front of the queue. */
+  #requeue(jobs: Job[]): void {
+    const again = jobs.filter((job) => !job.settled);
+    for (const job of again) job.host = undefined;
+    this.#queue.unshift(...again);
+  }
+
+  #abortCall(job: Job): void {
+    if (job.settled) return;
+    const queued = this.#queue.indexOf(job);
+    if (queued !== -1) {
+      this.#queue.splice(queued, 1);
+      this.#settle(job);
+      this.#pump();
+      return;
+    }
+    const host = job.host;
+    if (host === undefined || host.jobs.get(job.id) !== job) return;
+    this.#settle(job);
+    if (host.jobs.keys().next().value !== job.id) {
+      // Already in the worker's inbox, not started: the worker will run it,
+      // but nobody hears the answer.
+      return;
+    }
+    // A running call cannot be interrupted in place: end its worker.
+    const jobs = [...host.jobs.values()];
+    host.jobs.clear();
+    this.#stop(host);
+    this.#requeue(jobs.slice(1));
     this.#pump();
   }
 
@@ -802,10 +1119,11 @@ function faultError(task: string, error: Error): Error {
   return fault;
 }
 
-function newHost(index: number): Host {
+function newHost(index: number, calls = false): Host {
   const { promise, resolve } = Promise.withResolvers<void>();
   return {
     index,
+    calls,
     endpoint: undefined,
     key: "",
     ready: false,
@@ -822,8 +1140,17 @@ function remember(host: Host, job: Job): void {
   if (host.recent.size > RECENT) host.recent.delete(host.recent.keys().next().value!);
 }
 
-function keyOf({ permissions, maxHeapMb, isolation }: SandboxSpec): string {
-  return `${isolation} ${maxHeapMb ?? "-"} ${permissionKey(permissions)}`;
+// The key of each permission set seen, so that a loop of calls does not
+// serialize the same declaration each time.
+const permissionKeys = new WeakMap<Permissions, string>();
+
+function keyOf({ module, role, permissions, maxHeapMb, isolation }: SandboxSpec): string {
+  let permission = permissionKeys.get(permissions);
+  if (permission === undefined) {
+    permission = permissionKey(permissions);
+    permissionKeys.set(permissions, permission);
+  }
+  return `${role} ${isolation} ${maxHeapMb ?? "-"} ${permission} ${module}`;
 }
 
 /** An endpoint whose process starts once `ready` resolves; messages wait until then. */
