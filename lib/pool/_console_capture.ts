@@ -12,7 +12,7 @@
  * @module
  */
 
-import { Console } from "node:console";
+import type { Console } from "node:console";
 
 /** Which console stream a call writes to: `log`, `info`, `debug`, `dir`, `table` write to stdout. */
 export type OutputStream = "stdout" | "stderr";
@@ -49,9 +49,12 @@ type ConsoleLike = Pick<Console, Method>;
  * A console whose output goes to `sink`, one call at a time.
  *
  * @param sink Receives each call's text.
+ * @param ConsoleClass `node:console`'s `Console`, passed in rather than
+ * imported here: loading `node:console` costs a worker about 5 ms at start,
+ * which a worker that serves executor calls (and never captures) skips.
  * @returns A console with its own indent, counters and timers.
  */
-export function taskConsole(sink: OutputSink): ConsoleLike {
+export function taskConsole(sink: OutputSink, ConsoleClass: typeof Console): ConsoleLike {
   // node:console needs only `write` of a stream when told not to swallow
   // write errors; colour off, so that it never asks the environment.
   const stream = (name: OutputStream) => ({
@@ -60,7 +63,7 @@ export function taskConsole(sink: OutputSink): ConsoleLike {
       return true;
     },
   });
-  return new Console({
+  return new ConsoleClass({
     stdout: stream("stdout") as unknown as NodeJS.WritableStream,
     stderr: stream("stderr") as unknown as NodeJS.WritableStream,
     ignoreErrors: false,

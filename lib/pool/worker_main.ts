@@ -118,7 +118,10 @@ function taskSets(module: Record<string, unknown>): TaskSetLike[] {
  * @param module The module's namespace.
  * @param role `"tasks"` (a task module) or `"calls"` (a cpu executor's module).
  */
-export function serve(module: Record<string, unknown>, role: "tasks" | "calls" = "tasks"): void {
+export async function serve(
+  module: Record<string, unknown>,
+  role: "tasks" | "calls" = "tasks",
+): Promise<void> {
   if (role === "calls") {
     const call = callServer(module);
     listen((data: ToWorker) => {
@@ -171,12 +174,16 @@ export function serve(module: Record<string, unknown>, role: "tasks" | "calls" =
       ),
     }));
   };
+  // Loaded only here: a worker serving calls never needs it. A built-in, so
+  // a worker without read permission can import it.
+  const { Console } = await import("node:console");
   // Console calls go to the main side as output of the job they belong to.
   redirectConsole(console, () => {
     const job = owner();
     if (job === undefined) return undefined;
-    return job.console ??= taskConsole((stream, text) =>
-      post({ type: "output", id: job.id, task: job.task, stream, text })
+    return job.console ??= taskConsole(
+      (stream, text) => post({ type: "output", id: job.id, task: job.task, stream, text }),
+      Console,
     );
   });
   // A cpu body is never aborted here: the pool stops it by recycling its worker.

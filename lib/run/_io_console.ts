@@ -12,6 +12,7 @@
  */
 
 import { AsyncLocalStorage } from "node:async_hooks";
+import { Console } from "node:console";
 import { type OutputSink, redirectConsole, taskConsole } from "../pool/_console_capture.ts";
 
 interface TaskOutput {
@@ -38,8 +39,7 @@ export function captureIoConsole(): Disposable {
       // Made on first use: most tasks print nothing.
       return output.console ??= taskConsole((stream, text) =>
         // The sink (a reporter) may log itself: that must not loop back here.
-        storage.exit(() => output.sink(stream, text))
-      );
+        storage.exit(() => output.sink(stream, text)), Console);
     });
   }
   let disposed = false;
