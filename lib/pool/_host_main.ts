@@ -18,16 +18,31 @@ import { FrameWriter, readFrames } from "./_frames.ts";
 import type { FromWorker, HostConfig, ToHost } from "./_protocol.ts";
 
 const config = JSON.parse(Deno.args[0]) as HostConfig;
+
+// The token first, before any task code can run in this process and read
+// stdin itself; then the worker, before the connection: loading its code is
+// most of a host's start, and it needs nothing from the runner until the
+// runner's first message. What it says before the connection is up waits here.
 const token = await readToken();
+const link: { writer?: FrameWriter; early: FromWorker[] } = { early: [] };
+function send(message: FromWorker): void {
+  if (link.writer === undefined) link.early.push(message);
+  else link.writer.write(message);
+}
+
+let worker: Worker | undefined;
+let generation = 0;
+spawn();
+
 const conn = await Deno.connect({ hostname: "127.0.0.1", port: config.port });
 // Small frames both ways: Nagle's algorithm would hold each for a delayed ACK.
 conn.setNoDelay(true);
-const out = new FrameWriter(conn, (message, error) => {
+const toRunner = new FrameWriter(conn, (message, error) => {
   // Cloned from the worker but not serializable here (shared memory): the
   // task fails with the reason instead of its result going missing.
   const m = message as FromWorker;
   if (m.type === "result") {
-    out.write(
+    toRunner.write(
       {
         type: "error",
         id: m.id,
@@ -40,10 +55,9 @@ const out = new FrameWriter(conn, (message, error) => {
     );
   }
 });
-out.write({ type: "hello", token });
-
-let worker: Worker | undefined;
-let generation = 0;
+toRunner.write({ type: "hello", token });
+for (const message of link.early.splice(0)) toRunner.write(message);
+link.writer = toRunner;
 
 function spawn(): void {
   const current = ++generation;
@@ -55,13 +69,13 @@ function spawn(): void {
   w.onmessage = (event: MessageEvent<FromWorker | FromWorker[]>) => {
     if (current !== generation) return;
     const data = event.data;
-    if (Array.isArray(data)) { for (const message of data) out.write(message); }
-    else out.write(data);
+    if (Array.isArray(data)) { for (const message of data) send(message); }
+    else send(data);
   };
   w.onerror = (event: ErrorEvent) => {
     event.preventDefault();
     if (current !== generation) return;
-    out.write(
+    send(
       {
         type: "fatal",
         error: { name: "Error", message: event.message },
@@ -70,7 +84,7 @@ function spawn(): void {
   };
   w.onmessageerror = () => {
     if (current !== generation) return;
-    out.write(
+    send(
       {
         type: "fatal",
         error: { name: "Error", message: "a message from the worker could not be deserialized" },
@@ -80,7 +94,6 @@ function spawn(): void {
   worker = w;
 }
 
-spawn();
 // The messages of one tick go to the worker as one array: one structured clone.
 let inbox: ToHost[] = [];
 function flushInbox(): void {

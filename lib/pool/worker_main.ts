@@ -239,12 +239,20 @@ export async function serve(
         deps: data.deps,
         args: data.args,
       };
-      const pending = task.kind === "io"
-        ? (await ioContext()).run(job, () => {
+      let pending: unknown;
+      if (task.kind === "io") {
+        const als = await ioContext();
+        // Cancelled before it started (the pool sends io tasks ahead, while
+        // the sandbox starts, and the cancel right behind): it never runs.
+        job.controller!.signal.throwIfAborted();
+        pending = als.run(job, () => {
           current = job;
           return task.run(context);
-        })
-        : (current = job, task.run(context));
+        });
+      } else {
+        current = job;
+        pending = task.run(context);
+      }
       current = undefined;
       const value = await pending;
       reply(task, data.task, { type: "result", id: job.id, value });

@@ -249,6 +249,8 @@ interface Job {
   call: PoolCall | undefined;
   /** A call's `start()` was called and returned true. */
   started: boolean;
+  /** An io job posted to its host before the host was ready: its start waits for `ready`. */
+  sent: boolean;
   io: boolean;
   deps: Record<string, unknown>;
   chunk: CpuChunk | undefined;
@@ -536,6 +538,7 @@ export class WorkerPool {
         task,
         call: undefined,
         started: false,
+        sent: false,
         io,
         deps,
         chunk,
@@ -578,6 +581,7 @@ export class WorkerPool {
       task: call.export,
       call,
       started: false,
+      sent: false,
       io: false,
       deps: {},
       chunk: undefined,
@@ -635,7 +639,11 @@ export class WorkerPool {
     const host = this.#ioHost(job.key, job.spec);
     host.jobs.set(job.id, job);
     job.host = host;
-    if (host.ready) this.#send(host, job);
+    // Sent at once, even to a host still starting: the messages then wait in
+    // the host and its worker, and the worker starts them the moment it is
+    // ready, instead of the runner serializing and relaying a burst of them
+    // only then. The task counts as started at `ready`, as before.
+    this.#send(host, job);
   }
 
   #pump(): void {
@@ -750,7 +758,8 @@ export class WorkerPool {
     const transfer = chunk === undefined
       ? transferList(step === "fold" ? parts : job.deps)
       : [...(chunk.transfer ?? [])];
-    job.options.onStart?.(host.index);
+    if (host.ready) job.options.onStart?.(host.index);
+    else job.sent = true;
     host.endpoint!.post(message, transfer);
   }
 
@@ -838,7 +847,10 @@ export class WorkerPool {
       case "ready":
         host.ready = true;
         host.onStarted();
-        for (const job of host.jobs.values()) this.#send(host, job);
+        for (const job of host.jobs.values()) {
+          if (job.sent) job.options.onStart?.(host.index);
+          else this.#send(host, job);
+        }
         return;
       case "fatal":
         this.#crash(host, endpoint, message.error.message, deserializeError(message.error));
@@ -1024,10 +1036,8 @@ export class WorkerPool {
     if (queued !== -1) this.#queue.splice(queued, 1);
     const host = job.host;
     const reason = job.options.signal!.reason;
-    if (job.io && host !== undefined && host.jobs.get(job.id) === job && host.ready) {
-      // The body sees its signal abort, as on the main thread, and settles
-      // the job when it ends: the run gives it the same grace period.
-      host.endpoint?.post({
+    const cancel = () =>
+      host!.endpoint?.post({
         type: "cancel",
         id: job.id,
         reason: {
@@ -1035,12 +1045,18 @@ export class WorkerPool {
           message: reason instanceof Error ? reason.message : String(reason),
         },
       }, []);
+    if (job.io && host !== undefined && host.jobs.get(job.id) === job && host.ready) {
+      // The body sees its signal abort, as on the main thread, and settles
+      // the job when it ends: the run gives it the same grace period.
+      cancel();
       return;
     }
     if (host !== undefined && host.jobs.get(job.id) === job) {
       host.jobs.delete(job.id);
       if (job.io) {
-        // Not sent yet: it never starts.
+        // Sent ahead to a host still starting: the cancel follows it, and
+        // the worker drops it unstarted. Its answer finds no job.
+        if (job.sent) cancel();
       } else if (host.ready && isTimeout(reason)) {
         // A running cpu body cannot be interrupted in place: a fresh realm
         // replaces it, warm for the retry or the next task.
