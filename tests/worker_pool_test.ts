@@ -177,3 +177,37 @@ Deno.test("WorkerPool rejects a size that is not a positive integer", () => {
   assert.equal(pool.size, navigator.hardwareConcurrency);
   assert.equal(pool.liveCount, 0, "workers start when work arrives");
 });
+
+Deno.test("WorkerPool ends idle cpu workers after idleTimeout and starts new ones for new work", async () => {
+  assert.throws(() => new WorkerPool(MODULE, { idleTimeout: -1 }), {
+    name: "RangeError",
+    message:
+      "Cannot create worker pool as 'idleTimeout' must be a number of ms, 0 or more: current value is -1",
+  });
+  using pool = new WorkerPool(MODULE, { size: 1, isolation: "worker", idleTimeout: 0 });
+  await pool.run("where", {});
+  // Give the idle timer its turn.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(pool.liveCount, 0);
+  assert.equal(((await pool.run("where", {})).value as Where).inWorker, true);
+});
+
+Deno.test("an io task aborted while its sandbox starts never runs there", async () => {
+  const stray: string[] = [];
+  const output: string[] = [];
+  using pool = new WorkerPool(fixtureUrl("announce.ts"), {
+    size: 1,
+    onStrayOutput: (_stream, text) => stray.push(text),
+  });
+  const onOutput = (_stream: string, text: string) => output.push(text);
+  const controller = new AbortController();
+  // Sent ahead to the host while it starts, then cancelled before it is ready.
+  const aborted = pool.runIo("announce", {}, { signal: controller.signal, onOutput });
+  controller.abort(new Error("not needed"));
+  await assert.rejects(aborted, { message: "not needed" });
+  // The same host answers the next task after it has seen the first.
+  const { value } = await pool.runIo("announce", {}, { onOutput });
+  assert.equal(value, 1);
+  assert.deepEqual(output, ["announce ran"]);
+  assert.deepEqual(stray, [], "the aborted body printed nothing: it never ran");
+});
