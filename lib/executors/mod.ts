@@ -1,6 +1,7 @@
 /**
  * Executors: `concurrent.futures` for Deno. `executor("io")` overlaps calls on the event loop,
- * `executor("cpu")` runs them on Web Workers; futures, `asCompleted`, `wait`.
+ * `executor("cpu")` runs them on Web Workers of the one pool (`../pool/`, slots keyed by the
+ * module called and the executor's permissions); futures, `asCompleted`, `wait`.
  *
  * @module
  */
