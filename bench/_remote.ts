@@ -40,6 +40,8 @@ export interface RemoteRow {
 
 const MAX_SINGLES = 2_000;
 const MAX_HOLDS = 32;
+/** Jobs each dispatch worker takes ahead of its free slots (`spool worker --prefetch`). */
+const PREFETCH = Number(Deno.env.get("PREFETCH") ?? 16);
 const MOD = new URL("../mod.ts", import.meta.url).href;
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
@@ -79,7 +81,12 @@ interface Worker {
   stop(): Promise<void>;
 }
 
-async function startWorker(url: string, file: string, slots: number): Promise<Worker> {
+async function startWorker(
+  url: string,
+  file: string,
+  slots: number,
+  ...flags: string[]
+): Promise<Worker> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -96,6 +103,7 @@ async function startWorker(url: string, file: string, slots: number): Promise<Wo
       "--isolation",
       "worker",
       "--quiet",
+      ...flags,
     ],
     env: { NO_COLOR: "1" },
     stdin: "null",
@@ -183,7 +191,9 @@ export async function remoteRows(
   try {
     // ---- dispatch: two workers of two slots against a local pool of four ----
     const slots = 2;
-    const workers = await Promise.all([0, 1].map(() => startWorker(nats.url, file, slots)));
+    const workers = await Promise.all(
+      [0, 1].map(() => startWorker(nats.url, file, slots, "--prefetch", String(PREFETCH))),
+    );
     const rates = { remote: [] as number[], local: [] as number[], chunks: [] as number[] };
     const ratios = { singles: [] as number[], chunks: [] as number[] };
     const localChunks: number[] = [];
@@ -220,7 +230,8 @@ export async function remoteRows(
       max: Math.max(...values),
     });
     rows.push({
-      name: `tiny cpu tasks through NATS (${singles}, 2 workers × ${slots} slots)`,
+      name:
+        `tiny cpu tasks through NATS (${singles}, 2 workers × ${slots} slots, --prefetch ${PREFETCH})`,
       value: median(rates.remote),
       unit: "tasks/s",
       ratio: spread(ratios.singles),

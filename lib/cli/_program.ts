@@ -239,6 +239,12 @@ second signal exits at once. --report-file is written in every case.`,
         "Deliveries of one job (workers that died holding it) before it fails",
       ).default(3).argParser(commanderParser(positiveInt, "--max-deliveries")),
     )
+    .addOption(
+      new Option(
+        "--prefetch <n>",
+        "Jobs to take beyond the free slots (faster tiny tasks; long ones spread less evenly)",
+      ).argParser((value) => commanderParser(positiveInt, "--prefetch")(value)),
+    )
     .option("--nats-creds <file>", "NATS credentials file (.creds)")
     .option("--nats-ca <file>", "CA certificate to trust for a TLS NATS server")
     .option("-q, --quiet", "Log only errors, not a line per job", false)

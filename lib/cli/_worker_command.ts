@@ -17,6 +17,7 @@ export interface WorkerFlags {
   isolation: "process" | "worker";
   ackWait: number;
   maxDeliveries: number;
+  prefetch?: number;
   natsCreds?: string;
   natsCa?: string;
   quiet: boolean;
@@ -68,6 +69,7 @@ export async function workerCommand(
       isolation: flags.isolation,
       ackWaitMs: flags.ackWait,
       maxDeliveries: flags.maxDeliveries,
+      prefetch: flags.prefetch,
       credsFile: flags.natsCreds,
       tlsCaFile: flags.natsCa,
       quiet: flags.quiet,

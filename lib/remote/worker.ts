@@ -48,6 +48,12 @@ export interface WorkerOptions {
   isolation?: "process" | "worker";
   /** How long a job may go unacked before the server redelivers it; default 30 s. */
   ackWaitMs?: number;
+  /**
+   * Jobs taken beyond the free slots, to wait in the pool's queue (with
+   * heartbeats): faster for tiny tasks, but a long job taken ahead waits
+   * while another worker may be idle. Default 0.
+   */
+  prefetch?: number;
   /** Deliveries of one job before it fails as crashed; default 3. */
   maxDeliveries?: number;
   /** A NATS `.creds` file. */
@@ -85,6 +91,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   const size = options.workers ?? navigator.hardwareConcurrency;
   const ackWaitMs = options.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
   const maxDeliveries = options.maxDeliveries ?? DEFAULT_MAX_DELIVERIES;
+  const prefetch = options.prefetch ?? 0;
   if (cpu.length > 0) {
     const missing = findMissingGrants(cpu);
     if (cpu.some((task) => (task.isolation ?? isolation) === "process")) {
@@ -114,6 +121,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   if (signal?.aborted) stop.abort();
   const running = new Map<string, Running>();
   const cancelled = new Set<string>();
+  const settling = new Set<Promise<void>>();
   const log = (line: string) => stderr.write(`${safeLine(line)}\n`);
   try {
     await link.ensureStreams();
@@ -150,10 +158,12 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
       maxDeliveries,
       running,
       cancelled,
+      settling,
       quiet: options.quiet ?? false,
       log,
     };
-    const slots = Array.from({ length: size }, async () => {
+    // A loop per slot, and per job taken ahead (waiting in the pool's queue).
+    const slots = Array.from({ length: size + prefetch }, async () => {
       while (!stop.signal.aborted) {
         let message: WorkMessage | undefined;
         try {
@@ -173,6 +183,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     signal?.removeEventListener("abort", onStop);
     for (const entry of running.values()) entry.controller.abort(new Error("worker stopping"));
     pool.close();
+    await Promise.all(settling);
     await link.close();
   }
 }
@@ -188,6 +199,8 @@ interface JobContext {
   maxDeliveries: number;
   running: Map<string, Running>;
   cancelled: Set<string>;
+  /** Results being stored, to wait for before closing. */
+  settling: Set<Promise<void>>;
   quiet: boolean;
   log: (line: string) => void;
 }
@@ -210,9 +223,16 @@ async function runJob(message: WorkMessage, context: JobContext, stop: AbortSign
     return;
   }
   const place: Place = { machine: context.machine, pid: Deno.pid, slot: -1 };
-  const finish = async (outcome: Outcome) => {
-    await link.publishResult(run, job, encode(outcome));
-    message.ack();
+  // Acked only once the result is stored; the slot goes on meanwhile.
+  const finish = (outcome: Outcome) => {
+    const settling = link.publishResult(run, job, encode(outcome)).then(
+      () => message.ack(),
+      (error) => {
+        message.nak();
+        log(`error: Cannot store the result of task ${label}, handed it back: ${error.message}`);
+      },
+    ).finally(() => context.settling.delete(settling));
+    context.settling.add(settling);
   };
   if (message.deliveryCount > context.maxDeliveries) {
     log(`error: Gave up task ${label}: delivered ${message.deliveryCount} times`);
@@ -262,15 +282,11 @@ async function runJob(message: WorkMessage, context: JobContext, stop: AbortSign
     else if (work.kind === "chunk") {
       result = await context.pool.runChunk(name, { items: work.items, start: work.start }, options);
     } else result = await context.pool.runShardStep(name, work.step, work.input, options);
-    const ms = result.ms ?? performance.now() - t0;
-    await finish({
-      ok: true,
-      job,
-      place: { ...place, slot: result.worker },
-      value: result.value,
-      ms,
-    });
-    if (!context.quiet) log(`ok ${label} in ${Math.round(ms)}ms`);
+    // A chunk's time is its `map`'s, as the run counts it; a whole task's is measured here.
+    const wall = performance.now() - t0;
+    const ms = work.kind === "chunk" ? result.ms ?? wall : wall;
+    finish({ ok: true, job, place: { ...place, slot: result.worker }, value: result.value, ms });
+    if (!context.quiet) log(`ok ${label} in ${Math.round(wall)}ms`);
   } catch (error) {
     if (stop.aborted) {
       // Back to the queue at once, for another worker.
@@ -280,7 +296,7 @@ async function runJob(message: WorkMessage, context: JobContext, stop: AbortSign
       message.ack();
       log(`Cancelled task ${label}: its run cancelled it`);
     } else {
-      await finish(failure(job, place, "failed", serializeError(error))).catch(() => message.nak());
+      finish(failure(job, place, "failed", serializeError(error)));
       if (!context.quiet) log(`failed ${label}: ${(error as Error)?.message ?? error}`);
     }
   } finally {
