@@ -50,7 +50,7 @@ export async function workerCommand(
     ) {
       const handler = () => {
         exitCode = code;
-        context.stderr.write(`\n${signal}: handing running jobs back to the queue\n`);
+        context.stderr.write(`\n${signal}: stopping, running jobs go back to the queue\n`);
         controller.abort();
       };
       try {
