@@ -59,6 +59,13 @@ export type Event =
   | { type: "start"; job: number; place: Place }
   | { type: "output"; job: number; stream: "stdout" | "stderr"; text: string };
 
+/** A worker's answer on `spool.presence` to a run's hello: how many slots it has. */
+export interface Presence {
+  machine: string;
+  pid: number;
+  slots: number;
+}
+
 /** On `spool.cancel.<run>`: stop one job, or all of the run's (`job` absent). */
 export interface Cancel {
   job?: number;
@@ -70,7 +77,7 @@ export interface Cancel {
  * @param message Any message above.
  * @returns Its bytes.
  */
-export function encode(message: Work | Outcome | Event | Cancel): Uint8Array {
+export function encode(message: Work | Outcome | Event | Cancel | Presence): Uint8Array {
   return serialize(message);
 }
 
@@ -80,7 +87,7 @@ export function encode(message: Work | Outcome | Event | Cancel): Uint8Array {
  * @param data Its bytes.
  * @returns The message; check its fields before use, as any peer may send.
  */
-export function decode<T extends Work | Outcome | Event | Cancel>(data: Uint8Array): T {
+export function decode<T extends Work | Outcome | Event | Cancel | Presence>(data: Uint8Array): T {
   return deserialize(data) as T;
 }
 

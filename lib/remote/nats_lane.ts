@@ -21,6 +21,7 @@ import {
   type Event,
   type Outcome,
   type Place,
+  type Presence,
   type Work,
   type WorkKind,
 } from "./_messages.ts";
@@ -40,6 +41,9 @@ export interface NatsLaneOptions {
   timeoutMs?: number;
 }
 
+/** How long connecting waits for a first worker to say it is there, in ms. */
+const HELLO_WAIT_MS = 250;
+
 interface Pending {
   options: CpuRunOptions;
   /** The worker it last started on. */
@@ -58,6 +62,7 @@ export class NatsLane implements CpuLane {
   #jobs = new Map<number, Pending>();
   #places = new Map<string, number>();
   #names: string[] = [];
+  #announced = new Map<string, number>();
   #stop: (() => void)[] = [];
   #closed: Promise<void> | undefined;
 
@@ -116,12 +121,32 @@ export class NatsLane implements CpuLane {
     this.#stop.push(
       this.#link.listen(`spool.event.${this.#run}`, (_, data) => this.#onEvent(data)),
     );
+    // Who is there: the first answer is waited for (briefly), the rest come as they come.
+    const { promise: answered, resolve } = Promise.withResolvers<void>();
+    this.#stop.push(this.#link.listen("spool.presence", (_, data) => {
+      try {
+        const { machine, pid, slots } = decode<Presence>(data);
+        this.#announced.set(`${machine} ${pid}`, slots);
+        resolve();
+      } catch {
+        // Not a presence message.
+      }
+    }));
     await this.#link.flush();
+    this.#link.send("spool.hello", new Uint8Array());
+    const wait = setTimeout(resolve, HELLO_WAIT_MS);
+    await answered;
+    clearTimeout(wait);
   }
 
-  /** The worker slots seen so far in this run (at least 1). */
+  /**
+   * The worker slots this run can use: those the workers announced when it
+   * started, or those it has seen take jobs when more (at least 1).
+   */
   get size(): number {
-    return Math.max(1, this.#names.length);
+    let announced = 0;
+    for (const slots of this.#announced.values()) announced += slots;
+    return Math.max(1, this.#names.length, announced);
   }
 
   /** The server's URL. */

@@ -25,6 +25,7 @@ import {
   type Event,
   type Outcome,
   type Place,
+  type Presence,
   type Work,
 } from "./_messages.ts";
 import type { NatsLink, WorkMessage } from "./_nats.ts";
@@ -142,6 +143,10 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
       }
     });
     const machine = hostName();
+    // A run asks who is there when it starts, to size its shard chunks.
+    const presence = encode({ machine, pid: Deno.pid, slots: size } satisfies Presence);
+    const stopAnswering = link.listen("spool.hello", () => link.send("spool.presence", presence));
+    link.send("spool.presence", presence);
     log(
       `spool worker: ${size} slots for ${options.file} (task file ${
         hash.slice(0, 12)
@@ -179,6 +184,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     });
     await Promise.all(slots);
     stopListening();
+    stopAnswering();
   } finally {
     signal?.removeEventListener("abort", onStop);
     for (const entry of running.values()) entry.controller.abort(new Error("worker stopping"));
