@@ -107,6 +107,7 @@ Deno.test({
     assert.equal(run.code, 0, run.stderr);
     assert.match(lastLine(run.stderr), SUMMARY);
     assert.match(run.stderr, /Remote workers \(\d slots\):/);
+    assert.doesNotMatch(run.stderr, /No spool worker answered/);
     const report: Report = JSON.parse(await Deno.readTextFile(reportFile));
     assert.deepEqual(report.tasks.find((task) => task.name === "gather")!.result, EXPECTED);
     assert.ok(report.tasks.every((task) => task.status === "ok"));

@@ -131,6 +131,11 @@ export async function runCommand(
     credsFile: flags.natsCreds,
     tlsCaFile: flags.natsCa,
   });
+  if (cpuLane?.workersAnswered === 0) {
+    stderr.write(
+      `warning: No spool worker answered on ${flags.nats}: cpu tasks wait in its queue until one starts (spool worker --nats ${flags.nats})\n`,
+    );
+  }
   const stopSignals = (context.handleSignals ?? true)
     ? listenForSignals(controller, human, (code) => exitCode = code, exitNow)
     : () => {};

@@ -149,6 +149,11 @@ export class NatsLane implements CpuLane {
     return Math.max(1, this.#names.length, announced);
   }
 
+  /** How many workers answered when the run connected. */
+  get workersAnswered(): number {
+    return this.#announced.size;
+  }
+
   /** The server's URL. */
   get url(): string {
     return this.#url;
