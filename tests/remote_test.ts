@@ -103,7 +103,11 @@ Deno.test({
     await using a = await worker(nats.url, TASKS, "-w", "2");
     await using b = await worker(nats.url, TASKS, "-w", "2");
     const reportFile = `${dir.path}/report.json`;
-    const run = await spool(["-f", TASKS, "run", "--nats", nats.url, "--report-file", reportFile]);
+    // Without --allow-env: the cpu task that declares it runs on the workers, which hold it.
+    const run = await spool(
+      ["-f", TASKS, "run", "--nats", nats.url, "--report-file", reportFile],
+      ["--allow-read", "--allow-write", "--allow-net", "--allow-run=deno"],
+    );
     assert.equal(run.code, 0, run.stderr);
     assert.match(lastLine(run.stderr), SUMMARY);
     assert.match(run.stderr, /Remote workers \(\d slots\):/);
@@ -111,6 +115,7 @@ Deno.test({
     const report: Report = JSON.parse(await Deno.readTextFile(reportFile));
     assert.deepEqual(report.tasks.find((task) => task.name === "gather")!.result, EXPECTED);
     assert.ok(report.tasks.every((task) => task.status === "ok"));
+    assert.equal(report.tasks.find((task) => task.name === "home")!.result, "string");
     // Four slots of 300 ms tasks: both workers take some.
     assert.deepEqual(workerPids(report, [...CPU, "squares"]), new Set([a.pid, b.pid]));
     assert.equal(report.workers, 4, "the speedup counts both workers' two slots");

@@ -203,7 +203,10 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
     );
   }
   if (options.checkPermissions ?? true) {
-    const missing = findMissingGrants(planned);
+    // cpu tasks on another lane run elsewhere, which checks their grants.
+    const missing = findMissingGrants(
+      options.cpuLane === undefined ? planned : planned.filter((task) => task.kind !== "cpu"),
+    );
     if (inWorkers.length > 0) {
       const load = workerLoadGrant(inWorkers[0].name, module!, WORKER_MAIN);
       if (load !== undefined) missing.push(load);
