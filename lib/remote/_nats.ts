@@ -219,21 +219,22 @@ export class NatsLink {
   }
 
   /**
-   * Waits for one work message.
+   * Asks for up to `max` work messages and yields them as they come: one
+   * pull request for the lot, which ends when all came or `expiresMs` passed.
    *
-   * @param expiresMs How long to wait before returning `undefined`.
-   * @param signal Stops waiting.
+   * @param max How many at most.
+   * @param expiresMs How long the request waits for messages.
+   * @param signal Ends it early.
    */
-  async pull(expiresMs: number, signal: AbortSignal): Promise<WorkMessage | undefined> {
-    if (signal.aborted) return undefined;
+  async *pull(max: number, expiresMs: number, signal: AbortSignal): AsyncGenerator<WorkMessage> {
+    if (signal.aborted) return;
     this.#workers ??= this.#js.consumers.get(WORK_STREAM, WORKER_CONSUMER);
     const consumer = await this.#workers;
-    const batch = await consumer.fetch({ max_messages: 1, expires: expiresMs });
+    const batch = await consumer.fetch({ max_messages: max, expires: expiresMs });
     const stop = () => batch.stop();
     signal.addEventListener("abort", stop, { once: true });
     try {
-      for await (const message of batch) return workMessage(message);
-      return undefined;
+      for await (const message of batch) yield workMessage(message);
     } finally {
       signal.removeEventListener("abort", stop);
     }

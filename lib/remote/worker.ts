@@ -34,6 +34,9 @@ import { taskFileHash } from "./_task_file_hash.ts";
 
 /** The default time a job may go without an ack or heartbeat before it is redelivered. */
 export const DEFAULT_ACK_WAIT_MS = 30_000;
+/** How long one pull request waits for jobs, in ms. */
+const PULL_EXPIRES_MS = 5000;
+
 /** How often a job is delivered, at most, before it fails as crashed. */
 export const DEFAULT_MAX_DELIVERIES = 3;
 
@@ -167,22 +170,55 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
       quiet: options.quiet ?? false,
       log,
     };
-    // A loop per slot, and per job taken ahead (waiting in the pool's queue).
-    const slots = Array.from({ length: size + prefetch }, async () => {
-      while (!stop.signal.aborted) {
-        let message: WorkMessage | undefined;
+    // Pull requests ask for what the slots (and the jobs taken ahead) can
+    // take: a batch at a time when the queue is deep, one when it is not.
+    const capacity = size + prefetch;
+    let busy = 0;
+    let asked = 0;
+    const fetches = new Set<Promise<void>>();
+    const jobs = new Set<Promise<void>>();
+    const pump = () => {
+      const want = capacity - busy - asked;
+      if (stop.signal.aborted || want <= 0) return;
+      asked += want;
+      const fetching = (async () => {
+        let arrived = 0;
         try {
-          message = await link.pull(5000, stop.signal);
+          for await (const message of link.pull(want, PULL_EXPIRES_MS, stop.signal)) {
+            arrived++;
+            asked--;
+            busy++;
+            const job = runJob(message, context, stop.signal)
+              .catch((error) => log(`error: ${(error as Error)?.message ?? error}`))
+              .finally(() => {
+                busy--;
+                jobs.delete(job);
+                pump();
+              });
+            jobs.add(job);
+          }
         } catch (error) {
-          if (stop.signal.aborted) break;
-          log(`error: Cannot pull jobs from ${options.url}: ${(error as Error).message}`);
-          await new Promise((resolve) => setTimeout(resolve, 1000));
-          continue;
+          if (!stop.signal.aborted) {
+            log(`error: Cannot pull jobs from ${options.url}: ${(error as Error).message}`);
+            await new Promise((resolve) => setTimeout(resolve, 1000));
+          }
+        } finally {
+          asked -= want - arrived;
         }
-        if (message !== undefined) await runJob(message, context, stop.signal);
-      }
-    });
-    await Promise.all(slots);
+      })().finally(() => {
+        fetches.delete(fetching);
+        pump();
+      });
+      fetches.add(fetching);
+    };
+    pump();
+    if (!stop.signal.aborted) {
+      await new Promise((resolve) =>
+        stop.signal.addEventListener("abort", resolve, { once: true })
+      );
+    }
+    while (fetches.size > 0) await Promise.all(fetches);
+    while (jobs.size > 0) await Promise.all(jobs);
     stopListening();
     stopAnswering();
   } finally {
