@@ -15,7 +15,7 @@ const ROOT = new URL("../", import.meta.url).pathname;
 const FILE = "tasks/pipeline.ts";
 const FLAGS = ["--no-prompt", "--allow-read=.", "--allow-net=127.0.0.1", "--allow-run=deno"];
 
-async function freePort(preferred: number): Promise<number> {
+function freePort(preferred: number): number {
   try {
     Deno.listen({ hostname: "127.0.0.1", port: preferred }).close();
     return preferred;
@@ -52,7 +52,7 @@ async function start(command: string, args: string[], ready: string): Promise<De
 }
 
 const store = await Deno.makeTempDir({ prefix: "spool-cluster-" });
-const port = await freePort(4222);
+const port = freePort(4222);
 const url = `nats://127.0.0.1:${port}`;
 const children: Deno.ChildProcess[] = [];
 const stop = async () => {

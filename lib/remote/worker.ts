@@ -11,7 +11,7 @@
 
 import { loadTaskFile } from "../declare/load.ts";
 import { findMissingGrants, workerLoadGrant } from "../declare/permissions.ts";
-import { PermissionError } from "../errors.ts";
+import { NatsError, PermissionError } from "../errors.ts";
 import { serializeError } from "../pool/_protocol.ts";
 import { type CpuResult, WORKER_MAIN, WorkerPool } from "../pool/worker_pool.ts";
 import type { TextSink } from "../report/plain.ts";
@@ -128,8 +128,16 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   const settling = new Set<Promise<void>>();
   const log = (line: string) => stderr.write(`${safeLine(line)}\n`);
   try {
-    await link.ensureStreams();
-    await link.ensureWorkerConsumer(ackWaitMs);
+    try {
+      await link.ensureStreams();
+      await link.ensureWorkerConsumer(ackWaitMs);
+    } catch (error) {
+      throw new NatsError(
+        options.url,
+        `${(error as Error).message}: is JetStream enabled (nats-server -js)?`,
+        { cause: error },
+      );
+    }
     const stopListening = link.listen("spool.cancel.*", (subject, data) => {
       const run = subject.slice("spool.cancel.".length);
       let cancel: Cancel;
