@@ -10,10 +10,10 @@
  */
 
 import { loadTaskFile } from "../declare/load.ts";
-import { findMissingGrants, workerLoadGrant } from "../declare/permissions.ts";
+import { findMissingGrants, permissionKey, workerLoadGrant } from "../declare/permissions.ts";
 import { NatsError, PermissionError } from "../errors.ts";
 import { serializeError } from "../pool/_protocol.ts";
-import { type CpuResult, WORKER_MAIN, WorkerPool } from "../pool/worker_pool.ts";
+import { type CpuResult, type WarmDemand, WORKER_MAIN, WorkerPool } from "../pool/worker_pool.ts";
 import type { TextSink } from "../report/plain.ts";
 import { safeLine } from "../report/_sanitize.ts";
 import { hostGrants, promptGuard } from "../run/_sandbox_checks.ts";
@@ -153,6 +153,13 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
         }
       }
     });
+    // Sandboxes start now, not when the first job comes: a run finds them warm.
+    const demand = new Map<string, WarmDemand>();
+    for (const { permissions, maxHeapMb, isolation } of cpu) {
+      const key = `${permissionKey(permissions)} ${maxHeapMb} ${isolation}`;
+      if (!demand.has(key)) demand.set(key, { permissions, maxHeapMb, isolation, count: size });
+    }
+    pool.warm(demand.values());
     const machine = hostName();
     // A run asks who is there when it starts, to size its shard chunks.
     const presence = encode({ machine, pid: Deno.pid, slots: size } satisfies Presence);
