@@ -7,6 +7,7 @@
  *     deno task bench --quick    # small sizes, two repetitions: a smoke run
  *     deno task bench --json bench.json --no-peers
  *     deno task bench --only sandbox   # the sandbox's cost alone
+ *     deno task bench --only remote    # spool over NATS (nats-server on PATH)
  *
  * Peers: Piscina on Node (installed from npm into a temporary folder for the
  * run) and Python's `concurrent.futures.ProcessPoolExecutor`, with the same
@@ -27,6 +28,7 @@ import { startSpool } from "./_spool.ts";
 import { median } from "./_stats.ts";
 import { formatSandboxRows, type SandboxRow, sandboxRows } from "./_sandbox.ts";
 import { LONG_TASKS } from "./_tasks.ts";
+import { formatRemoteRows, remoteRows } from "./_remote.ts";
 import { failed, type Figure, type Ratio, ratio, series, takeTurns } from "./_turns.ts";
 
 const { values: flags } = parseArgs({
@@ -90,6 +92,16 @@ if (flags.only === "sandbox") {
       flags.json,
       JSON.stringify({ workers, quick, sandbox }, null, 2) + "\n",
     );
+  }
+  Deno.exit(0);
+}
+// --only remote: spool over NATS JetStream (needs nats-server on PATH).
+if (flags.only === "remote") {
+  log("running spool over NATS: dispatch rate against the local pool, scaling over 1-8 workers...");
+  const remote = await remoteRows({ quick, repeat: quick ? 2 : 3 });
+  console.log(formatRemoteRows(remote));
+  if (flags.json !== undefined) {
+    await Deno.writeTextFile(flags.json, JSON.stringify({ quick, remote }, null, 2) + "\n");
   }
   Deno.exit(0);
 }

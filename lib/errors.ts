@@ -162,6 +162,29 @@ export class CancelledError extends SpoolError {
 }
 
 /**
+ * The NATS server of a `--nats` run or of `spool worker` cannot be used: it
+ * cannot be reached, refuses the credentials, or has no JetStream. Nothing
+ * runs. Exit code 2.
+ */
+export class NatsError extends SpoolError {
+  /** The server's URL, as given. */
+  readonly url: string;
+
+  /**
+   * Creates the error; the message names the URL.
+   *
+   * @param url The server's URL.
+   * @param detail What went wrong and the way out.
+   * @param options `cause`: the client's error.
+   */
+  constructor(url: string, detail: string, options?: ErrorOptions) {
+    super(`Cannot use the NATS server at "${url}": ${detail}`, "NATS", 2, options);
+    this.name = "NatsError";
+    this.url = url;
+  }
+}
+
+/**
  * A task file as people read it: a `file:` URL below the working directory
  * becomes a relative path, anything else is left as it is.
  *

@@ -24,6 +24,10 @@ async function viaCommander(args: string[]): Promise<unknown> {
       seen = { command: "graph", file, patterns, format };
       return Promise.resolve();
     },
+    worker: (file, flags) => {
+      seen = { command: "worker", file, flags: { ...flags } };
+      return Promise.resolve();
+    },
     taskNames: () => Promise.resolve(new Map()),
   };
   const code = await parseWithCommander(
@@ -46,6 +50,7 @@ const LINES = [
   ["-f", "x.ts", "list"],
   ["graph", "a", "b", "--format", "mermaid"],
   ["graph"],
+  ["run", "--nats", "nats://q:4222", "--nats-creds", "a.creds", "--nats-ca=ca.pem", "a"],
 ];
 
 for (const args of LINES) {
@@ -64,6 +69,7 @@ Deno.test("The fast path leaves help, version, completion and bad input to comma
       ["-V"],
       ["help"],
       ["completions", "bash"],
+      ["worker", "--nats", "nats://q:4222"],
       ["run", "--wokers", "2"],
       ["run", "-w", "0"],
       ["run", "--timeout", "soon"],
@@ -105,7 +111,7 @@ const HELP_FILE = new URL("../lib/cli/_help.ts", import.meta.url);
 
 Deno.test("The help texts the fast path prints are commander's, word for word", async () => {
   const commander: Record<string, string> = {};
-  for (const command of ["", "run", "list", "graph", "completions"]) {
+  for (const command of ["", "run", "list", "graph", "worker", "completions"]) {
     const stdout = captureSink();
     await parseWithCommander(command === "" ? ["--help"] : [command, "--help"], {} as Handlers, {
       stdout,

@@ -20,6 +20,7 @@ import type { TextSink } from "../report/plain.ts";
 import { ExitCode } from "./_exit_code.ts";
 import { duration, positiveInt } from "./_quick_args.ts";
 import type { RunFlags } from "./_run_command.ts";
+import type { WorkerFlags } from "./_worker_command.ts";
 
 /** What each command does once parsed; `cli.ts` implements them. */
 export interface Handlers {
@@ -29,6 +30,8 @@ export interface Handlers {
   list(file: string): Promise<void>;
   /** `spool graph`. */
   graph(file: string, patterns: string[], format: "dot" | "mermaid"): Promise<void>;
+  /** `spool worker`. */
+  worker(file: string, flags: WorkerFlags): Promise<void>;
   /** The task names (with descriptions) to offer for completion. */
   taskNames(words: readonly string[]): Promise<Map<string, string>>;
 }
@@ -183,6 +186,12 @@ second signal exits at once. --report-file is written in every case.`,
     )
     .option("--verbose", "Show spool's own frames in failed tasks' stacks", false)
     .option(
+      "--nats <url>",
+      "Run cpu tasks on 'spool worker' processes through this NATS JetStream server (see README, \"Many machines\")",
+    )
+    .option("--nats-creds <file>", "NATS credentials file (.creds) for --nats")
+    .option("--nats-ca <file>", "CA certificate to trust for a TLS NATS server")
+    .option(
       "--show-results",
       "After the summary, print each target task's result (JSON, one line each)",
       false,
@@ -204,6 +213,49 @@ second signal exits at once. --report-file is written in every case.`,
       ),
     )
     .action((patterns, flags) => handlers.graph(program.opts().file, patterns, flags.format));
+
+  program
+    .command("worker")
+    .description("Run the cpu tasks of 'spool run --nats' runs on this machine, until Ctrl-C")
+    .requiredOption("--nats <url>", "The NATS JetStream server the runs use")
+    .addOption(
+      new Option("-w, --workers <n>", "How many jobs run at once (the local pool's size)")
+        .default(navigator.hardwareConcurrency, "navigator.hardwareConcurrency")
+        .argParser(commanderParser(positiveInt, "--workers")),
+    )
+    .addOption(
+      new Option("--isolation <kind>", "Where task sandboxes live").choices(["process", "worker"])
+        .default("process"),
+    )
+    .addOption(
+      new Option(
+        "--ack-wait <duration>",
+        "How long a job may go without a heartbeat before NATS gives it to another worker",
+      ).default(30_000, "30s").argParser(commanderParser(duration, "--ack-wait")),
+    )
+    .addOption(
+      new Option(
+        "--max-deliveries <n>",
+        "Deliveries of one job (workers that died holding it) before it fails",
+      ).default(3).argParser(commanderParser(positiveInt, "--max-deliveries")),
+    )
+    .addOption(
+      new Option(
+        "--prefetch <n>",
+        "Jobs to take beyond the free slots (faster tiny tasks; long ones spread less evenly)",
+      ).argParser((value) => commanderParser(positiveInt, "--prefetch")(value)),
+    )
+    .option("--nats-creds <file>", "NATS credentials file (.creds)")
+    .option("--nats-ca <file>", "CA certificate to trust for a TLS NATS server")
+    .option("-q, --quiet", "Log only errors, not a line per job", false)
+    .addHelpText(
+      "after",
+      `
+The worker loads the task file (-f) and checks that this process holds every permission its cpu
+tasks declare (exit 2 with the flags to add otherwise). It runs a job only when the run's task
+file hashes the same as its own, and refuses it otherwise, with an error that fails the task.`,
+    )
+    .action((flags) => handlers.worker(program.opts().file, flags));
 
   if (completing !== undefined) {
     const { printCandidates } = await import("./_completions.ts");

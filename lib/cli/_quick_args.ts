@@ -74,6 +74,9 @@ const VALUED: Record<string, [scope: "all" | "run" | "graph", set: Setter]> = {
     (s, v) => s.run.maxTasksPerWorker = positiveInt("--max-tasks-per-worker", v),
   ],
   "--report-file": ["run", (s, v) => s.run.reportFile = v],
+  "--nats": ["run", (s, v) => s.run.nats = v],
+  "--nats-creds": ["run", (s, v) => s.run.natsCreds = v],
+  "--nats-ca": ["run", (s, v) => s.run.natsCa = v],
   "--trace": ["run", (s, v) => s.run.trace = v],
   "--report": ["run", (s, v) => {
     if (v !== "json") throw new RangeError(v);
@@ -170,7 +173,8 @@ export function quickParse(
   const [first, ...rest] = positionals;
   const command = first === "run" || first === "list" || first === "graph" ? first : undefined;
   if (
-    command === undefined && (first === "help" || first === "completions" || first === "complete")
+    command === undefined &&
+    (first === "help" || first === "completions" || first === "complete" || first === "worker")
   ) {
     return undefined;
   }

@@ -41,6 +41,12 @@ export interface RunFlags {
   showResults: boolean;
   /** Keep spool's own frames in the stacks of the human output. */
   verbose?: boolean;
+  /** Run cpu tasks on `spool worker` processes through this NATS server. */
+  nats?: string;
+  /** A NATS `.creds` file. */
+  natsCreds?: string;
+  /** A CA certificate file to trust for TLS to NATS. */
+  natsCa?: string;
 }
 
 /** Where the command writes, and what can stop it. */
@@ -118,6 +124,18 @@ export async function runCommand(
     }
     Deno.exit(code);
   };
+  const cpuLane = flags.nats === undefined ? undefined : await (await import(
+    "../remote/nats_lane.ts"
+  )).NatsLane.connect(flags.nats, {
+    module: loaded.url,
+    credsFile: flags.natsCreds,
+    tlsCaFile: flags.natsCa,
+  });
+  if (cpuLane?.workersAnswered === 0) {
+    stderr.write(
+      `warning: No spool worker answered on ${flags.nats}: cpu tasks wait in its queue until one starts (spool worker --nats ${flags.nats})\n`,
+    );
+  }
   const stopSignals = (context.handleSignals ?? true)
     ? listenForSignals(controller, human, (code) => exitCode = code, exitNow)
     : () => {};
@@ -133,6 +151,7 @@ export async function runCommand(
       module: loaded.url,
       args: context.taskArgs,
       signal: controller.signal,
+      cpuLane,
       reporter: combineReporters(
         flags.verbose
           ? live ?? plainReporter(stderr, { color, quiet: flags.quiet })
@@ -152,6 +171,7 @@ export async function runCommand(
       if (exitCode === ExitCode.Ok) exitCode = ExitCode.TaskFailed;
     }
   } finally {
+    await cpuLane?.close();
     live?.close();
     stopSignals();
     context.signal?.removeEventListener("abort", forward);

@@ -17,6 +17,7 @@ import { ExitCode } from "./_exit_code.ts";
 import type { Handlers } from "./_program.ts";
 import { quickParse } from "./_quick_args.ts";
 import type { RunFlags } from "./_run_command.ts";
+import type { WorkerFlags } from "./_worker_command.ts";
 
 export { ExitCode };
 
@@ -112,6 +113,14 @@ export async function runCli(args: readonly string[], options: CliOptions = {}):
       const names = tasks.graph.select(expandTargets(patterns, tasks));
       stdout.write(format === "dot" ? tasks.graph.toDot(names) : tasks.graph.toMermaid(names));
     },
+    async worker(file: string, flags: WorkerFlags) {
+      const { workerCommand } = await import("./_worker_command.ts");
+      exitCode = await workerCommand(file, flags, {
+        stderr,
+        signal: options.signal,
+        handleSignals: options.handleSignals,
+      });
+    },
     taskNames,
   };
 
@@ -169,7 +178,7 @@ function helpAsked(all: readonly string[]): string | undefined {
   // A task file that runs itself passes its own --file first.
   const args = all[0] === "--file" || all[0] === "-f" ? all.slice(2) : all;
   const isHelp = (arg: string | undefined) => arg === "-h" || arg === "--help";
-  const commands = ["run", "list", "graph", "completions"];
+  const commands = ["run", "list", "graph", "worker", "completions"];
   if (args.length === 1) {
     if (args[0] === "-V" || args[0] === "--version") return "version";
     if (isHelp(args[0]) || args[0] === "help") return "";

@@ -84,7 +84,10 @@ export interface CpuRunOptions {
   permissions?: Permissions;
   /** Aborting removes the task from the queue, or stops its body. */
   signal?: AbortSignal;
-  /** Called when the task is handed to a warm worker, with the worker's index. */
+  /**
+   * Called when the task is handed to a warm worker, with the worker's index;
+   * a remote lane calls it again when the job moves to another worker.
+   */
   onStart?: (worker: number) => void;
   /**
    * Receives what the task prints in its worker, a call at a time without

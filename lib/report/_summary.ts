@@ -53,6 +53,7 @@ export function summaryBlock(
     );
   }
   if (ran.length > 1) lines.push(...pathLines(report, c));
+  if ((report.workerNames?.length ?? 0) > 0) lines.push(...placeLines(report.workerNames!, c));
   for (const task of report.tasks.filter((task) => task.status === "failed")) {
     lines.push("", c.red(`Task "${task.name}" failed:`));
     for (const line of output.get(task.name) ?? []) lines.push(`  ${c.dim("|")} ${safeLine(line)}`);
@@ -65,6 +66,15 @@ export function summaryBlock(
   lines.push(c.bold(summaryLine(report)));
   return lines;
 }
+
+/** Where a remote run's worker indexes ran: `worker 0: build-3 pid 4121 slot 0`. */
+function placeLines(names: readonly string[], c: Palette): string[] {
+  const shown = names.slice(0, PLACES).map((name, i) => `  worker ${i}: ${safeLine(name)}`);
+  if (names.length > PLACES) shown.push(`  ... ${names.length - PLACES} more (see the report)`);
+  return ["", c.bold(`Remote workers (${names.length} slots):`), ...shown];
+}
+
+const PLACES = 16;
 
 function pathLines(report: RunReport, c: Palette): string[] {
   const byName = new Map(report.tasks.map((task) => [task.name, task]));

@@ -105,6 +105,11 @@ export interface RunReport {
   speedup: number;
   /** Size of the worker pool. */
   workers: number;
+  /**
+   * For a run on remote workers (`--nats`): where each worker index ran,
+   * `machine pid N slot M`.
+   */
+  workerNames?: string[];
   /** The io lane's concurrency limit. */
   concurrency: number;
   /** Every selected task, in the order they were planned. */
@@ -133,6 +138,8 @@ export function buildReport(
   options: {
     wallMs: number;
     workers: number;
+    /** Where each worker index ran, for remote workers. */
+    workerNames?: string[];
     concurrency: number;
     cancelled?: string;
     /** Each task's dependencies, for the critical path. */
@@ -157,6 +164,7 @@ export function buildReport(
       tasks.filter((task) => task.status === "ok").map((task) => [task.name, task.result]),
     ),
   };
+  if (options.workerNames !== undefined) report.workerNames = options.workerNames;
   if (options.cancelled !== undefined) report.cancelled = options.cancelled;
   const { deps } = options;
   if (deps !== undefined) report.criticalPath = criticalPath(tasks, (name) => deps.get(name) ?? []);

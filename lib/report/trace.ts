@@ -110,7 +110,10 @@ export function chromeTrace(report: RunReport): ChromeTrace {
     meta(CPU, 0, "process_sort_index", { sort_index: CPU });
     // Every worker gets a track, busy or not: idle time is what occupancy shows.
     for (let worker = 0; worker < report.workers; worker++) {
-      meta(CPU, worker + 1, "thread_name", { name: `worker ${worker}` });
+      const place = report.workerNames?.[worker];
+      meta(CPU, worker + 1, "thread_name", {
+        name: place === undefined ? `worker ${worker}` : `worker ${worker} (${place})`,
+      });
       meta(CPU, worker + 1, "thread_sort_index", { sort_index: worker });
     }
   }

@@ -336,6 +336,8 @@ export class Execution {
       ? undefined
       : { ms: 0, workers: new Set() };
     const started = (index?: number) => {
+      // Called again when a remote lane's job moved to another worker.
+      if (startMs !== undefined) return void (worker = index ?? worker);
       startMs = this.#now();
       worker = index;
       deadline.arm();

@@ -73,6 +73,11 @@ export interface CpuLane {
   ): Promise<CpuResult>;
   /** Starts capacity ahead of work. */
   warm?(demand: Iterable<WarmDemand>): void;
+  /**
+   * Where each worker index ran, for a lane whose workers are elsewhere
+   * (`machine pid N slot M`); goes to the report's `workerNames`.
+   */
+  workerNames?(): string[];
   /** Releases every resource. */
   close(): void;
 }
@@ -198,7 +203,10 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
     );
   }
   if (options.checkPermissions ?? true) {
-    const missing = findMissingGrants(planned);
+    // cpu tasks on another lane run elsewhere, which checks their grants.
+    const missing = findMissingGrants(
+      options.cpuLane === undefined ? planned : planned.filter((task) => task.kind !== "cpu"),
+    );
     if (inWorkers.length > 0) {
       const load = workerLoadGrant(inWorkers[0].name, module!, WORKER_MAIN);
       if (load !== undefined) missing.push(load);
@@ -253,9 +261,12 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
       t0,
     });
     const { reports, cancelled } = await execution.done;
+    const workerNames = options.cpuLane?.workerNames?.();
     const report = buildReport(reports, {
       wallMs: performance.now() - t0,
-      workers: plan.workers,
+      // A remote lane knows its workers once they took jobs.
+      workers: options.cpuLane?.size ?? plan.workers,
+      workerNames,
       concurrency,
       cancelled,
       deps: new Map(planned.map((task) => [task.name, task.deps])),

@@ -1,0 +1,348 @@
+/**
+ * {@linkcode NatsLane}: the cpu lane of a run whose cpu tasks (and shard
+ * chunks and steps) run on `spool worker` processes, over NATS JetStream.
+ * The run keeps the graph; each cpu job becomes a message on the work-queue
+ * stream, a worker runs it in its own sandboxed pool and publishes the
+ * result, which this lane matches to the job (once: a job redelivered after
+ * a worker died resolves with the first result that arrives).
+ *
+ * @module
+ */
+
+import { NatsError } from "../errors.ts";
+import { deserializeError } from "../pool/_protocol.ts";
+import type { ChunkResult, CpuChunk, CpuResult, CpuRunOptions } from "../pool/worker_pool.ts";
+import type { CpuLane } from "../run/scheduler.ts";
+import {
+  type Cancel,
+  decode,
+  describePlace,
+  encode,
+  type Event,
+  type Outcome,
+  type Place,
+  type Presence,
+  type Work,
+  type WorkKind,
+} from "./_messages.ts";
+import { connectOrExplain } from "./_connect.ts";
+import type { NatsLink } from "./_nats.ts";
+import { taskFileHash } from "./_task_file_hash.ts";
+
+/** Options for {@linkcode NatsLane.connect}. */
+export interface NatsLaneOptions {
+  /** The task module's URL: workers must run the same file (its graph's hash is compared). */
+  module: string;
+  /** A NATS `.creds` file. */
+  credsFile?: string;
+  /** A CA certificate file to trust for TLS. */
+  tlsCaFile?: string;
+  /** How long to try to reach the server, in ms. Default 5000. */
+  timeoutMs?: number;
+}
+
+/** How long connecting waits for a first worker to say it is there, in ms. */
+const HELLO_WAIT_MS = 250;
+
+interface Pending {
+  options: CpuRunOptions;
+  /** The worker it last started on. */
+  worker: number | undefined;
+  resolve: (result: ChunkResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/** A cpu lane whose jobs run on `spool worker` processes reached through NATS JetStream. */
+export class NatsLane implements CpuLane {
+  #link: NatsLink;
+  #url: string;
+  #run = crypto.randomUUID().replaceAll("-", "");
+  #hash: string;
+  #nextJob = 0;
+  #jobs = new Map<number, Pending>();
+  #places = new Map<string, number>();
+  #names: string[] = [];
+  #announced = new Map<string, number>();
+  #stop: (() => void)[] = [];
+  #closed: Promise<void> | undefined;
+
+  private constructor(link: NatsLink, url: string, hash: string) {
+    this.#link = link;
+    this.#url = url;
+    this.#hash = hash;
+  }
+
+  /**
+   * Connects to the server, creates spool's streams when missing, and
+   * starts listening for this run's results.
+   *
+   * @param url The server, `nats://host:4222`.
+   * @param options The task module, credentials, TLS and a time limit.
+   * @returns The lane; `close()` it when the run ends.
+   * @throws {NatsError} When the server cannot be reached or has no JetStream.
+   * @example Run a task file's cpu tasks on workers
+   * ```ts ignore
+   * import { NatsLane, run } from "@spool/spool";
+   * import tasks from "./tasks.ts";
+   *
+   * const lane = await NatsLane.connect("nats://127.0.0.1:4222", {
+   *   module: new URL("./tasks.ts", import.meta.url).href,
+   * });
+   * try {
+   *   const report = await run(tasks, { cpuLane: lane });
+   *   console.log(report.ok);
+   * } finally {
+   *   await lane.close();
+   * }
+   * ```
+   */
+  static async connect(url: string, options: NatsLaneOptions): Promise<NatsLane> {
+    const hash = await taskFileHash(options.module);
+    const link = await connectOrExplain(url, { name: `spool run ${Deno.pid}`, ...options });
+    const lane = new NatsLane(link, url, hash);
+    try {
+      await link.ensureStreams();
+      await lane.#listen();
+    } catch (error) {
+      await link.close();
+      throw new NatsError(
+        url,
+        `${(error as Error).message}: is JetStream enabled (nats-server -js)?`,
+        {
+          cause: error,
+        },
+      );
+    }
+    return lane;
+  }
+
+  async #listen(): Promise<void> {
+    this.#stop.push(await this.#link.onResults(this.#run, (data) => this.#onOutcome(data)));
+    this.#stop.push(
+      this.#link.listen(`spool.event.${this.#run}`, (_, data) => this.#onEvent(data)),
+    );
+    // Who is there: the first answer is waited for (briefly), the rest come as they come.
+    const { promise: answered, resolve } = Promise.withResolvers<void>();
+    this.#stop.push(this.#link.listen("spool.presence", (_, data) => {
+      try {
+        const { machine, pid, slots } = decode<Presence>(data);
+        this.#announced.set(`${machine} ${pid}`, slots);
+        resolve();
+      } catch {
+        // Not a presence message.
+      }
+    }));
+    await this.#link.flush();
+    this.#link.send("spool.hello", new Uint8Array());
+    const wait = setTimeout(resolve, HELLO_WAIT_MS);
+    await answered;
+    clearTimeout(wait);
+  }
+
+  /**
+   * The worker slots this run can use: those the workers announced when it
+   * started, or those it has seen take jobs when more (at least 1).
+   */
+  get size(): number {
+    let announced = 0;
+    for (const slots of this.#announced.values()) announced += slots;
+    return Math.max(1, this.#names.length, announced);
+  }
+
+  /** How many workers answered when the run connected. */
+  get workersAnswered(): number {
+    return this.#announced.size;
+  }
+
+  /** The server's URL. */
+  get url(): string {
+    return this.#url;
+  }
+
+  /**
+   * Where each worker index of the report ran: `machine pid N slot M`.
+   *
+   * @returns One name per worker index.
+   */
+  workerNames(): string[] {
+    return [...this.#names];
+  }
+
+  /**
+   * Runs one cpu task's body on a worker.
+   *
+   * @param task The task's name.
+   * @param deps Its dependencies' results.
+   * @param options Its abort signal and start, output callbacks (a worker
+   * uses the permissions its own task file declares, never the run's).
+   * @returns The body's result, and the worker index (see `workerNames`).
+   */
+  run(
+    task: string,
+    deps: Record<string, unknown>,
+    options: CpuRunOptions = {},
+  ): Promise<CpuResult> {
+    return this.#submit(task, { kind: "run", deps }, options);
+  }
+
+  /**
+   * Runs a sharded task's `map` over one chunk, on a worker.
+   *
+   * @param task The task's name.
+   * @param chunk The items and the index of the first.
+   * @param options Its abort signal.
+   * @returns The chunk's values (or fold), the worker index and its time.
+   */
+  runChunk(task: string, chunk: CpuChunk, options: CpuRunOptions = {}): Promise<ChunkResult> {
+    return this.#submit(task, { kind: "chunk", items: chunk.items, start: chunk.start }, options);
+  }
+
+  /**
+   * Runs a sharded task's `items` or fold on a worker.
+   *
+   * @param task The task's name.
+   * @param step Which of the two.
+   * @param input Its deps, or the chunks' results.
+   * @param options Its abort signal.
+   * @returns The step's result.
+   */
+  runShardStep(
+    task: string,
+    step: "items" | "fold",
+    input: Record<string, unknown> | unknown[],
+    options: CpuRunOptions = {},
+  ): Promise<CpuResult> {
+    return this.#submit(task, { kind: "step", step, input }, options);
+  }
+
+  #submit(task: string, kind: WorkKind, options: CpuRunOptions): Promise<ChunkResult> {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#closed !== undefined) {
+      return Promise.reject(new Error(`Cannot run task "${task}" as its NATS lane is closed`));
+    }
+    const job = this.#nextJob++;
+    const work: Work = {
+      ...kind,
+      run: this.#run,
+      job,
+      task,
+      hash: this.#hash,
+      args: options.args ?? [],
+    };
+    return new Promise<ChunkResult>((resolve, reject) => {
+      let seq: number | undefined;
+      const onAbort = () => {
+        if (!this.#jobs.delete(job)) return;
+        // Queued: gone from the stream; taken: its worker stops it.
+        if (seq !== undefined) this.#link.unqueue(seq);
+        this.#link.send(`spool.cancel.${this.#run}`, encode({ job } satisfies Cancel));
+        reject(signal!.reason);
+      };
+      const settle = <T>(fn: (value: T) => void) => (value: T) => {
+        signal?.removeEventListener("abort", onAbort);
+        fn(value);
+      };
+      this.#jobs.set(job, {
+        options,
+        worker: undefined,
+        resolve: settle(resolve),
+        reject: settle(reject),
+      });
+      signal?.addEventListener("abort", onAbort, { once: true });
+      let data: Uint8Array;
+      try {
+        data = encode(work);
+      } catch (error) {
+        this.#jobs.get(job)?.reject(
+          new TypeError(`Cannot send task "${task}" to a worker: ${(error as Error).message}`),
+        );
+        this.#jobs.delete(job);
+        return;
+      }
+      this.#link.queue(this.#run, data).then((queued) => {
+        seq = queued;
+        if (!this.#jobs.has(job)) this.#link.unqueue(queued);
+      }, (error) => {
+        const pending = this.#jobs.get(job);
+        this.#jobs.delete(job);
+        pending?.reject(
+          new Error(`Cannot queue task "${task}" on ${this.#url}: ${(error as Error).message}`, {
+            cause: error,
+          }),
+        );
+      });
+    });
+  }
+
+  #index(place: Place): number {
+    const key = describePlace(place);
+    let index = this.#places.get(key);
+    if (index === undefined) {
+      index = this.#names.push(key) - 1;
+      this.#places.set(key, index);
+    }
+    return index;
+  }
+
+  #onEvent(data: Uint8Array): void {
+    let event: Event;
+    try {
+      event = decode<Event>(data);
+    } catch {
+      return;
+    }
+    const pending = this.#jobs.get(event.job);
+    if (pending === undefined) return;
+    if (event.type === "start") this.#started(pending, this.#index(event.place));
+    else if (event.type === "output") {
+      const { onOutput } = pending.options;
+      if (onOutput !== undefined) onOutput(event.stream, event.text);
+      else (event.stream === "stderr" ? console.error : console.log)(event.text);
+    }
+  }
+
+  /** A job started on a worker: first, or again elsewhere after a worker died. */
+  #started(pending: Pending, worker: number): void {
+    if (pending.worker === worker) return;
+    pending.worker = worker;
+    pending.options.onStart?.(worker);
+  }
+
+  #onOutcome(data: Uint8Array): void {
+    let outcome: Outcome;
+    try {
+      outcome = decode<Outcome>(data);
+    } catch {
+      return;
+    }
+    const pending = this.#jobs.get(outcome.job);
+    // Already settled: a second delivery's result, or an aborted job's.
+    if (pending === undefined) return;
+    this.#jobs.delete(outcome.job);
+    const worker = this.#index(outcome.place);
+    this.#started(pending, worker);
+    if (outcome.ok) pending.resolve({ value: outcome.value, worker, ms: outcome.ms });
+    else pending.reject(deserializeError(outcome.error));
+  }
+
+  /**
+   * Ends the run's remote part: cancels its queued and running jobs, drops
+   * its messages from the streams, and closes the connection.
+   *
+   * @returns Resolves when done.
+   */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      for (const stop of this.#stop) stop();
+      this.#link.send(`spool.cancel.${this.#run}`, encode({} satisfies Cancel));
+      for (const [job, pending] of this.#jobs) {
+        this.#jobs.delete(job);
+        pending.reject(new Error("The NATS lane closed before the task ended"));
+      }
+      await this.#link.purgeRun(this.#run);
+      await this.#link.close();
+    })();
+    return this.#closed;
+  }
+}

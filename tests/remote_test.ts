@@ -1,0 +1,231 @@
+// spool over NATS JetStream, through the CLI as subprocesses: `spool run
+// --nats` with `spool worker` processes on a real nats-server.
+import assert from "node:assert/strict";
+import { CLI, fixture, lastLine, ROOT, spool, SUMMARY, tempDir } from "./_helpers.ts";
+import { NATS_MISSING, startNats } from "./_nats_server.ts";
+import { NatsLink } from "../lib/remote/_nats.ts";
+
+const TASKS = fixture("remote/tasks.ts");
+const CHANGED = fixture("remote/changed_tasks.ts");
+const CPU = Array.from({ length: 8 }, (_, i) => `work:${i}`);
+
+/** A spool process in the background, its stderr collected as it comes. */
+interface Background extends AsyncDisposable {
+  readonly pid: number;
+  readonly stderr: string;
+  readonly status: Promise<Deno.CommandStatus>;
+}
+
+function start(args: string[]): Background {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", "-A", CLI, ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let stderr = "";
+  const reading = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (chunk) => void (stderr += chunk) }),
+  );
+  const status = child.status.then(async (status) => {
+    await reading;
+    return status;
+  });
+  return {
+    pid: child.pid,
+    get stderr() {
+      return stderr;
+    },
+    status,
+    async [Symbol.asyncDispose]() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // It has exited.
+      }
+      await status;
+    },
+  };
+}
+
+/** A `spool worker`, started and ready for jobs. */
+async function worker(url: string, file: string, ...flags: string[]): Promise<Background> {
+  const process = start(["-f", file, "worker", "--nats", url, ...flags]);
+  await until("the worker to be ready", () => process.stderr.includes("waiting for jobs"));
+  return process;
+}
+
+/** Waits until `check` holds, polling; fails after `ms`. */
+async function until(what: string, check: () => boolean, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+interface Report {
+  ok: boolean;
+  cancelled?: string;
+  workers: number;
+  workerNames?: string[];
+  tasks: {
+    name: string;
+    status: string;
+    worker?: number;
+    workers?: number[];
+    attempts?: unknown;
+    result?: unknown;
+  }[];
+}
+
+/** The `spool worker` process ids the report's workers name. */
+function workerPids(report: Report, tasks: readonly string[]): Set<number> {
+  const pids = new Set<number>();
+  for (const task of report.tasks.filter((task) => tasks.includes(task.name))) {
+    for (const index of task.workers ?? [task.worker!]) {
+      pids.add(Number(report.workerNames![index].match(/ pid (\d+) /)![1]));
+    }
+  }
+  return pids;
+}
+
+const EXPECTED = { sum: 8 * 7 + 28, squares: 100 };
+
+Deno.test({
+  name: "A run with --nats lands cpu tasks and chunks on both workers and gets every result",
+  ignore: NATS_MISSING,
+  async fn() {
+    await using nats = await startNats();
+    await using dir = await tempDir();
+    await using a = await worker(nats.url, TASKS, "-w", "2");
+    await using b = await worker(nats.url, TASKS, "-w", "2");
+    const reportFile = `${dir.path}/report.json`;
+    // Without --allow-env: the cpu task that declares it runs on the workers, which hold it.
+    const run = await spool(
+      ["-f", TASKS, "run", "--nats", nats.url, "--report-file", reportFile],
+      ["--allow-read", "--allow-write", "--allow-net", "--allow-run=deno"],
+    );
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(lastLine(run.stderr), SUMMARY);
+    assert.match(run.stderr, /Remote workers \(\d slots\):/);
+    assert.doesNotMatch(run.stderr, /No spool worker answered/);
+    const report: Report = JSON.parse(await Deno.readTextFile(reportFile));
+    assert.deepEqual(report.tasks.find((task) => task.name === "gather")!.result, EXPECTED);
+    assert.ok(report.tasks.every((task) => task.status === "ok"));
+    assert.equal(report.tasks.find((task) => task.name === "home")!.result, "string");
+    // Four slots of 300 ms tasks: both workers take some.
+    assert.deepEqual(workerPids(report, [...CPU, "squares"]), new Set([a.pid, b.pid]));
+    assert.equal(report.workers, 4, "the speedup counts both workers' two slots");
+  },
+});
+
+Deno.test({
+  name: "kill -9 of a worker mid-task: its task is redelivered, every task ok, none counted twice",
+  ignore: NATS_MISSING,
+  async fn() {
+    await using nats = await startNats();
+    await using dir = await tempDir();
+    const reportFile = `${dir.path}/report.json`;
+    await using doomed = await worker(nats.url, TASKS, "-w", "1", "--ack-wait", "1s");
+    await using run = start([
+      "-f",
+      TASKS,
+      "run",
+      "--nats",
+      nats.url,
+      "--report-file",
+      reportFile,
+      "work:0",
+      "--",
+      "--sleep=2000",
+    ]);
+    await until("work:0 to start on the first worker", () => run.stderr.includes("start work:0"));
+    Deno.kill(doomed.pid, "SIGKILL");
+    await doomed.status;
+    await using rescuer = await worker(nats.url, TASKS, "-w", "1", "--ack-wait", "1s");
+    const status = await run.status;
+    assert.equal(status.code, 0, run.stderr);
+    const report: Report = JSON.parse(await Deno.readTextFile(reportFile));
+    const work = report.tasks.find((task) => task.name === "work:0")!;
+    assert.equal(work.status, "ok");
+    assert.equal(work.attempts, undefined, "a redelivery is not one of the task's retries");
+    assert.deepEqual(workerPids(report, ["work:0"]), new Set([rescuer.pid]));
+    assert.equal((work.result as { value: number }).value, 7);
+    assert.equal(report.tasks.length, 2, "seed and work:0, each once");
+    assert.match(rescuer.stderr, /ok "work:0"/);
+  },
+});
+
+Deno.test({
+  name: "A worker whose task file differs refuses the run's tasks, and the run fails saying why",
+  ignore: NATS_MISSING,
+  async fn() {
+    await using nats = await startNats();
+    await using other = await worker(nats.url, CHANGED, "-w", "1");
+    const run = await spool(["-f", TASKS, "run", "--nats", nats.url, "work:0"]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(
+      run.stderr,
+      /refused task "work:0": its task file ".*changed_tasks\.ts" \([0-9a-f]{12}\) differs from the run's \([0-9a-f]{12}\): start the worker with the same task file/,
+    );
+    assert.match(other.stderr, /Refused task "work:0"/);
+  },
+});
+
+Deno.test("An unreachable NATS server: run and worker exit 2 naming the URL, nothing runs", async () => {
+  // A port that was free a moment ago: nothing listens there.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const url = `nats://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+  listener.close();
+  for (const command of ["run", "worker"]) {
+    const result = await spool(["-f", TASKS, command, "--nats", url]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(
+      result.stderr,
+      new RegExp(`^error: Cannot use the NATS server at "${url}": .*check that it runs`),
+    );
+    assert.doesNotMatch(result.stderr, /start seed|Uncaught/);
+  }
+});
+
+Deno.test({
+  name: "Ctrl-C on a --nats run cancels its running remote task and drops its queued ones",
+  ignore: NATS_MISSING,
+  async fn() {
+    await using nats = await startNats();
+    await using dir = await tempDir();
+    const reportFile = `${dir.path}/report.json`;
+    await using busy = await worker(nats.url, TASKS, "-w", "1");
+    await using run = start([
+      "-f",
+      TASKS,
+      "run",
+      "--nats",
+      nats.url,
+      "--report-file",
+      reportFile,
+      "--",
+      "--sleep=60000",
+    ]);
+    await until("a cpu task to start", () => /start work:\d/.test(run.stderr));
+    Deno.kill(run.pid, "SIGINT");
+    const status = await run.status;
+    assert.equal(status.code, 130, run.stderr);
+    assert.match(lastLine(run.stderr), SUMMARY);
+    const report: Report = JSON.parse(await Deno.readTextFile(reportFile));
+    assert.equal(report.cancelled, "interrupted (SIGINT)");
+    const statuses = report.tasks.filter((task) => CPU.includes(task.name)).map((t) => t.status);
+    assert.equal(statuses.filter((s) => s === "cancelled").length, 1, JSON.stringify(statuses));
+    assert.equal(statuses.filter((s) => s === "skipped").length, 7);
+    await until("the worker to stop the task", () => busy.stderr.includes("Cancelled task"));
+    const link = await NatsLink.connect(nats.url, { name: "spool test" });
+    try {
+      assert.equal(await link.queuedCount(), 0, "no job of the run is left queued");
+    } finally {
+      await link.close();
+    }
+  },
+});
