@@ -284,7 +284,7 @@ function formatResults(report: RunReport, tasks: TaskSet, targets: readonly stri
   const lines: string[] = [];
   for (const name of names) {
     const task = report.tasks.find((t) => t.name === name);
-    if (task?.status !== "ok") continue;
+    if (task?.status !== "ok" && task?.status !== "cached") continue;
     let value: string;
     try {
       value = JSON.stringify(task.result) ?? String(task.result);
