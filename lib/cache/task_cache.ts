@@ -26,6 +26,8 @@ export interface CacheOptions {
   force?: boolean;
   /** Where warnings go (a cache that cannot be written); default `console.error`. */
   onWarning?: (message: string) => void;
+  /** Decide only: put back no output and write nothing (`--dry-run`). Default `false`. */
+  readOnly?: boolean;
 }
 
 /** What the cache decided for a task about to start. */
@@ -46,6 +48,7 @@ export class TaskCache {
   #base: string;
   #args: string;
   #force: boolean;
+  #readOnly: boolean;
   #helpers: string;
   #static = new Map<string, Omit<FingerprintParts, "deps"> | string>();
   #decided = new Map<string, { deps: string; decision: CacheDecision }>();
@@ -56,7 +59,9 @@ export class TaskCache {
     args: readonly string[],
     force: boolean,
     helpers: string,
+    readOnly: boolean,
   ) {
+    this.#readOnly = readOnly;
     this.store = store;
     this.#module = module;
     this.#base = dirname(fromFileUrl(module));
@@ -83,7 +88,14 @@ export class TaskCache {
     const dir = resolve(options.dir ?? defaultCacheDir(module));
     const store = new CacheStore(dir, { maxBytes: options.maxBytes, onWarning: options.onWarning });
     const helpers = await helpersHash(store, module);
-    return new TaskCache(store, module, args, options.force ?? false, helpers);
+    return new TaskCache(
+      store,
+      module,
+      args,
+      options.force ?? false,
+      helpers,
+      options.readOnly ?? false,
+    );
   }
 
   /**
@@ -113,14 +125,14 @@ export class TaskCache {
    * @param result Its result.
    */
   save(task: Task, decision: CacheDecision, result: unknown): void {
-    if (decision.hit || decision.record === undefined) return;
+    if (decision.hit || decision.record === undefined || this.#readOnly) return;
     const outputs = this.#files(task, "outputs").files;
     this.store.put(this.#key(task), decision.record, result, outputs);
   }
 
   /** Writes the index; call once the run is over. */
   flush(): void {
-    this.store.flush();
+    if (!this.#readOnly) this.store.flush();
   }
 
   #decide(task: Task, deps: Record<string, string>): CacheDecision {
@@ -136,7 +148,7 @@ export class TaskCache {
     if (entry !== undefined) {
       const restored = this.#restore(entry.outputs);
       if (restored !== undefined) return { hit: false, why: restored, record };
-      if (previous?.fingerprint !== fingerprint) {
+      if (previous?.fingerprint !== fingerprint && !this.#readOnly) {
         this.store.put(this.#key(task), record, entry.result, []);
       }
       return { hit: true, why: "cached", result: entry.result };
@@ -166,6 +178,7 @@ export class TaskCache {
       if (current === output.sha) continue;
       const data = this.store.blob(output.sha);
       if (data === undefined) return `output ${output.rel} is gone from the cache`;
+      if (this.#readOnly) continue;
       try {
         restoreFile(path, data, output.mode);
       } catch (error) {

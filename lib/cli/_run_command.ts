@@ -22,6 +22,7 @@ import { plainReporter, type TextSink } from "../report/plain.ts";
 import { run } from "../run/scheduler.ts";
 import { ExitCode } from "./_exit_code.ts";
 import { withShortStacks } from "./_short_stacks.ts";
+import { type CacheOptions, defaultCacheDir } from "../cache/task_cache.ts";
 
 /** The flags of \`spool run\`, as parsed. */
 export interface RunFlags {
@@ -41,6 +42,14 @@ export interface RunFlags {
   showResults: boolean;
   /** Keep spool's own frames in the stacks of the human output. */
   verbose?: boolean;
+  /** Skip what is up to date (`--cache`; implied by the three below). */
+  cache?: boolean;
+  /** Run every task and refresh the cache (`--force`). */
+  force?: boolean;
+  /** The cache folder (`--cache-dir`). */
+  cacheDir?: string;
+  /** The cache's bound in bytes (`--cache-max`). */
+  cacheMax?: number;
 }
 
 /** Where the command writes, and what can stop it. */
@@ -75,12 +84,18 @@ export async function runCommand(
 ): Promise<number> {
   const { stdout, stderr, color } = context;
   let exitCode: number = ExitCode.Ok;
+  const cache = cacheOptions(loaded, flags, stderr);
   if (flags.dryRun) {
     const plan = planRun(loaded.tasks, {
       targets,
       workers: flags.workers,
       concurrency: flags.concurrency,
     });
+    if (cache !== undefined) {
+      const { planWhys } = await import("../cache/plan_whys.ts");
+      const whys = await planWhys(loaded.tasks, plan, loaded.url, context.taskArgs, cache);
+      for (const task of plan.tasks) task.why = whys.get(task.name);
+    }
     stdout.write(
       flags.report === "json"
         ? JSON.stringify(planToJson(plan), null, 2) + "\n"
@@ -130,6 +145,7 @@ export async function runCommand(
       isolation: flags.isolation,
       maxTasksPerWorker: flags.maxTasksPerWorker,
       timeout: flags.timeout,
+      cache,
       module: loaded.url,
       args: context.taskArgs,
       signal: controller.signal,
@@ -157,6 +173,34 @@ export async function runCommand(
     context.signal?.removeEventListener("abort", forward);
   }
   return exitCode;
+}
+
+/**
+ * The cache options the flags ask for, once the process is known to hold
+ * read and write access to the cache folder (querying never prompts).
+ */
+function cacheOptions(
+  loaded: LoadedTaskFile,
+  flags: RunFlags,
+  stderr: TextSink,
+): CacheOptions | undefined {
+  const wanted = flags.cache || flags.force || flags.cacheDir !== undefined ||
+    flags.cacheMax !== undefined;
+  if (!wanted) return undefined;
+  const dir = flags.cacheDir ?? defaultCacheDir(loaded.url);
+  for (const name of ["read", "write"] as const) {
+    if (Deno.permissions.querySync({ name, path: dir }).state !== "granted") {
+      throw new UsageError(
+        `Cannot use the cache in "${dir}": it needs ${name} access, run again with --allow-${name}=${dir} (or without --cache)`,
+      );
+    }
+  }
+  return {
+    dir,
+    maxBytes: flags.cacheMax,
+    force: flags.force ?? false,
+    onWarning: (message) => stderr.write(`warning: ${safeLine(message)}\n`),
+  };
 }
 
 /**
