@@ -192,6 +192,10 @@ second signal exits at once. --report-file is written in every case.`,
       "--cache",
       "Skip tasks whose code, inputs, env, args and dependencies' results are unchanged; restore their results and outputs",
     )
+    .option(
+      "--no-cache",
+      "Run every task and leave the cache alone (default: cache when the process may write its folder)",
+    )
     .option("--force", "Run every task and refresh the cache (implies --cache)")
     .option(
       "--cache-dir <path>",

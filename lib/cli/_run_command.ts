@@ -42,7 +42,11 @@ export interface RunFlags {
   showResults: boolean;
   /** Keep spool's own frames in the stacks of the human output. */
   verbose?: boolean;
-  /** Skip what is up to date (`--cache`; implied by the three below). */
+  /**
+   * Skip what is up to date: `true` demands it (`--cache`, or one of the
+   * three below), `false` turns it off (`--no-cache`); by default it is on
+   * when the process may read and write the cache folder.
+   */
   cache?: boolean;
   /** Run every task and refresh the cache (`--force`). */
   force?: boolean;
@@ -184,12 +188,14 @@ function cacheOptions(
   flags: RunFlags,
   stderr: TextSink,
 ): CacheOptions | undefined {
-  const wanted = flags.cache || flags.force || flags.cacheDir !== undefined ||
+  if (flags.cache === false) return undefined;
+  const demanded = flags.cache === true || flags.force === true || flags.cacheDir !== undefined ||
     flags.cacheMax !== undefined;
-  if (!wanted) return undefined;
   const dir = flags.cacheDir ?? defaultCacheDir(loaded.url);
   for (const name of ["read", "write"] as const) {
     if (Deno.permissions.querySync({ name, path: dir }).state !== "granted") {
+      // Not asked for: a process that may not write the folder runs uncached.
+      if (!demanded) return undefined;
       throw new UsageError(
         `Cannot use the cache in "${dir}": it needs ${name} access, run again with --allow-${name}=${dir} (or without --cache)`,
       );
