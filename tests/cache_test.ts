@@ -282,3 +282,44 @@ Deno.test("The version in every fingerprint is deno.json's", () => {
   assert.equal(SPOOL_VERSION, denoJson.version);
   assert.ok(ROOT.length > 0);
 });
+
+Deno.test("spool run --watch runs again when an input changes, only what it affects, and Ctrl-C exits 130", async () => {
+  await using dir = await project();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", "-A", CLI, "run", "--watch", "--file", "tasks.ts", "c", "d"],
+    cwd: dir.path,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let text = "";
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  const until = async (pattern: RegExp): Promise<void> => {
+    while (!pattern.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`spool ended before ${pattern}: ${text}`);
+      text += value;
+    }
+  };
+  try {
+    await until(/4 tasks: 4 ok/);
+    await dir.write("src/b.txt", "beta, changed");
+    await until(/Changed: src\/b\.txt: running again[\s\S]*4 tasks: 2 ok, 2 cached/);
+    child.kill("SIGINT");
+    const status = await child.status;
+    assert.equal(status.code, 130);
+    // The second run ran b and d, and took a and c from the cache.
+    const second = text.slice(text.indexOf("Changed:"));
+    assert.match(second, /ok {4}b /);
+    assert.match(second, /cache c /);
+  } finally {
+    await reader.cancel().catch(() => {});
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // It has exited.
+    }
+    await child.status;
+  }
+});

@@ -198,6 +198,10 @@ second signal exits at once. --report-file is written in every case.`,
     )
     .option("--force", "Run every task and refresh the cache (implies --cache)")
     .option(
+      "--watch",
+      "Run, then run again whenever an input of the selected tasks changes (Ctrl-C to stop)",
+    )
+    .option(
       "--cache-dir <path>",
       "The cache folder (implies --cache; default: .spool/cache beside the task file)",
     )

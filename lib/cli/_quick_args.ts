@@ -127,6 +127,7 @@ const SWITCHES: Record<string, keyof RunFlags> = {
   "--cache": "cache",
   "--no-cache": "cache",
   "--force": "force",
+  "--watch": "watch",
 };
 
 /** Every long flag the fast path knows, for the test that holds it to commander's. */

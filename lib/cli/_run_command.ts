@@ -54,6 +54,8 @@ export interface RunFlags {
   cacheDir?: string;
   /** The cache's bound in bytes (`--cache-max`). */
   cacheMax?: number;
+  /** Run again whenever an input of the selected tasks changes (`--watch`). */
+  watch?: boolean;
 }
 
 /** Where the command writes, and what can stop it. */
@@ -106,6 +108,28 @@ export async function runCommand(
         : formatPlan(plan, { color: !context.customStdout && stdoutIsColorTerminal() }),
     );
     return ExitCode.Ok;
+  }
+  if (flags.watch) {
+    if (cache === undefined) {
+      throw new UsageError(
+        "Cannot watch with the cache off: --watch re-runs only what a change affects, run without --no-cache and with write access to the cache folder",
+      );
+    }
+    const { watchRuns } = await import("./_watch.ts");
+    const { watchRoots } = await import("../cache/watch_roots.ts");
+    const selected = loaded.tasks.graph.select(targets).map((name) =>
+      loaded.tasks.tasks.get(name)!
+    );
+    return await watchRuns(
+      (signal) =>
+        runCommand(loaded, targets, { ...flags, watch: false }, {
+          ...context,
+          signal,
+          handleSignals: false,
+        }),
+      watchRoots(selected, loaded.url, cache.dir!),
+      { stderr, signal: context.signal },
+    );
   }
   if (flags.trace !== undefined) assertTraceWritable(flags.trace);
   const live = flags.quiet || context.customStderr || !liveViewAllowed()
