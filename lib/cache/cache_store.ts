@@ -190,9 +190,14 @@ export class CacheStore {
       this.#dirty = true;
       return null;
     }
+    // Recency to the minute is enough for eviction, and spares a no-op run
+    // writing the index.
     const meta = this.#index.entries[fingerprint];
-    if (meta !== undefined) meta.usedAt = Date.now();
-    this.#dirty = true;
+    const now = Date.now();
+    if (meta !== undefined && now - meta.usedAt > 60_000) {
+      meta.usedAt = now;
+      this.#dirty = true;
+    }
     return entry;
   }
 
