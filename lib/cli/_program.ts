@@ -192,14 +192,10 @@ second signal exits at once. --report-file is written in every case.`,
       "--cache",
       "Skip tasks whose code, inputs, env, args and dependencies' results are unchanged; restore their results and outputs",
     )
-    .option(
-      "--no-cache",
-      "Run every task and leave the cache alone (default: cache when the process may write its folder)",
-    )
     .option("--force", "Run every task and refresh the cache (implies --cache)")
     .option(
       "--watch",
-      "Run, then run again whenever an input of the selected tasks changes (Ctrl-C to stop)",
+      "Run, then run again whenever an input of the selected tasks changes (implies --cache; Ctrl-C to stop)",
     )
     .option(
       "--cache-dir <path>",

@@ -125,7 +125,6 @@ const SWITCHES: Record<string, keyof RunFlags> = {
   "--show-results": "showResults",
   "--verbose": "verbose",
   "--cache": "cache",
-  "--no-cache": "cache",
   "--force": "force",
   "--watch": "watch",
 };
@@ -183,7 +182,7 @@ export function quickParse(
       const switched = SWITCHES[name];
       if (switched !== undefined) {
         if (eq >= 0) return undefined;
-        (state.run[switched] as boolean) = name !== "--no-cache";
+        (state.run[switched] as boolean) = true;
         state.used.add("run");
         continue;
       }

@@ -42,11 +42,7 @@ export interface RunFlags {
   showResults: boolean;
   /** Keep spool's own frames in the stacks of the human output. */
   verbose?: boolean;
-  /**
-   * Skip what is up to date: `true` demands it (`--cache`, or one of the
-   * three below), `false` turns it off (`--no-cache`); by default it is on
-   * when the process may read and write the cache folder.
-   */
+  /** Skip what is up to date (`--cache`; implied by the four below). */
   cache?: boolean;
   /** Run every task and refresh the cache (`--force`). */
   force?: boolean;
@@ -110,11 +106,6 @@ export async function runCommand(
     return ExitCode.Ok;
   }
   if (flags.watch) {
-    if (cache === undefined) {
-      throw new UsageError(
-        "Cannot watch with the cache off: --watch re-runs only what a change affects, run without --no-cache and with write access to the cache folder",
-      );
-    }
     const { watchRuns } = await import("./_watch.ts");
     const { watchRoots } = await import("../cache/watch_roots.ts");
     const selected = loaded.tasks.graph.select(targets).map((name) =>
@@ -122,12 +113,12 @@ export async function runCommand(
     );
     return await watchRuns(
       (signal) =>
-        runCommand(loaded, targets, { ...flags, watch: false }, {
+        runCommand(loaded, targets, { ...flags, watch: false, cache: true }, {
           ...context,
           signal,
           handleSignals: false,
         }),
-      watchRoots(selected, loaded.url, cache.dir!),
+      watchRoots(selected, loaded.url, cache!.dir!),
       { stderr, signal: context.signal },
     );
   }
@@ -212,14 +203,12 @@ function cacheOptions(
   flags: RunFlags,
   stderr: TextSink,
 ): CacheOptions | undefined {
-  if (flags.cache === false) return undefined;
-  const demanded = flags.cache === true || flags.force === true || flags.cacheDir !== undefined ||
-    flags.cacheMax !== undefined;
+  const wanted = flags.cache === true || flags.force === true || flags.watch === true ||
+    flags.cacheDir !== undefined || flags.cacheMax !== undefined;
+  if (!wanted) return undefined;
   const dir = flags.cacheDir ?? defaultCacheDir(loaded.url);
   for (const name of ["read", "write"] as const) {
     if (Deno.permissions.querySync({ name, path: dir }).state !== "granted") {
-      // Not asked for: a process that may not write the folder runs uncached.
-      if (!demanded) return undefined;
       throw new UsageError(
         `Cannot use the cache in "${dir}": it needs ${name} access, run again with --allow-${name}=${dir} (or without --cache)`,
       );
