@@ -125,7 +125,17 @@ export async function cacheRows(
   try {
     await generate(dir, tasks, 10);
     const deno = Deno.execPath();
-    const spoolRun = ["run", "--no-prompt", "-A", CLI, "run", "--file", "tasks.ts", "-q"];
+    const spoolRun = [
+      "run",
+      "--no-prompt",
+      "-A",
+      CLI,
+      "run",
+      "--cache",
+      "--file",
+      "tasks.ts",
+      "-q",
+    ];
     const contenders: Record<string, () => Promise<number>> = {
       "make (no-op)": () => timed(dir, "make", ["-r", "-s", "-C", dir]),
       "deno task (no-op, files/output cache)": () => timed(dir, deno, ["task", "-q", "all"]),
