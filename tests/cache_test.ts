@@ -323,3 +323,36 @@ Deno.test("spool run --watch runs again when an input changes, only what it affe
     await child.status;
   }
 });
+
+Deno.test("run() with cache: a fully cached run asks its cpu lane for nothing, not even a warm start", async () => {
+  await using dir = await project();
+  const url = new URL(`file://${dir.path}/tasks.ts`).href;
+  const { run } = await import("../mod.ts");
+  const tasks = (await import(url)).default;
+  const calls: string[] = [];
+  const lane = {
+    size: 1,
+    run(task: string) {
+      calls.push(`run ${task}`);
+      return Promise.resolve({ value: task === "a" ? "alpha" : 4, worker: 0 });
+    },
+    warm() {
+      calls.push("warm");
+    },
+    close() {},
+  };
+  const options = { targets: ["c", "d"], cpuLane: lane, cache: { dir: `${dir.path}/cache` } };
+  const first = await run(tasks, options);
+  assert.equal(first.ok, true);
+  assert.deepEqual(calls.toSorted(), ["run a", "run b", "warm"]);
+  calls.length = 0;
+  const second = await run(tasks, options);
+  assert.deepEqual(second.tasks.map((task) => task.status), [
+    "cached",
+    "cached",
+    "cached",
+    "cached",
+  ]);
+  assert.deepEqual(second.results, { a: "alpha", b: 4, c: 5, d: 8 });
+  assert.deepEqual(calls, []);
+});

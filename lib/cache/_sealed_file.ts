@@ -127,6 +127,10 @@ export function readSealedSync(path: string): unknown {
     data = Deno.readFileSync(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
+    // Missing access is the caller's to report, not a corrupt file.
+    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+      throw error;
+    }
     return null;
   }
   if (data.length < SUM_BYTES) return null;

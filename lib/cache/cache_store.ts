@@ -125,6 +125,15 @@ export class CacheStore {
     this.#index = index?.version === INDEX_VERSION ? index : emptyIndex();
   }
 
+  /**
+   * Reports a problem with the cache, where the run's warnings go.
+   *
+   * @param message The warning.
+   */
+  warn(message: string): void {
+    this.#warn(message);
+  }
+
   /** `false` once a write failed: the run goes on uncached. */
   get writable(): boolean {
     return this.#writable;

@@ -112,7 +112,13 @@ export class TaskCache {
     const depsKey = JSON.stringify(depHashes);
     const known = this.#decided.get(task.name);
     if (known !== undefined && known.deps === depsKey) return known.decision;
-    const decision = this.#decide(task, depHashes);
+    let decision: CacheDecision;
+    try {
+      decision = this.#decide(task, depHashes);
+    } catch (error) {
+      // An input spool's process may not read: the task runs, uncached.
+      decision = { hit: false, why: `not cached: ${(error as Error).message}` };
+    }
     this.#decided.set(task.name, { deps: depsKey, decision });
     return decision;
   }
@@ -126,8 +132,12 @@ export class TaskCache {
    */
   save(task: Task, decision: CacheDecision, result: unknown): void {
     if (decision.hit || decision.record === undefined || this.#readOnly) return;
-    const outputs = this.#files(task, "outputs").files;
-    this.store.put(this.#key(task), decision.record, result, outputs);
+    try {
+      const outputs = this.#files(task, "outputs").files;
+      this.store.put(this.#key(task), decision.record, result, outputs);
+    } catch (error) {
+      this.store.warn(`Cannot store task "${task.name}" in the cache: ${(error as Error).message}`);
+    }
   }
 
   /** Writes the index; call once the run is over. */

@@ -249,7 +249,10 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
     // unless a cpu task can start at once too.
     const rootIo = sandboxedIo.filter((task) => task.deps.length === 0);
     const ioReady = pool?.warmIo(rootIo);
-    const warmCpu = () => cpuLane?.warm?.(demandByPermissions(cpuTasks));
+    // No cpu task to run (all cached): nothing to warm.
+    const warmCpu = () => {
+      if (cpuTasks.length > 0) cpuLane?.warm?.(demandByPermissions(cpuTasks));
+    };
     if (rootIo.length === 0 || cpuTasks.some((task) => task.deps.length === 0)) warmCpu();
     else ioReady!.then(warmCpu);
     const execution = new Execution(planned, {
