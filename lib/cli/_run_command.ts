@@ -206,6 +206,11 @@ function cacheOptions(
   const wanted = flags.cache === true || flags.force === true || flags.watch === true ||
     flags.cacheDir !== undefined || flags.cacheMax !== undefined;
   if (!wanted) return undefined;
+  if (!loaded.url.startsWith("file:")) {
+    throw new UsageError(
+      `Cannot cache the tasks of "${loaded.url}": only a task file on disk has a cache, run without --cache`,
+    );
+  }
   const dir = flags.cacheDir ?? defaultCacheDir(loaded.url);
   for (const name of ["read", "write"] as const) {
     if (Deno.permissions.querySync({ name, path: dir }).state !== "granted") {
