@@ -41,6 +41,7 @@
 export { cpu, defineTasks, io, isTaskSet, TaskSet } from "./lib/declare/define.ts";
 export type {
   BackoffOptions,
+  CachePolicy,
   FailurePolicy,
   ShardedTaskDefinition,
   ShardItems,
@@ -58,6 +59,7 @@ export { DEFAULT_CONCURRENCY, run } from "./lib/run/scheduler.ts";
 export type { CpuLane, RunOptions } from "./lib/run/scheduler.ts";
 export { main } from "./lib/cli/main.ts";
 export { loadTaskFile } from "./lib/declare/load.ts";
+export type { CacheOptions } from "./lib/cache/task_cache.ts";
 export type { LoadedTaskFile, LoadOptions } from "./lib/declare/load.ts";
 export {
   CancelledError,

@@ -8,6 +8,7 @@
  *     deno task bench --json bench.json --no-peers
  *     deno task bench --only sandbox   # the sandbox's cost alone
  *     deno task bench --only remote    # spool over NATS (nats-server on PATH)
+ *     deno task bench --only cache     # incremental runs against make and deno task
  *
  * Peers: Piscina on Node (installed from npm into a temporary folder for the
  * run) and Python's `concurrent.futures.ProcessPoolExecutor`, with the same
@@ -26,6 +27,7 @@ import { installPiscina, type Peer, startPiscina, startPython } from "./_peers.t
 import { echoRoundTrip, handOff, poolStart } from "./_pool.ts";
 import { startSpool } from "./_spool.ts";
 import { median } from "./_stats.ts";
+import { cacheRows, formatCacheRows } from "./_cache.ts";
 import { formatSandboxRows, type SandboxRow, sandboxRows } from "./_sandbox.ts";
 import { LONG_TASKS } from "./_tasks.ts";
 import { formatRemoteRows, remoteRows } from "./_remote.ts";
@@ -79,6 +81,17 @@ if (flags.repeat !== undefined) sizes.repeat = Number(flags.repeat);
 const MAP_CHUNK = 1_000;
 
 const log = (line: string) => console.error(line);
+
+// --only cache: incremental runs against make and deno task, no peers to start.
+if (flags.only === "cache") {
+  log("running incremental runs: a no-op of 1,000 tasks over 10,000 files, and a cold run...");
+  const rows = await cacheRows({ quick, repeat: sizes.repeat });
+  console.log(formatCacheRows(rows));
+  if (flags.json !== undefined) {
+    await Deno.writeTextFile(flags.json, JSON.stringify({ quick, cache: rows }, null, 2) + "\n");
+  }
+  Deno.exit(0);
+}
 
 // --only sandbox: the sandbox's cost alone, no peers to start.
 if (flags.only === "sandbox") {

@@ -20,6 +20,10 @@ async function viaCommander(args: string[]): Promise<unknown> {
       seen = { command: "list", file };
       return Promise.resolve();
     },
+    cache: (file, action) => {
+      seen = { command: "cache", file, action };
+      return Promise.resolve();
+    },
     graph: (file, patterns, format) => {
       seen = { command: "graph", file, patterns, format };
       return Promise.resolve();

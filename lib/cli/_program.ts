@@ -18,7 +18,7 @@ import denoJson from "../../deno.json" with { type: "json" };
 import { DEFAULT_TASK_FILE } from "../declare/load.ts";
 import type { TextSink } from "../report/plain.ts";
 import { ExitCode } from "./_exit_code.ts";
-import { duration, positiveInt } from "./_quick_args.ts";
+import { byteSize, duration, positiveInt } from "./_quick_args.ts";
 import type { RunFlags } from "./_run_command.ts";
 import type { WorkerFlags } from "./_worker_command.ts";
 
@@ -32,6 +32,12 @@ export interface Handlers {
   graph(file: string, patterns: string[], format: "dot" | "mermaid"): Promise<void>;
   /** `spool worker`. */
   worker(file: string, flags: WorkerFlags): Promise<void>;
+  /** `spool cache info|clean`. */
+  cache(
+    file: string,
+    action: "info" | "clean",
+    flags: { cacheDir?: string; cacheMax?: number },
+  ): Promise<void>;
   /** The task names (with descriptions) to offer for completion. */
   taskNames(words: readonly string[]): Promise<Map<string, string>>;
 }
@@ -192,11 +198,42 @@ second signal exits at once. --report-file is written in every case.`,
     .option("--nats-creds <file>", "NATS credentials file (.creds) for --nats")
     .option("--nats-ca <file>", "CA certificate to trust for a TLS NATS server")
     .option(
+      "--cache",
+      "Skip tasks whose code, inputs, env, args and dependencies' results are unchanged; restore their results and outputs",
+    )
+    .option("--force", "Run every task and refresh the cache (implies --cache)")
+    .option(
+      "--watch",
+      "Run, then run again whenever an input of the selected tasks changes (implies --cache; Ctrl-C to stop)",
+    )
+    .option(
+      "--cache-dir <path>",
+      "The cache folder (implies --cache; default: .spool/cache beside the task file)",
+    )
+    .addOption(
+      new Option(
+        "--cache-max <size>",
+        "Bound of the cache (implies --cache; 500MB, 2GiB; default: 1GiB)",
+      )
+        .argParser(commanderParser(byteSize, "--cache-max")),
+    )
+    .option(
       "--show-results",
       "After the summary, print each target task's result (JSON, one line each)",
       false,
     )
     .action((patterns, flags) => handlers.run(program.opts().file, patterns, flags));
+
+  program
+    .command("cache")
+    .description("Show what the cache of the task file holds (info), or remove it (clean)")
+    .addArgument(new Argument("<action>", "What to do").choices(["info", "clean"] as const))
+    .option("--cache-dir <path>", "The cache folder (default: .spool/cache beside the task file)")
+    .addOption(
+      new Option("--cache-max <size>", "The bound to report (default: 1GiB)")
+        .argParser(commanderParser(byteSize, "--cache-max")),
+    )
+    .action((action, flags) => handlers.cache(program.opts().file, action, flags));
 
   program
     .command("list")

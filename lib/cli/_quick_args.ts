@@ -31,6 +31,34 @@ export function positiveInt(name: string, value: string): number {
   return n;
 }
 
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+};
+
+/**
+ * A flag value that must be a size: `500MB`, `2GiB`, or a bare number of bytes.
+ *
+ * @throws {RangeError} Worded for the user, naming the flag and the value.
+ */
+export function byteSize(name: string, value: string): number {
+  const match = value.trim().match(/^(\d+(?:\.\d+)?)\s*([a-z]*)$/i);
+  const unit = SIZE_UNITS[match?.[2].toLowerCase() ?? "?"];
+  const bytes = match === null || unit === undefined ? Number.NaN : Number(match[1]) * unit;
+  if (!(bytes >= 1)) {
+    throw new RangeError(
+      `'${name}' must be a size such as 500MB or 2GiB (a bare number is bytes): current value is "${value}"`,
+    );
+  }
+  return Math.floor(bytes);
+}
+
 /**
  * A flag value that must be a duration: `500ms`, `30s`, `2m`, `1h`, or a
  * bare number of ms.
@@ -77,6 +105,8 @@ const VALUED: Record<string, [scope: "all" | "run" | "graph", set: Setter]> = {
   "--nats": ["run", (s, v) => s.run.nats = v],
   "--nats-creds": ["run", (s, v) => s.run.natsCreds = v],
   "--nats-ca": ["run", (s, v) => s.run.natsCa = v],
+  "--cache-dir": ["run", (s, v) => s.run.cacheDir = v],
+  "--cache-max": ["run", (s, v) => s.run.cacheMax = byteSize("--cache-max", v)],
   "--trace": ["run", (s, v) => s.run.trace = v],
   "--report": ["run", (s, v) => {
     if (v !== "json") throw new RangeError(v);
@@ -97,6 +127,9 @@ const SWITCHES: Record<string, keyof RunFlags> = {
   "--dry-run": "dryRun",
   "--show-results": "showResults",
   "--verbose": "verbose",
+  "--cache": "cache",
+  "--force": "force",
+  "--watch": "watch",
 };
 
 /** Every long flag the fast path knows, for the test that holds it to commander's. */
@@ -174,7 +207,8 @@ export function quickParse(
   const command = first === "run" || first === "list" || first === "graph" ? first : undefined;
   if (
     command === undefined &&
-    (first === "help" || first === "completions" || first === "complete" || first === "worker")
+    (first === "help" || first === "completions" || first === "complete" || first === "worker" ||
+      first === "cache")
   ) {
     return undefined;
   }

@@ -22,6 +22,7 @@ import { plainReporter, type TextSink } from "../report/plain.ts";
 import { run } from "../run/scheduler.ts";
 import { ExitCode } from "./_exit_code.ts";
 import { withShortStacks } from "./_short_stacks.ts";
+import { type CacheOptions, defaultCacheDir } from "../cache/task_cache.ts";
 
 /** The flags of \`spool run\`, as parsed. */
 export interface RunFlags {
@@ -47,6 +48,16 @@ export interface RunFlags {
   natsCreds?: string;
   /** A CA certificate file to trust for TLS to NATS. */
   natsCa?: string;
+  /** Skip what is up to date (`--cache`; implied by the four below). */
+  cache?: boolean;
+  /** Run every task and refresh the cache (`--force`). */
+  force?: boolean;
+  /** The cache folder (`--cache-dir`). */
+  cacheDir?: string;
+  /** The cache's bound in bytes (`--cache-max`). */
+  cacheMax?: number;
+  /** Run again whenever an input of the selected tasks changes (`--watch`). */
+  watch?: boolean;
 }
 
 /** Where the command writes, and what can stop it. */
@@ -81,18 +92,41 @@ export async function runCommand(
 ): Promise<number> {
   const { stdout, stderr, color } = context;
   let exitCode: number = ExitCode.Ok;
+  const cache = cacheOptions(loaded, flags, stderr);
   if (flags.dryRun) {
     const plan = planRun(loaded.tasks, {
       targets,
       workers: flags.workers,
       concurrency: flags.concurrency,
     });
+    if (cache !== undefined) {
+      const { planWhys } = await import("../cache/plan_whys.ts");
+      const whys = await planWhys(loaded.tasks, plan, loaded.url, context.taskArgs, cache);
+      for (const task of plan.tasks) task.why = whys.get(task.name);
+    }
     stdout.write(
       flags.report === "json"
         ? JSON.stringify(planToJson(plan), null, 2) + "\n"
         : formatPlan(plan, { color: !context.customStdout && stdoutIsColorTerminal() }),
     );
     return ExitCode.Ok;
+  }
+  if (flags.watch) {
+    const { watchRuns } = await import("./_watch.ts");
+    const { watchRoots } = await import("../cache/watch_roots.ts");
+    const selected = loaded.tasks.graph.select(targets).map((name) =>
+      loaded.tasks.tasks.get(name)!
+    );
+    return await watchRuns(
+      (signal) =>
+        runCommand(loaded, targets, { ...flags, watch: false, cache: true }, {
+          ...context,
+          signal,
+          handleSignals: false,
+        }),
+      watchRoots(selected, loaded.url, cache!.dir!),
+      { stderr, signal: context.signal },
+    );
   }
   if (flags.trace !== undefined) assertTraceWritable(flags.trace);
   const live = flags.quiet || context.customStderr || !liveViewAllowed()
@@ -148,6 +182,7 @@ export async function runCommand(
       isolation: flags.isolation,
       maxTasksPerWorker: flags.maxTasksPerWorker,
       timeout: flags.timeout,
+      cache,
       module: loaded.url,
       args: context.taskArgs,
       signal: controller.signal,
@@ -177,6 +212,39 @@ export async function runCommand(
     context.signal?.removeEventListener("abort", forward);
   }
   return exitCode;
+}
+
+/**
+ * The cache options the flags ask for, once the process is known to hold
+ * read and write access to the cache folder (querying never prompts).
+ */
+function cacheOptions(
+  loaded: LoadedTaskFile,
+  flags: RunFlags,
+  stderr: TextSink,
+): CacheOptions | undefined {
+  const wanted = flags.cache === true || flags.force === true || flags.watch === true ||
+    flags.cacheDir !== undefined || flags.cacheMax !== undefined;
+  if (!wanted) return undefined;
+  if (!loaded.url.startsWith("file:")) {
+    throw new UsageError(
+      `Cannot cache the tasks of "${loaded.url}": only a task file on disk has a cache, run without --cache`,
+    );
+  }
+  const dir = flags.cacheDir ?? defaultCacheDir(loaded.url);
+  for (const name of ["read", "write"] as const) {
+    if (Deno.permissions.querySync({ name, path: dir }).state !== "granted") {
+      throw new UsageError(
+        `Cannot use the cache in "${dir}": it needs ${name} access, run again with --allow-${name}=${dir} (or without --cache)`,
+      );
+    }
+  }
+  return {
+    dir,
+    maxBytes: flags.cacheMax,
+    force: flags.force ?? false,
+    onWarning: (message) => stderr.write(`warning: ${safeLine(message)}\n`),
+  };
 }
 
 /**
@@ -304,7 +372,7 @@ function formatResults(report: RunReport, tasks: TaskSet, targets: readonly stri
   const lines: string[] = [];
   for (const name of names) {
     const task = report.tasks.find((t) => t.name === name);
-    if (task?.status !== "ok") continue;
+    if (task?.status !== "ok" && task?.status !== "cached") continue;
     let value: string;
     try {
       value = JSON.stringify(task.result) ?? String(task.result);

@@ -97,6 +97,16 @@ export async function runCli(args: readonly string[], options: CliOptions = {}):
         taskArgs,
       });
     },
+    async cache(file, action, flags) {
+      const { cacheCommand } = await import("./_cache_command.ts");
+      const { pathToFileURL } = await import("node:url");
+      const { resolve } = await import("node:path");
+      await cacheCommand(action, pathToFileURL(resolve(file)).href, {
+        dir: flags.cacheDir,
+        maxBytes: flags.cacheMax,
+        stdout,
+      });
+    },
     async list(file: string) {
       const { tasks } = await loadTaskFile(file);
       const rows = [...tasks.tasks.values()].map((t) => [

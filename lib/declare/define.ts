@@ -11,6 +11,7 @@ import { normalizeBackoff, normalizeRetries } from "../run/_retry.ts";
 import { TaskFileError } from "../errors.ts";
 import { normalizePermissions, type Permissions } from "./permissions.ts";
 import { TaskGraph } from "./task_graph.ts";
+import { normalizeCacheFields } from "./_cache_policy.ts";
 
 /** The lane a task runs in: `io` on the event loop, `cpu` in a worker. */
 export type TaskKind = "io" | "cpu";
@@ -91,8 +92,36 @@ export interface FailurePolicy {
   backoff?: BackoffOptions;
 }
 
+/**
+ * What a task's result depends on, for incremental runs (see README,
+ * "Incremental runs"): the files it reads, the files it writes, and the
+ * environment variables that matter.
+ */
+export interface CachePolicy {
+  /**
+   * Files the result depends on: paths or globs (`src/**\/*.ts`) relative to
+   * the task file's folder. Default: the `permissions.read` scopes.
+   */
+  inputs?: readonly string[];
+  /**
+   * Files the task writes, stored with its result and put back on a cache
+   * hit: paths or globs relative to the task file's folder. Default: the
+   * `permissions.write` scopes.
+   */
+  outputs?: readonly string[];
+  /** Environment variables whose values the result depends on. Default: the `permissions.env` names. */
+  env?: readonly string[];
+  /**
+   * `true`: cache the task even where spool cannot tell that is sound (it
+   * has net, run, ffi or sys access and declares no `inputs`); `false`:
+   * never cache it. Default: cache it when it declares `inputs` or is pure.
+   */
+  cache?: boolean;
+}
+
 /** What `io()` and `cpu()` take. */
-export interface TaskSpec<Result = unknown, Deps = Record<string, unknown>> extends FailurePolicy {
+export interface TaskSpec<Result = unknown, Deps = Record<string, unknown>>
+  extends FailurePolicy, CachePolicy {
   /** One line shown by `spool list`. */
   description?: string;
   /** Names of the tasks whose results this task needs; they run first. */
@@ -141,7 +170,7 @@ export type ShardItems<Item> = Iterable<Item> | ArrayLike<Item>;
  * hands back the results in input order, or their fold with `reduce`.
  */
 export interface ShardSpec<Item = unknown, Result = unknown, Deps = Record<string, unknown>>
-  extends FailurePolicy {
+  extends FailurePolicy, CachePolicy {
   /** One line shown by `spool list`. */
   description?: string;
   /** Names of the tasks whose results this task needs; they run first. */
@@ -241,6 +270,14 @@ export interface Task {
   readonly maxHeapMb?: number;
   /** Where its sandbox lives; the run's default when absent. */
   readonly isolation?: "process" | "worker";
+  /** Declared inputs (paths or globs); the read scopes when absent. */
+  readonly inputs?: readonly string[];
+  /** Declared outputs (paths or globs); the write scopes when absent. */
+  readonly outputs?: readonly string[];
+  /** Environment variables its result depends on; the env scopes when absent. */
+  readonly env?: readonly string[];
+  /** `true` or `false` to override whether the task is cached. */
+  readonly cache?: boolean;
 }
 
 const TASK_KIND = Symbol.for("spool.task.kind");
@@ -488,7 +525,9 @@ function validateTask(name: string, definition: unknown, file: string | undefine
   let permissions: Permissions = {};
   let retries = 0;
   let backoff: Required<BackoffOptions> | undefined;
+  let cacheFields = {};
   try {
+    cacheFields = normalizeCacheFields(name, d);
     permissions = normalizePermissions(name, d.permissions);
     retries = normalizeRetries(name, d.retries);
     backoff = normalizeBackoff(name, d.backoff);
@@ -542,6 +581,7 @@ function validateTask(name: string, definition: unknown, file: string | undefine
     ...(d.trusted === true ? { trusted: true } : {}),
     ...(d.maxHeapMb === undefined ? {} : { maxHeapMb: d.maxHeapMb as number }),
     ...(d.isolation === undefined ? {} : { isolation: d.isolation as "process" | "worker" }),
+    ...cacheFields,
   };
 }
 

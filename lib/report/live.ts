@@ -76,7 +76,7 @@ export interface FrameState {
   /** Tasks in the plan. */
   total: number;
   /** Tasks that ended, by how. */
-  counts: { ok: number; failed: number; skipped: number; cancelled: number };
+  counts: { ok: number; cached?: number; failed: number; skipped: number; cancelled: number };
   /** Running tasks, in the order they started. */
   running: RunningTask[];
   /** Each worker's task name, `undefined` when idle. */
@@ -122,7 +122,7 @@ class LiveView implements LiveReporter {
     { kind: "io" | "cpu"; since: number; done?: number; total?: number }
   >();
   #workers: (string | undefined)[] = [];
-  #counts = { ok: 0, failed: 0, skipped: 0, cancelled: 0 };
+  #counts = { ok: 0, cached: 0, failed: 0, skipped: 0, cancelled: 0 };
   #above: string[] = [];
   #timer: ReturnType<typeof setInterval> | undefined;
   #started = false;
@@ -257,6 +257,8 @@ function endLine(task: TaskReport, c: Palette): string {
   switch (task.status) {
     case "ok":
       return `${c.green("✓")} ${task.name} ${where} ${formatMs(task.durationMs)}`;
+    case "cached":
+      return `${c.dim("✓")} ${task.name} ${where} ${c.dim("cached")}`;
     case "failed":
       return `${c.red("✗")} ${task.name} ${where} ${formatMs(task.durationMs)}: ${
         c.red(safeLine(task.error?.message ?? "failed"))
@@ -289,11 +291,12 @@ export function frameLines(
   tick = 0,
 ): string[] {
   const { counts } = state;
-  const ended = counts.ok + counts.failed + counts.skipped + counts.cancelled;
+  const ended = counts.ok + (counts.cached ?? 0) + counts.failed + counts.skipped +
+    counts.cancelled;
   const pending = Math.max(0, state.total - ended - state.running.length);
   const parts = [
     `${state.running.length} running`,
-    `${counts.ok} done`,
+    `${counts.ok + (counts.cached ?? 0)} done`,
     counts.failed > 0 ? c.red(`${counts.failed} failed`) : "0 failed",
     `${pending} pending`,
   ];

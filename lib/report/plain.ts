@@ -138,6 +138,8 @@ export function plainReporter(out: TextSink, options: PlainReporterOptions = {})
             }${attemptNote(task)}`,
           );
         }
+      } else if (task.status === "cached") {
+        if (!quiet) line(`${c.dim("cache")} ${task.name} ${c.dim(`(${where(task)})`)}`);
       } else if (task.status === "failed") {
         line(
           `${c.red("FAIL")}  ${task.name} ${c.dim(`(${where(task)})`)} ${

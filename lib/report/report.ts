@@ -14,9 +14,11 @@ import type { TaskKind } from "../declare/define.ts";
  * How a task ended: `ok` it passed; `failed` it threw, timed out or its
  * worker died (after any retries); `skipped` it never started (a dependency
  * failed or the run stopped first); `cancelled` it was running when the run
- * stopped (fail-fast or a signal) and did not finish.
+ * stopped (fail-fast or a signal) and did not finish; `cached` it did not
+ * run: its inputs, code and dependencies were unchanged, and its result and
+ * outputs came from the cache (see README, "Incremental runs").
  */
-export type TaskStatus = "ok" | "failed" | "skipped" | "cancelled";
+export type TaskStatus = "ok" | "cached" | "failed" | "skipped" | "cancelled";
 
 /** An error as it appears in a report. */
 export interface ReportedError {
@@ -74,6 +76,11 @@ export interface TaskReport {
   error?: ReportedError;
   /** Why it was skipped or cancelled: the failed dependency, or what stopped the run. */
   reason?: string;
+  /**
+   * With the cache on: `cached`, or the first reason the task ran (`no
+   * previous run`, `input src/a.ts changed`, `task code changed`, `--force`, ...).
+   */
+  why?: string;
   /**
    * For a task with `retries` that started: every attempt, in order. The
    * task's `startMs` is the first attempt's, its `endMs` the last one's.
@@ -153,7 +160,8 @@ export function buildReport(
   const laneMs = laneBusyMs(tasks, "io", concurrency, wallMs) +
     laneBusyMs(tasks, "cpu", Math.max(1, workers), wallMs);
   const report: RunReport = {
-    ok: options.cancelled === undefined && tasks.every((task) => task.status === "ok"),
+    ok: options.cancelled === undefined &&
+      tasks.every((task) => task.status === "ok" || task.status === "cached"),
     wallMs: roundMs(wallMs),
     busyMs: roundMs(busyMs),
     speedup: wallMs > 0 ? Math.floor(laneMs / wallMs * 1000) / 1000 : 0,
@@ -161,7 +169,9 @@ export function buildReport(
     concurrency: options.concurrency,
     tasks,
     results: Object.fromEntries(
-      tasks.filter((task) => task.status === "ok").map((task) => [task.name, task.result]),
+      tasks.filter((task) => task.status === "ok" || task.status === "cached").map((
+        task,
+      ) => [task.name, task.result]),
     ),
   };
   if (options.workerNames !== undefined) report.workerNames = options.workerNames;
@@ -266,9 +276,10 @@ export function formatMs(ms: number): string {
  * wall: start-up)`.
  */
 export function summaryLine(report: RunReport): string {
-  const counts = { ok: 0, failed: 0, skipped: 0, cancelled: 0 };
+  const counts = { ok: 0, cached: 0, failed: 0, skipped: 0, cancelled: 0 };
   for (const task of report.tasks) counts[task.status]++;
   const parts = [`${counts.ok} ok`];
+  if (counts.cached > 0) parts.push(`${counts.cached} cached`);
   if (counts.failed > 0) parts.push(`${counts.failed} failed`);
   if (counts.skipped > 0) parts.push(`${counts.skipped} skipped`);
   if (counts.cancelled > 0) parts.push(`${counts.cancelled} cancelled`);

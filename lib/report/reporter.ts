@@ -28,6 +28,8 @@ export interface PlannedTask {
    * at the same time.
    */
   step: number;
+  /** With the cache on (`--dry-run --cache`): `cached`, or why the task would run. */
+  why?: string;
 }
 
 /** The plan a run starts with. */

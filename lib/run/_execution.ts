@@ -25,6 +25,7 @@ import type { CpuLane } from "./scheduler.ts";
 import type { CpuResult, CpuRunOptions } from "../pool/worker_pool.ts";
 import type { MainGuard } from "./_main_guard.ts";
 import { serializeError } from "../pool/_protocol.ts";
+import type { CacheDecision, TaskCache } from "../cache/task_cache.ts";
 
 /**
  * How long starting ready tasks may hold the event loop before it yields to
@@ -56,6 +57,8 @@ export interface ExecutionOptions {
   reporter: Required<Reporter>;
   /** Route task console output to the reporter (it has `taskOutput`). */
   captureOutput: boolean;
+  /** The run's cache: a task it has is not run, and what a task produced is stored. */
+  cache?: TaskCache;
   t0: number;
 }
 
@@ -103,6 +106,8 @@ export class Execution {
   #cancelled: string | undefined;
   /** Errors a task's code raised after the task had finished, by task. */
   #lateFaults = new Map<string, Error>();
+  /** What the cache decided for each task that started. */
+  #decisions = new Map<string, CacheDecision>();
   #finish!: () => void;
 
   constructor(tasks: Task[], options: ExecutionOptions) {
@@ -248,6 +253,17 @@ export class Execution {
     for (const dep of task.deps) deps[dep] = this.#results.get(dep);
     this.#running++;
     this.#runningNames.add(task.name);
+    const decision = this.#options.cache?.check(task, deps);
+    if (decision !== undefined) this.#decisions.set(task.name, decision);
+    if (decision?.hit) {
+      const startMs = roundMs(this.#now());
+      const { name, kind } = task;
+      const report: TaskReport = task.trusted
+        ? { name, kind, trusted: true, status: "cached", startMs, endMs: startMs, durationMs: 0 }
+        : { name, kind, status: "cached", startMs, endMs: startMs, durationMs: 0 };
+      report.result = decision.result;
+      return this.#end(task, report);
+    }
     this.#attempts(task, deps);
   }
 
@@ -529,14 +545,20 @@ export class Execution {
       this.#checkDone();
       return;
     }
-    if (report.status === "ok") this.#results.set(task.name, report.result);
+    const passed = report.status === "ok" || report.status === "cached";
+    if (passed) this.#results.set(task.name, report.result);
     if (report.status === "failed") this.#rootFailure.set(task.name, task.name);
+    const decision = this.#decisions.get(task.name);
+    if (decision !== undefined) {
+      report.why = decision.why;
+      if (report.status === "ok") this.#options.cache!.save(task, decision, report.result);
+    }
     this.#reports.set(task.name, report);
     this.#options.reporter.taskEnd(report);
 
     for (const next of this.#dependants.get(task.name) ?? []) {
       if (this.#reports.has(next.name)) continue;
-      if (report.status !== "ok") {
+      if (!passed) {
         this.#skipDownstream(next, task.name);
         continue;
       }

@@ -178,6 +178,11 @@ export function formatPlan(plan: RunPlan, options: { color?: boolean } = {}): st
       task.deps.length === 0 ? "-" : task.deps.join(", "),
     ]),
   ];
+  // With the cache on, each task says whether it would run, and why.
+  if (json.tasks.some((task) => task.why !== undefined)) {
+    rows[0].push("WHY");
+    json.tasks.forEach((task, i) => rows[i + 1].push(safeLine(task.why ?? "-")));
+  }
   const lines = [
     c.bold(`Plan: ${count} ${plural(count, "task")}: ${lanes}`),
     "",

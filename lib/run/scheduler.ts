@@ -31,6 +31,7 @@ import {
 } from "../pool/worker_pool.ts";
 import { hostGrants, promptGuard } from "./_sandbox_checks.ts";
 import { guardMainThread } from "./_main_guard.ts";
+import { type CacheOptions, TaskCache } from "../cache/task_cache.ts";
 
 /** The default io concurrency limit. */
 export const DEFAULT_CONCURRENCY = 64;
@@ -124,6 +125,13 @@ export interface RunOptions {
    * realm. Default: `Infinity`. Minimum 1.
    */
   maxTasksPerWorker?: number;
+  /**
+   * Incremental runs: skip a task whose code, inputs, env, arguments and
+   * dependencies' results are unchanged since it last ran, restoring its
+   * result and outputs (see README, "Incremental runs"). `true` for the
+   * defaults (`.spool/cache` beside the task file, 1 GiB). Default: off.
+   */
+  cache?: boolean | CacheOptions;
 }
 
 const EMPTY_REPORT_MARK = Symbol.for("spool.worker");
@@ -178,12 +186,17 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
   const ioLane = new IoLane(concurrency);
   const order = tasks.graph.select(options.targets ?? []);
   const planned = order.map((name) => tasks.tasks.get(name)!);
-  const cpuTasks = planned.filter((task) => task.kind === "cpu");
-  const sandboxedIo = planned.filter((task) => task.kind === "io" && !task.trusted);
+  const module = options.module ?? tasks.module;
+  const cache = await openCache(module, options);
+  // Tasks the cache has (and every dependency of theirs too) need no
+  // sandbox: a run that is all cached starts no host and no worker.
+  const hits = cache === undefined ? new Set<string>() : cachedTasks(cache, planned);
+  const toRun = hits.size === 0 ? planned : planned.filter((task) => !hits.has(task.name));
+  const cpuTasks = toRun.filter((task) => task.kind === "cpu");
+  const sandboxedIo = toRun.filter((task) => task.kind === "io" && !task.trusted);
   const localCpu = options.cpuLane === undefined ? cpuTasks : [];
   const sandboxed = [...localCpu, ...sandboxedIo];
   const isolation = options.isolation ?? "process";
-  const module = options.module ?? tasks.module;
   if (sandboxed.length > 0 && module === undefined) {
     throw new TypeError(
       `Cannot run ${sandboxed[0].kind} task "${
@@ -244,7 +257,10 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
     // unless a cpu task can start at once too.
     const rootIo = sandboxedIo.filter((task) => task.deps.length === 0);
     const ioReady = pool?.warmIo(rootIo);
-    const warmCpu = () => cpuLane?.warm?.(demandByPermissions(cpuTasks));
+    // No cpu task to run (all cached): nothing to warm.
+    const warmCpu = () => {
+      if (cpuTasks.length > 0) cpuLane?.warm?.(demandByPermissions(cpuTasks));
+    };
     if (rootIo.length === 0 || cpuTasks.some((task) => task.deps.length === 0)) warmCpu();
     else ioReady!.then(warmCpu);
     const execution = new Execution(planned, {
@@ -259,9 +275,11 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
       reporter,
       captureOutput,
       t0,
+      cache,
     });
     const { reports, cancelled } = await execution.done;
     const workerNames = options.cpuLane?.workerNames?.();
+    cache?.flush();
     const report = buildReport(reports, {
       wallMs: performance.now() - t0,
       // A remote lane knows its workers once they took jobs.
@@ -276,6 +294,39 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
   } finally {
     pool?.close();
   }
+}
+
+/** The run's cache, when it has one and the task module is a file. */
+async function openCache(
+  module: string | undefined,
+  options: RunOptions,
+): Promise<TaskCache | undefined> {
+  if (options.cache === undefined || options.cache === false) return undefined;
+  if (module === undefined || !module.startsWith("file:")) {
+    throw new TypeError(
+      `Cannot cache the run as the task set's module ${
+        module === undefined ? "is unknown" : `"${module}" is not a file`
+      }: define the tasks in a module file, or pass { module: import.meta.url } to run()`,
+    );
+  }
+  return await TaskCache.open(
+    module,
+    options.args ?? [],
+    options.cache === true ? {} : options.cache,
+  );
+}
+
+/** The tasks the cache has, given that every dependency of theirs is cached too. */
+function cachedTasks(cache: TaskCache, planned: readonly Task[]): Set<string> {
+  const results = new Map<string, unknown>();
+  for (const task of planned) {
+    if (!task.deps.every((dep) => results.has(dep))) continue;
+    const deps: Record<string, unknown> = {};
+    for (const dep of task.deps) deps[dep] = results.get(dep);
+    const decision = cache.check(task, deps);
+    if (decision.hit) results.set(task.name, decision.result);
+  }
+  return new Set(results.keys());
 }
 
 /** How many workers each permission set could keep busy, in first-use order. */

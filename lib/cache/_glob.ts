@@ -1,0 +1,144 @@
+/**
+ * The files a task's `inputs` or `outputs` name: plain paths (a file, or a
+ * folder taken whole) and globs (`*`, `**`, `?`, `{a,b}`, `[abc]`), relative
+ * to the task file's folder, listed with one stat each so that an unchanged
+ * tree is not read.
+ *
+ * @module
+ */
+
+import { isAbsolute, join, relative, resolve } from "node:path";
+
+/** One file found, with the stat the fast path compares. */
+export interface FoundFile {
+  /** Absolute path. */
+  path: string;
+  /** Path relative to the base folder, with `/` separators. */
+  rel: string;
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+const GLOB_CHARS = /[*?[{]/;
+
+/**
+ * Turns a glob into a regular expression over `/`-separated relative paths.
+ *
+ * @param glob The glob.
+ * @returns A RegExp matching whole paths.
+ */
+export function globToRegExp(glob: string): RegExp {
+  let out = "";
+  let braces = 0;
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === "*") {
+      if (glob[i + 1] === "*") {
+        // "**/" matches any number of folders, "**" at the end anything.
+        i++;
+        if (glob[i + 1] === "/") {
+          i++;
+          out += "(?:[^/]*(?:/|$))*";
+        } else out += ".*";
+      } else out += "[^/]*";
+    } else if (c === "?") out += "[^/]";
+    else if (c === "{") {
+      braces++;
+      out += "(?:";
+    } else if (c === "}" && braces > 0) {
+      braces--;
+      out += ")";
+    } else if (c === "," && braces > 0) out += "|";
+    else if (c === "[") {
+      const end = glob.indexOf("]", i + 1);
+      if (end < 0) out += "\\[";
+      else {
+        const body = glob.slice(i + 1, end).replace(/^!/, "^").replace(/\\/g, "\\\\");
+        out += `[${body}]`;
+        i = end;
+      }
+    } else out += c.replace(/[.+^$()|\\]/g, "\\$&");
+  }
+  return new RegExp(`^${out}$`);
+}
+
+/** The folder a glob's matches all live under: its parts before the first glob character. */
+function staticPrefix(glob: string): string {
+  const parts = glob.split("/");
+  const fixed: string[] = [];
+  for (const part of parts) {
+    if (GLOB_CHARS.test(part)) break;
+    fixed.push(part);
+  }
+  return fixed.join("/");
+}
+
+/**
+ * Lists the files that patterns name, sorted by relative path, leaving out
+ * any under `exclude` (the cache folder, and for inputs the outputs).
+ *
+ * @param base The folder patterns are relative to.
+ * @param patterns Paths and globs.
+ * @param exclude A predicate over absolute paths to leave out.
+ * @returns The files found, and the plain paths that do not exist.
+ */
+export function findFiles(
+  base: string,
+  patterns: readonly string[],
+  exclude: (path: string) => boolean,
+): { files: FoundFile[]; missing: string[] } {
+  const found = new Map<string, FoundFile>();
+  const missing: string[] = [];
+  const add = (path: string, info: Deno.FileInfo) => {
+    if (found.has(path) || exclude(path)) return;
+    found.set(path, {
+      path,
+      rel: relative(base, path).replaceAll("\\", "/"),
+      size: info.size,
+      mtimeMs: info.mtime?.getTime() ?? 0,
+      ino: info.ino ?? 0,
+    });
+  };
+  const walk = (dir: string, match: ((path: string) => boolean) | undefined) => {
+    if (exclude(dir)) return;
+    let entries: Iterable<Deno.DirEntry>;
+    try {
+      entries = Deno.readDirSync(dir);
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory) walk(path, match);
+      else if (entry.isFile || entry.isSymlink) {
+        if (match !== undefined && !match(path)) continue;
+        try {
+          const info = Deno.statSync(path);
+          if (info.isFile) add(path, info);
+        } catch {
+          // Gone between listing and stat: not an input.
+        }
+      }
+    }
+  };
+  for (const pattern of patterns) {
+    const absolute = isAbsolute(pattern) ? pattern : resolve(base, pattern);
+    if (!GLOB_CHARS.test(pattern)) {
+      let info: Deno.FileInfo;
+      try {
+        info = Deno.statSync(absolute);
+      } catch {
+        missing.push(pattern);
+        continue;
+      }
+      if (info.isDirectory) walk(absolute, undefined);
+      else add(absolute, info);
+      continue;
+    }
+    const regexp = globToRegExp(absolute.replaceAll("\\", "/"));
+    walk(resolve(base, staticPrefix(pattern)), (path) => regexp.test(path.replaceAll("\\", "/")));
+  }
+  const files = [...found.values()].sort((a, b) => a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0);
+  return { files, missing };
+}
