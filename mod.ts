@@ -137,3 +137,5 @@ export { Channel, ChannelClosedError } from "./lib/sync/channel.ts";
 export type { ChannelOptions } from "./lib/sync/channel.ts";
 export { SharedLock } from "./lib/sync/shared_lock.ts";
 export { WorkerChannel } from "./lib/sync/worker_channel.ts";
+export { CommandError, sh } from "./lib/commands/sh.ts";
+export type { ShOptions } from "./lib/commands/sh.ts";

@@ -241,6 +241,8 @@ export interface Task {
   readonly maxHeapMb?: number;
   /** Where its sandbox lives; the run's default when absent. */
   readonly isolation?: "process" | "worker";
+  /** The command of a task made with `sh()`. */
+  readonly command?: string;
 }
 
 const TASK_KIND = Symbol.for("spool.task.kind");
@@ -542,6 +544,7 @@ function validateTask(name: string, definition: unknown, file: string | undefine
     ...(d.trusted === true ? { trusted: true } : {}),
     ...(d.maxHeapMb === undefined ? {} : { maxHeapMb: d.maxHeapMb as number }),
     ...(d.isolation === undefined ? {} : { isolation: d.isolation as "process" | "worker" }),
+    ...(typeof d.command === "string" ? { command: d.command } : {}),
   };
 }
 

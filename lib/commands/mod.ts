@@ -1,0 +1,22 @@
+/**
+ * Commands as tasks: `sh()` declares a task that runs a shell command with the
+ * syntax of `deno task` (parsed and run by dax, in a process group of its own
+ * so that stopping it ends everything it started).
+ *
+ * Public names: {@linkcode sh}, {@linkcode CommandError}, {@linkcode ShOptions}.
+ *
+ * @example A check pipeline
+ * ```ts
+ * import { defineTasks, sh } from "@spool/spool";
+ *
+ * export default defineTasks({
+ *   fmt: sh("deno fmt --check"),
+ *   test: sh("deno test -A", { deps: ["fmt"], timeout: "5m" }),
+ * });
+ * ```
+ *
+ * @module
+ */
+
+export { CommandError, sh } from "./sh.ts";
+export type { ShOptions } from "./sh.ts";

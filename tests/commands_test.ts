@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { fixture, spool, tempDir } from "./_helpers.ts";
+
+const BASIC = fixture("commands/basic.ts");
+/** What a run of command tasks needs: every program (see shellGrants), loopback for sandboxes. */
+const GRANTS = ["--allow-read", "--allow-env", "--allow-net=127.0.0.1", "--allow-run"];
+
+interface JsonTask {
+  name: string;
+  status: string;
+  result?: unknown;
+  error?: { message: string };
+  reason?: string;
+}
+
+function tasks(stdout: string): Record<string, JsonTask> {
+  const report = JSON.parse(stdout) as { tasks: JsonTask[] };
+  return Object.fromEntries(report.tasks.map((t) => [t.name, t]));
+}
+
+Deno.test("sh streams a command's output as the task's lines and returns its trimmed stdout", async () => {
+  const { code, stdout, stderr } = await spool(
+    ["run", "-f", BASIC, "--report", "json"],
+    GRANTS,
+  );
+  assert.equal(code, 0, stderr);
+  const byName = tasks(stdout);
+  assert.equal(byName.hello.result, "hello\nworld");
+  assert.equal(byName.upper.result, "HELLO\nWORLD", "a dependant gets the command's stdout");
+  assert.equal(byName.where.result, fixture("commands"), "runs in the task file's folder");
+  assert.equal(byName.listed.result, "a.txt\nb.txt", "cwd is relative to the task file");
+  // Each line once, whole, with the task's prefix; stderr lines too.
+  assert.match(stderr, /^hello \| hello$/m);
+  assert.match(stderr, /^hello \| world$/m);
+  assert.match(stderr, /^hello \| to stderr$/m);
+});
+
+Deno.test("sh fails a task on a non-zero exit with the exit code and the end of stderr", async () => {
+  const { code, stdout, stderr } = await spool(
+    ["run", "-f", fixture("commands/failing.ts"), "--report", "json"],
+    GRANTS,
+  );
+  assert.equal(code, 1, stderr);
+  const { fails } = tasks(stdout);
+  assert.equal(fails.status, "failed");
+  assert.match(JSON.stringify(fails), /exited with code 3/);
+  assert.match(JSON.stringify(fails), /boom: disk full/);
+  assert.match(stderr, /Command "echo starting.*" exited with code 3, last lines of stderr:/);
+});
+
+Deno.test("sh at its timeout ends the command's whole process tree, background jobs of a nested sh included", async () => {
+  await using dir = await tempDir();
+  const pids = `${dir.path}/pids`;
+  const { code, stdout, stderr } = await spool(
+    ["run", "-f", fixture("commands/orphans.ts"), "--report", "json"],
+    GRANTS,
+    { env: { PIDS: pids } },
+  );
+  assert.equal(code, 1, stderr);
+  const { tree } = tasks(stdout);
+  assert.equal(tree.status, "failed");
+  assert.match(JSON.stringify(tree), /Timeout|timed out/i);
+  const started = (await Deno.readTextFile(pids)).trim().split("\n").map(Number);
+  assert.equal(started.length, 2, "both background sleeps started");
+  // SIGTERM reached the group before spool exited; the kernel may take a
+  // moment to tear the processes down, so wait for that, bounded.
+  const deadline = Date.now() + 10_000;
+  let alive = started.filter(isRunning);
+  while (alive.length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    alive = started.filter(isRunning);
+  }
+  assert.deepEqual(alive, [], `processes left behind: ${alive.join(", ")}`);
+});
+
+/** Whether a process exists and is not a zombie waiting to be reaped. */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return !/^\d+ \(.*\) Z/.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("sh derives its run permission from the command: --dry-run shows it, a run without it exits 2 naming the flag", async () => {
+  const grants = ["--allow-read", "--allow-env", "--allow-net=127.0.0.1", "--allow-run=deno"];
+  const plan = await spool(["run", "-f", BASIC, "--dry-run"], grants);
+  assert.equal(plan.code, 0, plan.stderr);
+  const text = plan.stdout + plan.stderr;
+  assert.match(text, /io \(sh\)\s+listed\s+--allow-run=ls,sort/);
+  const run = await spool(["run", "-f", BASIC], grants);
+  assert.equal(run.code, 2, run.stderr);
+  assert.match(run.stderr, /--allow-run=ls,sort/);
+  assert.match(
+    run.stderr,
+    /--allow-run\b(?!=)/,
+    "and the runner's own grant to stop process groups",
+  );
+  assert.doesNotMatch(run.stderr, /^hello \| hello$/m, "nothing ran");
+});
+
+Deno.test("sh refuses a background job '&' when the task file loads, pointing to sh -c", async () => {
+  const { code, stderr } = await spool(["run", "-f", fixture("commands/background.ts")], GRANTS);
+  assert.equal(code, 2, stderr);
+  assert.match(stderr, /does not run jobs in the background with '&'/);
+  assert.match(stderr, /sh -c/);
+});
