@@ -137,5 +137,7 @@ export { Channel, ChannelClosedError } from "./lib/sync/channel.ts";
 export type { ChannelOptions } from "./lib/sync/channel.ts";
 export { SharedLock } from "./lib/sync/shared_lock.ts";
 export { WorkerChannel } from "./lib/sync/worker_channel.ts";
-export { CommandError, sh } from "./lib/commands/sh.ts";
+export { sh } from "./lib/commands/sh.ts";
+export { CommandError } from "./lib/commands/command_error.ts";
 export type { ShOptions } from "./lib/commands/sh.ts";
+export type { CommandOutput, ShellCommand, TaskShell } from "./lib/commands/task_shell.ts";

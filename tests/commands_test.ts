@@ -48,7 +48,7 @@ Deno.test("sh fails a task on a non-zero exit with the exit code and the end of 
   assert.match(stderr, /Command "echo starting.*" exited with code 3, last lines of stderr:/);
 });
 
-Deno.test("sh at its timeout ends the command's whole process tree, background jobs of a nested sh included", async () => {
+Deno.test("sh and $ stopped by fail-fast end the command's whole process tree, background jobs of a nested sh included", async () => {
   await using dir = await tempDir();
   const pids = `${dir.path}/pids`;
   const { code, stdout, stderr } = await spool(
@@ -57,12 +57,13 @@ Deno.test("sh at its timeout ends the command's whole process tree, background j
     { env: { PIDS: pids } },
   );
   assert.equal(code, 1, stderr);
-  const { tree } = tasks(stdout);
-  assert.equal(tree.status, "failed");
-  assert.match(JSON.stringify(tree), /Timeout|timed out/i);
+  const { tree, dollar, watcher } = tasks(stdout);
+  assert.equal(watcher.status, "failed");
+  assert.equal(tree.status, "cancelled");
+  assert.equal(dollar.status, "cancelled");
   const started = (await Deno.readTextFile(pids)).trim().split("\n").map(Number);
-  assert.equal(started.length, 2, "both background sleeps started");
-  // SIGTERM reached the group before spool exited; the kernel may take a
+  assert.equal(started.length, 4, "the background sleeps of sh() and of $ started");
+  // SIGTERM reached the groups before spool exited; the kernel may take a
   // moment to tear the processes down, so wait for that, bounded.
   const deadline = Date.now() + 10_000;
   let alive = started.filter(isRunning);
@@ -71,6 +72,19 @@ Deno.test("sh at its timeout ends the command's whole process tree, background j
     alive = started.filter(isRunning);
   }
   assert.deepEqual(alive, [], `processes left behind: ${alive.join(", ")}`);
+});
+
+Deno.test("sh at its timeout stops the command, and retries apply as to any task", async () => {
+  const { code, stdout, stderr } = await spool(
+    ["run", "-f", fixture("commands/slow.ts"), "--report", "json"],
+    GRANTS,
+  );
+  assert.equal(code, 1, stderr);
+  const report = JSON.parse(stdout) as { tasks: (JsonTask & { attemptCount?: number })[] };
+  const slow = report.tasks[0];
+  assert.equal(slow.status, "failed");
+  assert.equal(slow.attemptCount, 2);
+  assert.match(JSON.stringify(slow), /timed out after 1000 ms/);
 });
 
 /** Whether a process exists and is not a zombie waiting to be reaped. */
@@ -105,4 +119,28 @@ Deno.test("sh refuses a background job '&' when the task file loads, pointing to
   assert.equal(code, 2, stderr);
   assert.match(stderr, /does not run jobs in the background with '&'/);
   assert.match(stderr, /sh -c/);
+});
+
+Deno.test("$ in an io task runs a command bound to the task: captured, printed, from its folder, checked against its run permission", async () => {
+  const { code, stdout, stderr } = await spool(
+    ["run", "-f", fixture("commands/dollar.ts"), "--keep-going", "--report", "json"],
+    GRANTS,
+  );
+  assert.equal(code, 1, stderr);
+  const byName = tasks(stdout);
+  assert.equal(byName.captured.result, "a.txt\nb.txt", "text() is stdout, trimmed");
+  assert.equal(byName.printed.result, 0);
+  assert.match(
+    stderr,
+    /^printed \| a\.txt$/m,
+    "awaited without a reader, stdout is the task's output",
+  );
+  assert.doesNotMatch(stderr, /^captured \| a\.txt$/m, "text() keeps stdout for the body");
+  assert.deepEqual(byName.lines.result, ["a.txt", "b.txt"], "a trusted task's $ too");
+  assert.equal(byName.failing.status, "failed");
+  assert.match(JSON.stringify(byName.failing), /exited with code 4/);
+  assert.match(JSON.stringify(byName.failing), /bad input/);
+  assert.equal(byName.lenient.result, 5, "noThrow() resolves with the exit code");
+  assert.equal(byName.denied.status, "failed");
+  assert.match(JSON.stringify(byName.denied), /needs run access to \\"ls\\"/);
 });

@@ -18,5 +18,7 @@
  * @module
  */
 
-export { CommandError, sh } from "./sh.ts";
+export { sh } from "./sh.ts";
+export { CommandError } from "./command_error.ts";
 export type { ShOptions } from "./sh.ts";
+export type { CommandOutput, ShellCommand, TaskShell } from "./task_shell.ts";

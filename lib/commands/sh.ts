@@ -13,6 +13,7 @@ import { TaskFileError } from "../errors.ts";
 import type { MissingGrant } from "../errors.ts";
 import { commandPrograms } from "./_program_names.ts";
 import { runShell } from "./_shell_process.ts";
+import { CommandError } from "./command_error.ts";
 
 /** What `sh()` takes besides the command. */
 export interface ShOptions {
@@ -49,31 +50,6 @@ export interface ShOptions {
    * group gets SIGKILL, in ms. Default 5000. Minimum 0.
    */
   grace?: number;
-}
-
-/** A non-zero exit of a command: the exit code and the end of its stderr. */
-export class CommandError extends Error {
-  /** The exit code. */
-  readonly code: number;
-  /** The last lines the command wrote to stderr. */
-  readonly stderrTail: readonly string[];
-
-  /**
-   * Creates the error of a failed command.
-   *
-   * @param command The command text.
-   * @param code Its exit code.
-   * @param stderrTail The last lines of its stderr.
-   */
-  constructor(command: string, code: number, stderrTail: readonly string[]) {
-    const tail = stderrTail.length === 0
-      ? " (no stderr)"
-      : `, last lines of stderr:\n${stderrTail.join("\n")}`;
-    super(`Command "${command}" exited with code ${code}${tail}`);
-    this.name = "CommandError";
-    this.code = code;
-    this.stderrTail = stderrTail;
-  }
 }
 
 const DEFAULT_GRACE_MS = 5_000;

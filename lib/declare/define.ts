@@ -11,6 +11,7 @@ import { normalizeBackoff, normalizeRetries } from "../run/_retry.ts";
 import { TaskFileError } from "../errors.ts";
 import { normalizePermissions, type Permissions } from "./permissions.ts";
 import { TaskGraph } from "./task_graph.ts";
+import type { TaskShell } from "../commands/task_shell.ts";
 
 /** The lane a task runs in: `io` on the event loop, `cpu` in a worker. */
 export type TaskKind = "io" | "cpu";
@@ -35,6 +36,14 @@ export interface TaskContext<Deps = Record<string, unknown>> {
    * or `RunOptions.args`; empty when none were given.
    */
   readonly args: readonly string[];
+  /**
+   * Runs a command with the syntax of `deno task`, bound to this task: its
+   * signal stops the command's process tree, it runs in the task file's
+   * folder, its output is this task's output. Each program it runs must be in
+   * the task's `run` permission. `` await $`git status` `` prints and checks
+   * the exit code; `` await $`git rev-parse HEAD`.text() `` returns stdout.
+   */
+  readonly $: TaskShell;
 }
 
 /** How long to wait between the attempts of a task that has `retries`. */

@@ -25,6 +25,9 @@ import type { CpuLane } from "./scheduler.ts";
 import type { CpuResult, CpuRunOptions } from "../pool/worker_pool.ts";
 import type { MainGuard } from "./_main_guard.ts";
 import { serializeError } from "../pool/_protocol.ts";
+import { taskShell } from "../commands/task_shell.ts";
+import { runTaskCommand } from "../commands/_task_commands.ts";
+import type { Permissions } from "../declare/permissions.ts";
 
 /**
  * How long starting ready tasks may hold the event loop before it yields to
@@ -47,6 +50,8 @@ export interface ExecutionOptions {
   ioHost: IoHostRun | undefined;
   /** The run's arguments, for every task's context. */
   args: readonly string[];
+  /** The task module's URL: `$` commands of tasks on this thread run in its folder. */
+  module?: string;
   /** Contains the faults of trusted io tasks, when the run has any. */
   mainGuard: MainGuard | undefined;
   keepGoing: boolean;
@@ -423,7 +428,19 @@ export class Execution {
         }).then((result) => result.value);
       }
       started();
-      const body = async () => await task.run({ name: task.name, signal, deps, args });
+      const output = this.#output(task.name);
+      const $ = taskShell(
+        task.name,
+        (request) =>
+          runTaskCommand(request, {
+            module: this.#options.module,
+            permissions: task.permissions,
+            signal,
+            onOutput: output,
+          }),
+        (program) => hasRun(task.permissions, program),
+      );
+      const body = async () => await task.run({ name: task.name, signal, deps, args, $ });
       const guarded = this.#options.mainGuard === undefined
         ? body
         : () => this.#options.mainGuard!.run(body, onFault);
@@ -651,4 +668,10 @@ class TaskQueue {
     }
     return task;
   }
+}
+
+/** Whether a task's `run` permission names a program. */
+function hasRun(permissions: Permissions, program: string): boolean {
+  const run = permissions.run;
+  return run === true || (Array.isArray(run) && run.includes(program));
 }

@@ -245,6 +245,7 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
       cpuLane,
       ioHost: sandboxedIo.length > 0 ? pool!.runIo.bind(pool) : undefined,
       args: options.args ?? [],
+      module,
       mainGuard: _mainGuard,
       keepGoing: options.keepGoing ?? false,
       timeout: options.timeout,
