@@ -141,3 +141,5 @@ export { sh } from "./lib/commands/sh.ts";
 export { CommandError } from "./lib/commands/command_error.ts";
 export type { ShOptions } from "./lib/commands/sh.ts";
 export type { CommandOutput, ShellCommand, TaskShell } from "./lib/commands/task_shell.ts";
+export { denoTasks } from "./lib/commands/deno_tasks.ts";
+export type { DenoTasksOptions } from "./lib/commands/deno_tasks.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fixture, spool, tempDir } from "./_helpers.ts";
+import { deno, fixture, spool, tempDir } from "./_helpers.ts";
 
 const BASIC = fixture("commands/basic.ts");
 /** What a run of command tasks needs: every program (see shellGrants), loopback for sandboxes. */
@@ -143,4 +143,29 @@ Deno.test("$ in an io task runs a command bound to the task: captured, printed, 
   assert.equal(byName.lenient.result, 5, "noThrow() resolves with the exit code");
   assert.equal(byName.denied.status, "failed");
   assert.match(JSON.stringify(byName.denied), /needs run access to \\"ls\\"/);
+});
+
+Deno.test("spool run --deno-json runs deno.jsonc's tasks as deno task does: same output, dependencies first, from the config's folder", async () => {
+  const project = fixture("commands/project");
+  const env = { NAME: "spool" };
+  const ours = await spool(["run", "--deno-json", "all", "--report", "json"], GRANTS, {
+    cwd: project,
+    env,
+  });
+  assert.equal(ours.code, 0, ours.stderr);
+  const byName = tasks(ours.stdout);
+  assert.deepEqual(Object.keys(byName).sort(), ["all", "both", "greet", "where"]);
+  for (const name of ["where", "greet", "both"]) {
+    const theirs = await deno(["task", "--quiet", name], { cwd: project, env });
+    // deno task runs the dependencies too: their output comes first.
+    assert.equal(theirs.code, 0, theirs.stderr);
+    assert.equal(
+      theirs.stdout.trim().split("\n").at(-1),
+      byName[name].result,
+      `task "${name}" prints what deno task prints`,
+    );
+  }
+  const list = await spool(["list", "--deno-json"], GRANTS, { cwd: project });
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, /greet\s+io \(sh\)\s+-\s+--allow-run=\S*\s+Say hello|greet.*Say hello/);
 });

@@ -3,7 +3,8 @@
  * syntax of `deno task` (parsed and run by dax, in a process group of its own
  * so that stopping it ends everything it started).
  *
- * Public names: {@linkcode sh}, {@linkcode CommandError}, {@linkcode ShOptions}.
+ * Public names: {@linkcode sh}, {@linkcode denoTasks}, {@linkcode CommandError}, and the types
+ * of the context's `$` ({@linkcode TaskShell}).
  *
  * @example A check pipeline
  * ```ts
@@ -22,3 +23,5 @@ export { sh } from "./sh.ts";
 export { CommandError } from "./command_error.ts";
 export type { ShOptions } from "./sh.ts";
 export type { CommandOutput, ShellCommand, TaskShell } from "./task_shell.ts";
+export { denoTasks } from "./deno_tasks.ts";
+export type { DenoTasksOptions } from "./deno_tasks.ts";
