@@ -143,3 +143,5 @@ export type { ShOptions } from "./lib/commands/sh.ts";
 export type { CommandOutput, ShellCommand, TaskShell } from "./lib/commands/task_shell.ts";
 export { denoTasks } from "./lib/commands/deno_tasks.ts";
 export type { DenoTasksOptions } from "./lib/commands/deno_tasks.ts";
+export { service } from "./lib/commands/service.ts";
+export type { ServiceInfo, ServiceOptions, ServiceReady } from "./lib/commands/service.ts";

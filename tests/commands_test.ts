@@ -169,3 +169,52 @@ Deno.test("spool run --deno-json runs deno.jsonc's tasks as deno task does: same
   assert.equal(list.code, 0, list.stderr);
   assert.match(list.stdout, /greet\s+io \(sh\)\s+-\s+--allow-run=\S*\s+Say hello|greet.*Say hello/);
 });
+
+Deno.test("service starts before its dependants, is ready on its port or output line, stays up while they run, and is stopped after", async () => {
+  const port = await freePort();
+  const { code, stdout, stderr } = await spool(
+    ["run", "-f", fixture("commands/services.ts"), "--report", "json"],
+    GRANTS,
+    { env: { SPOOL_TEST_PORT: String(port) } },
+  );
+  assert.equal(code, 0, stderr);
+  const byName = tasks(stdout);
+  assert.deepEqual(byName.api.result, {
+    command: `deno run --allow-net=127.0.0.1 server.ts ${port}`,
+    port,
+  });
+  assert.equal(byName.health.result, "ok");
+  const pid = byName.pid.result as number;
+  assert.ok(pid > 0, "the second dependant reached the service after the first one ended");
+  assert.match(stderr, /^logged \| listening on 0$/m, "a service's output is its task's output");
+  assert.equal((byName.after.result as { command: string }).command.includes("server.ts 0"), true);
+  // Stopped when the run ended, before spool exited: the server process is gone.
+  const deadline = Date.now() + 10_000;
+  while (isRunning(pid) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.equal(isRunning(pid), false, `the service's server (pid ${pid}) was left running`);
+});
+
+Deno.test("service that exits fails: before it is ready, itself; after, its running dependants; both with its output tail", async () => {
+  const { code, stdout, stderr } = await spool(
+    ["run", "-f", fixture("commands/crashing.ts"), "--keep-going", "--report", "json"],
+    GRANTS,
+  );
+  assert.equal(code, 1, stderr);
+  const { never, dies, waits } = tasks(stdout);
+  assert.equal(never.status, "failed");
+  assert.match(JSON.stringify(never), /exited with code 7.*oops: no config/);
+  assert.equal(dies.status, "ok");
+  assert.equal(waits.status, "failed");
+  assert.match(JSON.stringify(waits), /exited with code 9.*dying: out of memory/);
+});
+
+/** A loopback port nothing listens on now. */
+async function freePort(): Promise<number> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  await Promise.resolve();
+  return port;
+}

@@ -25,3 +25,5 @@ export type { ShOptions } from "./sh.ts";
 export type { CommandOutput, ShellCommand, TaskShell } from "./task_shell.ts";
 export { denoTasks } from "./deno_tasks.ts";
 export type { DenoTasksOptions } from "./deno_tasks.ts";
+export { service } from "./service.ts";
+export type { ServiceInfo, ServiceOptions, ServiceReady } from "./service.ts";

@@ -14,6 +14,8 @@ import type { MissingGrant } from "../errors.ts";
 import { commandPrograms } from "./_program_names.ts";
 import { runShell } from "./_shell_process.ts";
 import { CommandError } from "./command_error.ts";
+import { parseDuration } from "./_duration.ts";
+import { callerModule } from "./_caller.ts";
 
 /** What `sh()` takes besides the command. */
 export interface ShOptions {
@@ -176,25 +178,4 @@ export function shellGrants(task: string): MissingGrant[] {
     reason:
       "spool starts each command as a deno process and stops its whole process tree with a signal to its process group, which Deno allows only with --allow-run",
   }];
-}
-
-/** `"90s"`, `"5m"`, `"1h"`, `"250ms"` or a number of ms; `undefined` when invalid. */
-function parseDuration(value: number | string): number | undefined {
-  if (typeof value === "number") return value > 0 ? value : undefined;
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(String(value));
-  if (match === null) return undefined;
-  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[match[2] ?? "ms"]!;
-  const ms = Number(match[1]) * unit;
-  return ms > 0 ? ms : undefined;
-}
-
-/** The URL of the module that called sh(), read off the stack. */
-function callerModule(): string | undefined {
-  const stack = new Error().stack ?? "";
-  for (const line of stack.split("\n").slice(1)) {
-    const match = line.match(/((?:file|https?|data|blob):[^\s()]+?):\d+:\d+\)?\s*$/);
-    if (match === null || match[1] === import.meta.url) continue;
-    return match[1];
-  }
-  return undefined;
 }

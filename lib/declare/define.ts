@@ -250,8 +250,10 @@ export interface Task {
   readonly maxHeapMb?: number;
   /** Where its sandbox lives; the run's default when absent. */
   readonly isolation?: "process" | "worker";
-  /** The command of a task made with `sh()`. */
+  /** The command of a task made with `sh()` or `service()`. */
   readonly command?: string;
+  /** A task made with `service()`: it stays up while its dependants run. */
+  readonly service?: true;
 }
 
 const TASK_KIND = Symbol.for("spool.task.kind");
@@ -554,6 +556,7 @@ function validateTask(name: string, definition: unknown, file: string | undefine
     ...(d.maxHeapMb === undefined ? {} : { maxHeapMb: d.maxHeapMb as number }),
     ...(d.isolation === undefined ? {} : { isolation: d.isolation as "process" | "worker" }),
     ...(typeof d.command === "string" ? { command: d.command } : {}),
+    ...(d.service === true ? { service: true as const } : {}),
   };
 }
 

@@ -26,6 +26,7 @@ import type { CpuResult, CpuRunOptions } from "../pool/worker_pool.ts";
 import type { MainGuard } from "./_main_guard.ts";
 import { serializeError } from "../pool/_protocol.ts";
 import { taskShell } from "../commands/task_shell.ts";
+import { Services } from "./_services.ts";
 import { runTaskCommand } from "../commands/_task_commands.ts";
 import type { Permissions } from "../declare/permissions.ts";
 
@@ -108,6 +109,8 @@ export class Execution {
   #cancelled: string | undefined;
   /** Errors a task's code raised after the task had finished, by task. */
   #lateFaults = new Map<string, Error>();
+  /** The services of the run, when it has any. */
+  #services: Services | undefined;
   #finish!: () => void;
 
   constructor(tasks: Task[], options: ExecutionOptions) {
@@ -115,7 +118,9 @@ export class Execution {
     this.#options = options;
     const { signal } = options;
     const onCancel = () => this.#cancel(signal!.reason);
-    this.done = new Promise<void>((resolve) => this.#finish = resolve).then(() => {
+    this.done = new Promise<void>((resolve) => this.#finish = resolve).then(async () => {
+      // Every task has ended: no service is needed any more.
+      await this.#services?.stopAll();
       signal?.removeEventListener("abort", onCancel);
       return {
         reports: this.#tasks.map((task) => this.#withLateFault(this.#reports.get(task.name)!)),
@@ -131,6 +136,12 @@ export class Execution {
         if (list === undefined) this.#dependants.set(dep, list = []);
         list.push(task);
       }
+    }
+    if (tasks.some((task) => task.service === true)) {
+      this.#services = new Services(
+        tasks,
+        (name) => (this.#dependants.get(name) ?? []).map((task) => task.name),
+      );
     }
     if (signal?.aborted) this.#cancel(signal.reason);
     else signal?.addEventListener("abort", onCancel, { once: true });
@@ -300,7 +311,7 @@ export class Execution {
   ): Promise<Attempt | undefined> {
     const limit = task.timeout ?? this.#options.timeout;
     using deadline = new Deadline(
-      this.#controller.signal,
+      this.#services?.signalFor(task, this.#controller.signal) ?? this.#controller.signal,
       limit,
       limit === undefined ? noTimeout : () => timeoutError(task.name, limit),
     );
@@ -540,9 +551,12 @@ export class Execution {
     this.#runningNames.delete(task.name);
     // Aborted while it waited for a slot: it never ran.
     if (report === undefined) {
-      this.#skip(task, this.#stopReason ?? "run stopped");
+      this.#skip(task, this.#services?.downReason(task.name) ?? this.#stopReason ?? "run stopped");
       this.#checkDone();
       return;
+    }
+    if (report.status === "ok" && task.service === true && this.#services !== undefined) {
+      report = { ...report, result: this.#services.adopt(task.name, report.result) };
     }
     if (report.status === "ok") this.#results.set(task.name, report.result);
     if (report.status === "failed") this.#rootFailure.set(task.name, task.name);
@@ -559,6 +573,7 @@ export class Execution {
       this.#waitingOn.set(next.name, left);
       if (left === 0) this.#ready(next);
     }
+    this.#services?.ended(task.name);
     // After its dependants are skipped for it by name, the rest of the run stops.
     if (report.status === "failed" && !this.#options.keepGoing) {
       this.#stop(`stopped because task "${task.name}" failed`);
@@ -591,6 +606,7 @@ export class Execution {
     const report = skippedReport(task, reason);
     this.#reports.set(task.name, report);
     this.#options.reporter.taskEnd(report);
+    this.#services?.ended(task.name);
   }
 
   #checkDone(): void {
