@@ -7,6 +7,7 @@
  *     deno task bench --quick    # small sizes, two repetitions: a smoke run
  *     deno task bench --json bench.json --no-peers
  *     deno task bench --only sandbox   # the sandbox's cost alone
+ *     deno task bench --only commands  # what a command task (sh) costs
  *
  * Peers: Piscina on Node (installed from npm into a temporary folder for the
  * run) and Python's `concurrent.futures.ProcessPoolExecutor`, with the same
@@ -26,6 +27,7 @@ import { echoRoundTrip, handOff, poolStart } from "./_pool.ts";
 import { startSpool } from "./_spool.ts";
 import { median } from "./_stats.ts";
 import { formatSandboxRows, type SandboxRow, sandboxRows } from "./_sandbox.ts";
+import { commandRows, formatCommandRows } from "./_commands.ts";
 import { LONG_TASKS } from "./_tasks.ts";
 import { failed, type Figure, type Ratio, ratio, series, takeTurns } from "./_turns.ts";
 
@@ -77,6 +79,17 @@ if (flags.repeat !== undefined) sizes.repeat = Number(flags.repeat);
 const MAP_CHUNK = 1_000;
 
 const log = (line: string) => console.error(line);
+
+// --only commands: what a command task costs, against a bare spawn and deno task.
+if (flags.only === "commands") {
+  log("running the cost of command tasks: sh() against Deno.Command and deno task...");
+  const commands = await commandRows({ quick, repeat: sizes.repeat });
+  console.log(formatCommandRows(commands));
+  if (flags.json !== undefined) {
+    await Deno.writeTextFile(flags.json, JSON.stringify({ quick, commands }, null, 2) + "\n");
+  }
+  Deno.exit(0);
+}
 
 // --only sandbox: the sandbox's cost alone, no peers to start.
 if (flags.only === "sandbox") {
