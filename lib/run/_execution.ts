@@ -25,7 +25,7 @@ import type { CpuLane } from "./scheduler.ts";
 import type { CpuResult, CpuRunOptions } from "../pool/worker_pool.ts";
 import type { MainGuard } from "./_main_guard.ts";
 import { serializeError } from "../pool/_protocol.ts";
-import { taskShell } from "../commands/task_shell.ts";
+import { type TaskShell, taskShell } from "../commands/task_shell.ts";
 import { Services } from "./_services.ts";
 import { runTaskCommand } from "../commands/_task_commands.ts";
 import type { Permissions } from "../declare/permissions.ts";
@@ -311,7 +311,9 @@ export class Execution {
   ): Promise<Attempt | undefined> {
     const limit = task.timeout ?? this.#options.timeout;
     using deadline = new Deadline(
-      this.#services?.signalFor(task, this.#controller.signal) ?? this.#controller.signal,
+      this.#services === undefined
+        ? this.#controller.signal
+        : this.#services.signalFor(task, this.#controller.signal),
       limit,
       limit === undefined ? noTimeout : () => timeoutError(task.name, limit),
     );
@@ -439,19 +441,8 @@ export class Execution {
         }).then((result) => result.value);
       }
       started();
-      const output = this.#output(task.name);
-      const $ = taskShell(
-        task.name,
-        (request) =>
-          runTaskCommand(request, {
-            module: this.#options.module,
-            permissions: task.permissions,
-            signal,
-            onOutput: output,
-          }),
-        (program) => hasRun(task.permissions, program),
-      );
-      const body = async () => await task.run({ name: task.name, signal, deps, args, $ });
+      const body = async () =>
+        await task.run({ name: task.name, signal, deps, args, $: this.#shell(task, signal) });
       const guarded = this.#options.mainGuard === undefined
         ? body
         : () => this.#options.mainGuard!.run(body, onFault);
@@ -487,6 +478,21 @@ export class Execution {
       isolation: task.isolation,
       args,
     }).then((result) => result.value);
+  }
+
+  /** The `$` of a task on this thread: its commands run with its permissions, signal and output. */
+  #shell(task: Task, signal: AbortSignal): TaskShell {
+    return taskShell(
+      task.name,
+      (request) =>
+        runTaskCommand(request, {
+          module: this.#options.module,
+          permissions: task.permissions,
+          signal,
+          onOutput: this.#output(task.name),
+        }),
+      (program) => hasRun(task.permissions, program),
+    );
   }
 
   /** Hands a task's console output to the reporter, a line per event. */
