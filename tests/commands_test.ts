@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { deno, fixture, spool, tempDir } from "./_helpers.ts";
+import { CLI, deno, fixture, spool, tempDir } from "./_helpers.ts";
 
 const BASIC = fixture("commands/basic.ts");
 /** What a run of command tasks needs: every program (see shellGrants), loopback for sandboxes. */
@@ -68,6 +68,44 @@ Deno.test("sh and $ stopped by fail-fast end the command's whole process tree, b
   const deadline = Date.now() + 10_000;
   let alive = started.filter(isRunning);
   while (alive.length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    alive = started.filter(isRunning);
+  }
+  assert.deepEqual(alive, [], `processes left behind: ${alive.join(", ")}`);
+});
+
+Deno.test("SIGTERM to spool ends a running command's whole process tree before spool exits 143", async () => {
+  await using dir = await tempDir();
+  const pids = `${dir.path}/pids`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", ...GRANTS, CLI, "run", "-f", fixture("commands/sigterm.ts")],
+    env: { NO_COLOR: "1", PIDS: pids },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  // Both sleeps run once their pids are written; bounded, in case they never start.
+  const deadline = Date.now() + 60_000;
+  let started: number[] = [];
+  while (started.length < 2 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    started = (await Deno.readTextFile(pids).catch(() => "")).trim().split("\n")
+      .filter((line) => line !== "").map(Number);
+  }
+  assert.equal(started.length, 2, "both background sleeps started");
+  child.kill("SIGTERM");
+  for (;;) {
+    const { value, done } = await stderr.read();
+    if (done) break;
+    text += value;
+  }
+  const status = await child.status;
+  assert.equal(status.code, 143, text);
+  const gone = Date.now() + 10_000;
+  let alive = started.filter(isRunning);
+  while (alive.length > 0 && Date.now() < gone) {
     await new Promise((resolve) => setTimeout(resolve, 50));
     alive = started.filter(isRunning);
   }
