@@ -9,6 +9,7 @@
  *     deno task bench --only sandbox   # the sandbox's cost alone
  *     deno task bench --only remote    # spool over NATS (nats-server on PATH)
  *     deno task bench --only cache     # incremental runs against make and deno task
+ *     deno task bench --only commands  # what a command task (sh) costs
  *
  * Peers: Piscina on Node (installed from npm into a temporary folder for the
  * run) and Python's `concurrent.futures.ProcessPoolExecutor`, with the same
@@ -29,6 +30,7 @@ import { startSpool } from "./_spool.ts";
 import { median } from "./_stats.ts";
 import { cacheRows, formatCacheRows } from "./_cache.ts";
 import { formatSandboxRows, type SandboxRow, sandboxRows } from "./_sandbox.ts";
+import { commandRows, formatCommandRows } from "./_commands.ts";
 import { LONG_TASKS } from "./_tasks.ts";
 import { formatRemoteRows, remoteRows } from "./_remote.ts";
 import { failed, type Figure, type Ratio, ratio, series, takeTurns } from "./_turns.ts";
@@ -89,6 +91,17 @@ if (flags.only === "cache") {
   console.log(formatCacheRows(rows));
   if (flags.json !== undefined) {
     await Deno.writeTextFile(flags.json, JSON.stringify({ quick, cache: rows }, null, 2) + "\n");
+  }
+  Deno.exit(0);
+}
+
+// --only commands: what a command task costs, against a bare spawn and deno task.
+if (flags.only === "commands") {
+  log("running the cost of command tasks: sh() against Deno.Command and deno task...");
+  const commands = await commandRows({ quick, repeat: sizes.repeat });
+  console.log(formatCommandRows(commands));
+  if (flags.json !== undefined) {
+    await Deno.writeTextFile(flags.json, JSON.stringify({ quick, commands }, null, 2) + "\n");
   }
   Deno.exit(0);
 }

@@ -18,7 +18,7 @@ import denoJson from "../../deno.json" with { type: "json" };
 import { DEFAULT_TASK_FILE } from "../declare/load.ts";
 import type { TextSink } from "../report/plain.ts";
 import { ExitCode } from "./_exit_code.ts";
-import { byteSize, duration, positiveInt } from "./_quick_args.ts";
+import { byteSize, DENO_JSON_TASK_FILE, duration, positiveInt } from "./_quick_args.ts";
 import type { RunFlags } from "./_run_command.ts";
 import type { WorkerFlags } from "./_worker_command.ts";
 
@@ -76,6 +76,9 @@ export async function parseWithCommander(
   completing?: readonly string[],
 ): Promise<number> {
   const { stdout, stderr } = io;
+  // --deno-json: spool's own task file that reads ./deno.json.
+  const taskFile = (): string =>
+    program.opts().denoJson ? DENO_JSON_TASK_FILE : program.opts().file;
   const program = new Command("spool")
     .description(
       "Run a task graph: io tasks concurrently on the event loop, cpu tasks on a warm Web Worker pool.",
@@ -83,6 +86,10 @@ export async function parseWithCommander(
     .version(denoJson.version, "-V, --version", "Print the version")
     .helpOption("-h, --help", "Show help")
     .option("-f, --file <path>", "The task file", DEFAULT_TASK_FILE)
+    .option(
+      "--deno-json",
+      "Run the tasks of ./deno.json (or deno.jsonc) as commands, with no task file",
+    )
     .exitOverride()
     .configureOutput({
       writeOut: (text) => stdout.write(text),
@@ -222,7 +229,7 @@ second signal exits at once. --report-file is written in every case.`,
       "After the summary, print each target task's result (JSON, one line each)",
       false,
     )
-    .action((patterns, flags) => handlers.run(program.opts().file, patterns, flags));
+    .action((patterns, flags) => handlers.run(taskFile(), patterns, flags));
 
   program
     .command("cache")
@@ -238,7 +245,7 @@ second signal exits at once. --report-file is written in every case.`,
   program
     .command("list")
     .description("List the tasks: name, kind, dependencies, permissions, description")
-    .action(() => handlers.list(program.opts().file));
+    .action(() => handlers.list(taskFile()));
 
   program
     .command("graph")
@@ -249,7 +256,7 @@ second signal exits at once. --report-file is written in every case.`,
         "dot" as const,
       ),
     )
-    .action((patterns, flags) => handlers.graph(program.opts().file, patterns, flags.format));
+    .action((patterns, flags) => handlers.graph(taskFile(), patterns, flags.format));
 
   program
     .command("worker")

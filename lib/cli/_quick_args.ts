@@ -132,11 +132,16 @@ const SWITCHES: Record<string, keyof RunFlags> = {
   "--watch": "watch",
 };
 
+/** The task file of `--deno-json`: spool's own, which reads the working directory's deno.json. */
+export const DENO_JSON_TASK_FILE: string =
+  new URL("../commands/_deno_json_file.ts", import.meta.url).href;
+
 /** Every long flag the fast path knows, for the test that holds it to commander's. */
 export const QUICK_LONG_FLAGS: readonly string[] = [
   ...Object.keys(VALUED),
   ...Object.keys(SWITCHES),
   "--env-file",
+  "--deno-json",
 ].filter((flag) => flag.startsWith("--"));
 
 /**
@@ -166,6 +171,7 @@ export function quickParse(
     used: new Set(),
   };
   const positionals: string[] = [];
+  let denoJson = false;
   try {
     for (let i = 0; i < args.length; i++) {
       const arg = args[i];
@@ -180,6 +186,11 @@ export function quickParse(
         if (eq < 0) return undefined;
         state.run.envFile = arg.slice(eq + 1);
         state.used.add("run");
+        continue;
+      }
+      if (name === "--deno-json") {
+        if (eq >= 0) return undefined;
+        denoJson = true;
         continue;
       }
       const switched = SWITCHES[name];
@@ -203,6 +214,7 @@ export function quickParse(
     // A bad value: commander words the error.
     return undefined;
   }
+  if (denoJson) state.file = DENO_JSON_TASK_FILE;
   const [first, ...rest] = positionals;
   const command = first === "run" || first === "list" || first === "graph" ? first : undefined;
   if (

@@ -111,7 +111,7 @@ export async function runCli(args: readonly string[], options: CliOptions = {}):
       const { tasks } = await loadTaskFile(file);
       const rows = [...tasks.tasks.values()].map((t) => [
         safeLine(t.name),
-        t.trusted ? "io (trusted)" : t.kind,
+        t.command !== undefined ? "io (sh)" : t.trusted ? "io (trusted)" : t.kind,
         t.deps.length === 0 ? "-" : safeLine(t.deps.join(",")),
         safeLine(describePermissions(t.permissions)),
         safeLine(t.description),

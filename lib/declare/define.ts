@@ -12,6 +12,7 @@ import { TaskFileError } from "../errors.ts";
 import { normalizePermissions, type Permissions } from "./permissions.ts";
 import { TaskGraph } from "./task_graph.ts";
 import { normalizeCacheFields } from "./_cache_policy.ts";
+import type { TaskShell } from "../commands/task_shell.ts";
 
 /** The lane a task runs in: `io` on the event loop, `cpu` in a worker. */
 export type TaskKind = "io" | "cpu";
@@ -36,6 +37,14 @@ export interface TaskContext<Deps = Record<string, unknown>> {
    * or `RunOptions.args`; empty when none were given.
    */
   readonly args: readonly string[];
+  /**
+   * Runs a command with the syntax of `deno task`, bound to this task: its
+   * signal stops the command's process tree, it runs in the task file's
+   * folder, its output is this task's output. Each program it runs must be in
+   * the task's `run` permission. `` await $`git status` `` prints and checks
+   * the exit code; `` await $`git rev-parse HEAD`.text() `` returns stdout.
+   */
+  readonly $: TaskShell;
 }
 
 /** How long to wait between the attempts of a task that has `retries`. */
@@ -278,6 +287,10 @@ export interface Task {
   readonly env?: readonly string[];
   /** `true` or `false` to override whether the task is cached. */
   readonly cache?: boolean;
+  /** The command of a task made with `sh()` or `service()`. */
+  readonly command?: string;
+  /** A task made with `service()`: it stays up while its dependants run. */
+  readonly service?: true;
 }
 
 const TASK_KIND = Symbol.for("spool.task.kind");
@@ -582,6 +595,8 @@ function validateTask(name: string, definition: unknown, file: string | undefine
     ...(d.maxHeapMb === undefined ? {} : { maxHeapMb: d.maxHeapMb as number }),
     ...(d.isolation === undefined ? {} : { isolation: d.isolation as "process" | "worker" }),
     ...cacheFields,
+    ...(typeof d.command === "string" ? { command: d.command } : {}),
+    ...(d.service === true ? { service: true as const } : {}),
   };
 }
 

@@ -90,6 +90,17 @@ export type ToWorker =
     id: number;
     /** The abort reason the body's signal gets. */
     reason: SerializedError;
+  }
+  | {
+    /** A command a body started with `$` ended (or could not run: `error`). */
+    type: "execDone";
+    id: number;
+    /** Which of the job's commands. */
+    exec: number;
+    code: number;
+    stdout: string;
+    stderrTail: string[];
+    error?: SerializedError;
   };
 
 /** Runner to a sandbox host: a message for its worker, or a request to the host itself. */
@@ -153,6 +164,20 @@ export type FromWorker =
     /** A host's first frame: the token it was given on stdin. */
     type: "hello";
     token: string;
+  }
+  | {
+    /**
+     * A body asks the runner to run a command with `$`, in a shell process
+     * holding the task's permissions; its output comes back as the job's.
+     */
+    type: "exec";
+    id: number;
+    exec: number;
+    command: string;
+    /** Relative to the task module's folder. */
+    cwd?: string;
+    /** Keep stdout for the body instead of printing it. */
+    capture: boolean;
   }
   | {
     /** A running task printed with `console`: one call, without its final newline. */

@@ -8,7 +8,7 @@
  * `serve` with that module's namespace and what to serve.
  *
  * This file imports only the protocol, the guard, the console capture and the
- * call server, and
+ * call server, the context's `$` (which imports nothing of the pool), and
  * it takes what it needs from the realm (the message port, the data getter of
  * a message event, timers) before the task module is evaluated: task code
  * that patches `self.postMessage`, adds its own message listener or replaces
@@ -22,11 +22,19 @@ import { channel, reportFault, setFaultOwner } from "./_worker_guard.ts";
 import { type FromWorker, serializeError, type ToWorker, transferList } from "./_protocol.ts";
 import { redirectConsole, taskConsole } from "./_console_capture.ts";
 import { callServer } from "./_call_server.ts";
+import { type CommandOutput, taskShell } from "../commands/task_shell.ts";
 
 interface TaskLike {
   kind: string;
+  permissions?: { run?: boolean | readonly string[] };
   run: (
-    context: { name: string; signal: AbortSignal; deps: unknown; args: readonly string[] },
+    context: {
+      name: string;
+      signal: AbortSignal;
+      deps: unknown;
+      args: readonly string[];
+      $: ReturnType<typeof taskShell>;
+    },
   ) => unknown;
   shard?: {
     items: unknown;
@@ -53,6 +61,24 @@ const REGISTRY = Symbol.for("spool.registry");
 // Captured now, before any task code runs.
 const { post, listen } = channel;
 const performanceNow = performance.now.bind(performance);
+
+/** Commands that bodies started with `$` and the runner has not finished, by job and number. */
+const commands = new Map<string, {
+  resolve: (output: CommandOutput) => void;
+  reject: (error: Error) => void;
+}>();
+let commandCount = 0;
+
+/** The `$` of a job: the runner runs its commands, in shell processes with the task's permissions. */
+function jobShell(job: Job, task: TaskLike): ReturnType<typeof taskShell> {
+  const run = task.permissions?.run;
+  return taskShell(job.task, (request) =>
+    new Promise((resolve, reject) => {
+      const exec = ++commandCount;
+      commands.set(`${job.id} ${exec}`, { resolve, reject });
+      post({ type: "exec", id: job.id, exec, ...request });
+    }), (program) => run === true || (Array.isArray(run) && run.includes(program)));
+}
 
 /** The jobs running now, by id: one for a cpu worker, any number in an io host. */
 const running = new Map<number, Job>();
@@ -189,6 +215,16 @@ export async function serve(
   // A cpu body is never aborted here: the pool stops it by recycling its worker.
   const never = new AbortController().signal;
   listen(async (data: ToWorker) => {
+    if (data.type === "execDone") {
+      const key = `${data.id} ${data.exec}`;
+      const waiting = commands.get(key);
+      commands.delete(key);
+      if (waiting === undefined) return;
+      if (data.error !== undefined) {
+        waiting.reject(Object.assign(new Error(data.error.message), { name: data.error.name }));
+      } else waiting.resolve({ code: data.code, stdout: data.stdout, stderrTail: data.stderrTail });
+      return;
+    }
     if (data.type === "cancel") {
       const job = running.get(data.id);
       const reason = new DOMException(data.reason.message, data.reason.name);
@@ -229,7 +265,7 @@ export async function serve(
       }
       if (data.type === "shard") {
         current = job;
-        const value = await shardStep(task, data);
+        const value = await shardStep(task, data, jobShell(job, task));
         reply(task, data.task, { type: "result", id: job.id, value });
         return;
       }
@@ -238,6 +274,7 @@ export async function serve(
         signal: job.controller?.signal ?? never,
         deps: data.deps,
         args: data.args,
+        $: jobShell(job, task),
       };
       let pending: unknown;
       if (task.kind === "io") {
@@ -306,7 +343,11 @@ function wrapTimers(ownerNow: () => Job | undefined): void {
  * A sharded task's `items` function, materialized to an array or typed
  * array, or the fold of its chunks' results.
  */
-async function shardStep(task: TaskLike, data: ToWorker & { type: "shard" }): Promise<unknown> {
+async function shardStep(
+  task: TaskLike,
+  data: ToWorker & { type: "shard" },
+  $: ReturnType<typeof taskShell>,
+): Promise<unknown> {
   const shard = task.shard;
   if (shard === undefined) {
     throw new TypeError(`Cannot shard cpu task "${data.task}": it has no items and map`);
@@ -320,7 +361,7 @@ async function shardStep(task: TaskLike, data: ToWorker & { type: "shard" }): Pr
   }
   const never = new AbortController().signal;
   const source = typeof shard.items === "function"
-    ? await shard.items({ name: data.task, signal: never, deps: data.deps, args: data.args })
+    ? await shard.items({ name: data.task, signal: never, deps: data.deps, args: data.args, $ })
     : shard.items;
   if (Array.isArray(source) || ArrayBuffer.isView(source)) return source;
   if (source !== null && typeof source === "object") {

@@ -30,7 +30,14 @@
  * @module
  */
 
-import { deserializeError, type FromWorker, type ToHost, transferList } from "./_protocol.ts";
+import {
+  deserializeError,
+  type FromWorker,
+  serializeError,
+  type ToHost,
+  transferList,
+} from "./_protocol.ts";
+import { runTaskCommand } from "../commands/_task_commands.ts";
 import { isTimeout } from "../run/_deadline.ts";
 import { workerBootstrap } from "./_bootstrap.ts";
 import { codePaths } from "./_code_paths.ts";
@@ -866,6 +873,9 @@ export class WorkerPool {
         else this.#fault(host, message.id, error);
         return;
       }
+      case "exec":
+        this.#exec(host, endpoint, message);
+        return;
       case "output": {
         const job = host.jobs.get(message.id) ?? host.recent.get(message.id);
         if (job?.options.onOutput !== undefined) job.options.onOutput(message.stream, message.text);
@@ -906,6 +916,37 @@ export class WorkerPool {
         this.#pump();
       }
     }
+  }
+
+  /** Runs a command a body started with `$`, and answers its worker. */
+  #exec(host: Host, endpoint: Endpoint, message: FromWorker & { type: "exec" }): void {
+    const { id, exec } = message;
+    const reply = (answer: Partial<ToHost & { type: "execDone" }>) => {
+      if (host.endpoint !== endpoint) return;
+      endpoint.post(
+        { type: "execDone", id, exec, code: -1, stdout: "", stderrTail: [], ...answer },
+        [],
+      );
+    };
+    const job = host.jobs.get(id);
+    if (job === undefined) {
+      reply({
+        error: {
+          name: "Error",
+          message: `Cannot run command "${message.command}": its task has ended`,
+        },
+      });
+      return;
+    }
+    runTaskCommand(message, {
+      module: this.#module,
+      permissions: job.options.permissions ?? {},
+      signal: job.options.signal,
+      onOutput: (stream, text) =>
+        job.options.onOutput === undefined
+          ? this.#onStray(stream, text)
+          : job.options.onOutput(stream, text),
+    }).then((output) => reply(output), (error) => reply({ error: serializeError(error) }));
   }
 
   /** An error raised outside a body: fails the job it belongs to, or reports it late. */

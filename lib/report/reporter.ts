@@ -22,6 +22,8 @@ export interface PlannedTask {
   permissions: Permissions;
   /** An io task that runs on the runner's thread, outside any sandbox. */
   trusted?: true;
+  /** The command of a task made with `sh()`; its programs are its `run` permission. */
+  command?: string;
   /**
    * Its step, from 1: one more than the highest step among its
    * dependencies. Tasks of step 1 start at once; tasks of one step can run

@@ -26,6 +26,10 @@ import type { CpuResult, CpuRunOptions } from "../pool/worker_pool.ts";
 import type { MainGuard } from "./_main_guard.ts";
 import { serializeError } from "../pool/_protocol.ts";
 import type { CacheDecision, TaskCache } from "../cache/task_cache.ts";
+import { type TaskShell, taskShell } from "../commands/task_shell.ts";
+import { Services } from "./_services.ts";
+import { runTaskCommand } from "../commands/_task_commands.ts";
+import type { Permissions } from "../declare/permissions.ts";
 
 /**
  * How long starting ready tasks may hold the event loop before it yields to
@@ -48,6 +52,8 @@ export interface ExecutionOptions {
   ioHost: IoHostRun | undefined;
   /** The run's arguments, for every task's context. */
   args: readonly string[];
+  /** The task module's URL: `$` commands of tasks on this thread run in its folder. */
+  module?: string;
   /** Contains the faults of trusted io tasks, when the run has any. */
   mainGuard: MainGuard | undefined;
   keepGoing: boolean;
@@ -108,6 +114,8 @@ export class Execution {
   #lateFaults = new Map<string, Error>();
   /** What the cache decided for each task that started. */
   #decisions = new Map<string, CacheDecision>();
+  /** The services of the run, when it has any. */
+  #services: Services | undefined;
   #finish!: () => void;
 
   constructor(tasks: Task[], options: ExecutionOptions) {
@@ -115,7 +123,9 @@ export class Execution {
     this.#options = options;
     const { signal } = options;
     const onCancel = () => this.#cancel(signal!.reason);
-    this.done = new Promise<void>((resolve) => this.#finish = resolve).then(() => {
+    this.done = new Promise<void>((resolve) => this.#finish = resolve).then(async () => {
+      // Every task has ended: no service is needed any more.
+      await this.#services?.stopAll();
       signal?.removeEventListener("abort", onCancel);
       return {
         reports: this.#tasks.map((task) => this.#withLateFault(this.#reports.get(task.name)!)),
@@ -131,6 +141,12 @@ export class Execution {
         if (list === undefined) this.#dependants.set(dep, list = []);
         list.push(task);
       }
+    }
+    if (tasks.some((task) => task.service === true)) {
+      this.#services = new Services(
+        tasks,
+        (name) => (this.#dependants.get(name) ?? []).map((task) => task.name),
+      );
     }
     if (signal?.aborted) this.#cancel(signal.reason);
     else signal?.addEventListener("abort", onCancel, { once: true });
@@ -311,7 +327,9 @@ export class Execution {
   ): Promise<Attempt | undefined> {
     const limit = task.timeout ?? this.#options.timeout;
     using deadline = new Deadline(
-      this.#controller.signal,
+      this.#services === undefined
+        ? this.#controller.signal
+        : this.#services.signalFor(task, this.#controller.signal),
       limit,
       limit === undefined ? noTimeout : () => timeoutError(task.name, limit),
     );
@@ -441,7 +459,8 @@ export class Execution {
         }).then((result) => result.value);
       }
       started();
-      const body = async () => await task.run({ name: task.name, signal, deps, args });
+      const body = async () =>
+        await task.run({ name: task.name, signal, deps, args, $: this.#shell(task, signal) });
       const guarded = this.#options.mainGuard === undefined
         ? body
         : () => this.#options.mainGuard!.run(body, onFault);
@@ -477,6 +496,21 @@ export class Execution {
       isolation: task.isolation,
       args,
     }).then((result) => result.value);
+  }
+
+  /** The `$` of a task on this thread: its commands run with its permissions, signal and output. */
+  #shell(task: Task, signal: AbortSignal): TaskShell {
+    return taskShell(
+      task.name,
+      (request) =>
+        runTaskCommand(request, {
+          module: this.#options.module,
+          permissions: task.permissions,
+          signal,
+          onOutput: this.#output(task.name),
+        }),
+      (program) => hasRun(task.permissions, program),
+    );
   }
 
   /** Hands a task's console output to the reporter, a line per event. */
@@ -541,9 +575,12 @@ export class Execution {
     this.#runningNames.delete(task.name);
     // Aborted while it waited for a slot: it never ran.
     if (report === undefined) {
-      this.#skip(task, this.#stopReason ?? "run stopped");
+      this.#skip(task, this.#services?.downReason(task.name) ?? this.#stopReason ?? "run stopped");
       this.#checkDone();
       return;
+    }
+    if (report.status === "ok" && task.service === true && this.#services !== undefined) {
+      report = { ...report, result: this.#services.adopt(task.name, report.result) };
     }
     const passed = report.status === "ok" || report.status === "cached";
     if (passed) this.#results.set(task.name, report.result);
@@ -566,6 +603,7 @@ export class Execution {
       this.#waitingOn.set(next.name, left);
       if (left === 0) this.#ready(next);
     }
+    this.#services?.ended(task.name);
     // After its dependants are skipped for it by name, the rest of the run stops.
     if (report.status === "failed" && !this.#options.keepGoing) {
       this.#stop(`stopped because task "${task.name}" failed`);
@@ -598,6 +636,7 @@ export class Execution {
     const report = skippedReport(task, reason);
     this.#reports.set(task.name, report);
     this.#options.reporter.taskEnd(report);
+    this.#services?.ended(task.name);
   }
 
   #checkDone(): void {
@@ -675,4 +714,10 @@ class TaskQueue {
     }
     return task;
   }
+}
+
+/** Whether a task's `run` permission names a program. */
+function hasRun(permissions: Permissions, program: string): boolean {
+  const run = permissions.run;
+  return run === true || (Array.isArray(run) && run.includes(program));
 }

@@ -21,6 +21,7 @@ import { palette } from "../report/_ansi.ts";
 import { safeLine } from "../report/_sanitize.ts";
 import { DEFAULT_CONCURRENCY } from "./scheduler.ts";
 import { hostGrants } from "./_sandbox_checks.ts";
+import { shellGrants } from "../commands/sh.ts";
 
 /** Options for {@linkcode planRun}. */
 export interface PlanOptions {
@@ -57,12 +58,20 @@ export function planRun(tasks: TaskSet, options: PlanOptions = {}): RunPlan {
   const steps = new Map<string, number>();
   const planned: PlannedTask[] = [];
   for (const name of tasks.graph.select(options.targets ?? [])) {
-    const { kind, deps, permissions, trusted } = tasks.tasks.get(name)!;
+    const { kind, deps, permissions, trusted, command } = tasks.tasks.get(name)!;
     // Dependency order: every dependency already has its step.
     let step = 1;
     for (const dep of deps) step = Math.max(step, (steps.get(dep) ?? 0) + 1);
     steps.set(name, step);
-    planned.push({ name, kind, deps, permissions, step, ...(trusted ? { trusted } : {}) });
+    planned.push({
+      name,
+      kind,
+      deps,
+      permissions,
+      step,
+      ...(trusted ? { trusted } : {}),
+      ...(command === undefined ? {} : { command }),
+    });
   }
   const hasCpu = planned.some((task) => task.kind === "cpu");
   return {
@@ -83,10 +92,13 @@ export function planRun(tasks: TaskSet, options: PlanOptions = {}): RunPlan {
 export function planFlags(plan: RunPlan): string[] {
   // Sandboxes are deno processes that report back over loopback.
   const sandboxed = plan.tasks.some((task) => !task.trusted);
+  // Commands run in deno shell processes.
+  const shells = plan.tasks.some((task) => task.command !== undefined);
   return PERMISSION_NAMES.flatMap((name) => {
     const declared = plan.tasks.map((task) => task.permissions[name]);
     if (sandboxed && name === "net") declared.push(["127.0.0.1"]);
     if (sandboxed && name === "run") declared.push(["deno"]);
+    if (shells && name === "run") declared.push(true);
     const merged = mergeScopes(declared);
     return merged === undefined ? [] : [flagFor(name, merged)];
   });
@@ -138,6 +150,7 @@ export function planToJson(plan: RunPlan): PlanJson {
       ...(plan.tasks.some((task) => !task.trusted)
         ? hostGrants(plan.tasks.find((task) => !task.trusted)!.name)
         : []),
+      ...shellGrantsOf(plan.tasks),
     ],
   };
 }
@@ -172,7 +185,7 @@ export function formatPlan(plan: RunPlan, options: { color?: boolean } = {}): st
     ["STEP", "LANE", "TASK", "PERMISSIONS", "AFTER"],
     ...json.tasks.map((task) => [
       String(task.step),
-      task.trusted ? "io (trusted)" : task.kind,
+      task.command !== undefined ? "io (sh)" : task.trusted ? "io (trusted)" : task.kind,
       task.name,
       task.flags.length === 0 ? "-" : safeLine(task.flags.join(" ")),
       task.deps.length === 0 ? "-" : task.deps.join(", "),
@@ -214,4 +227,17 @@ function table(rows: string[][]): string[] {
     row.map((cell, i) => i === row.length - 1 ? cell : cell.padEnd(widths[i])).join("  ")
       .trimEnd()
   );
+}
+
+/**
+ * What the runner needs to start and stop the shell processes of command tasks.
+ *
+ * @param tasks The planned tasks.
+ * @returns The missing grant, or none.
+ */
+export function shellGrantsOf(
+  tasks: readonly { name: string; command?: string }[],
+): MissingGrant[] {
+  const shell = tasks.find((task) => task.command !== undefined);
+  return shell === undefined ? [] : shellGrants(shell.name);
 }

@@ -17,7 +17,7 @@ import { PermissionError } from "../errors.ts";
 import { findMissingGrants, permissionKey, workerLoadGrant } from "../declare/permissions.ts";
 import { buildReport, type RunReport } from "../report/report.ts";
 import type { Reporter, RunPlan } from "../report/reporter.ts";
-import { planRun } from "./plan.ts";
+import { planRun, shellGrantsOf } from "./plan.ts";
 import { captureIoConsole } from "./_io_console.ts";
 import {
   type ChunkResult,
@@ -225,6 +225,7 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
       if (load !== undefined) missing.push(load);
     }
     if (inProcesses.length > 0) missing.push(...hostGrants(inProcesses[0].name));
+    missing.push(...shellGrantsOf(planned));
     if (missing.length > 0) throw new PermissionError(missing);
   }
 
@@ -268,6 +269,7 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
       cpuLane,
       ioHost: sandboxedIo.length > 0 ? pool!.runIo.bind(pool) : undefined,
       args: options.args ?? [],
+      module,
       mainGuard: _mainGuard,
       keepGoing: options.keepGoing ?? false,
       timeout: options.timeout,

@@ -8,6 +8,8 @@
  */
 
 import type { TaskContext, TaskShard } from "../declare/define.ts";
+import { taskShell } from "../commands/task_shell.ts";
+import { runTaskCommand } from "../commands/_task_commands.ts";
 import type { ChunkResult, CpuChunk, CpuRunOptions } from "../pool/worker_pool.ts";
 
 /**
@@ -131,11 +133,26 @@ export async function runShard(
 ): Promise<unknown> {
   const { permissions, signal, deps, onOutput, onChunk, maxHeapMb, isolation } = options;
   options.onStart?.();
-  const context = {
+  const bodySignal = signal ?? new AbortController().signal;
+  const context: TaskContext = {
     name,
-    signal: signal ?? new AbortController().signal,
+    signal: bodySignal,
     deps,
     args: options.args ?? [],
+    $: taskShell(
+      name,
+      (request) =>
+        runTaskCommand(request, {
+          module: undefined,
+          permissions: permissions ?? {},
+          signal: bodySignal,
+          onOutput: onOutput ??
+            ((stream, text) => (stream === "stderr" ? console.error : console.log)(text)),
+        }),
+      (program) =>
+        permissions?.run === true ||
+        (Array.isArray(permissions?.run) && permissions.run.includes(program)),
+    ),
   };
   const sandbox = { permissions, signal, onOutput, maxHeapMb, isolation, args: options.args };
   // The task's own code runs in its sandbox, not here: `items` when it is a
