@@ -112,17 +112,29 @@ Deno.test("SIGTERM to spool ends a running command's whole process tree before s
   assert.deepEqual(alive, [], `processes left behind: ${alive.join(", ")}`);
 });
 
-Deno.test("sh at its timeout stops the command, and retries apply as to any task", async () => {
+Deno.test("sh at its timeout ends the command's whole process tree, and retries apply as to any task", async () => {
+  await using dir = await tempDir();
+  const pids = `${dir.path}/pids`;
   const { code, stdout, stderr } = await spool(
     ["run", "-f", fixture("commands/slow.ts"), "--report", "json"],
     GRANTS,
+    { env: { PIDS: pids } },
   );
   assert.equal(code, 1, stderr);
   const report = JSON.parse(stdout) as { tasks: (JsonTask & { attemptCount?: number })[] };
   const slow = report.tasks[0];
   assert.equal(slow.status, "failed");
   assert.equal(slow.attemptCount, 2);
-  assert.match(JSON.stringify(slow), /timed out after 1000 ms/);
+  assert.match(JSON.stringify(slow), /timed out after 3000 ms/);
+  const started = (await Deno.readTextFile(pids)).trim().split("\n").map(Number);
+  assert.ok(started.length >= 2, `the background sleeps started: ${started.join(", ")}`);
+  const deadline = Date.now() + 10_000;
+  let alive = started.filter(isRunning);
+  while (alive.length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    alive = started.filter(isRunning);
+  }
+  assert.deepEqual(alive, [], `processes left behind: ${alive.join(", ")}`);
 });
 
 /** Whether a process exists and is not a zombie waiting to be reaped. */
