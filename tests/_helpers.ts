@@ -135,18 +135,27 @@ export async function deno(args: string[], options: SubprocessOptions = {}): Pro
   };
 }
 
-const NOT_RUN = new Set([
-  "list",
-  "graph",
-  "cache",
-  "worker",
-  "completions",
-  "complete",
-  "help",
-  "--help",
-  "-h",
-  "--version",
-  "-V",
+/** spool's commands other than `run`, and the flags that print and exit. */
+const NOT_RUN = new Set(["list", "graph", "cache", "worker", "completions", "complete", "help"]);
+const INFO_FLAGS = new Set(["--help", "-h", "--version", "-V"]);
+/** Flags whose value is the next argument (it is not the command). */
+const VALUED = new Set([
+  "-f",
+  "--file",
+  "-w",
+  "--workers",
+  "-c",
+  "--concurrency",
+  "--isolation",
+  "--max-tasks-per-worker",
+  "--timeout",
+  "--report",
+  "--report-file",
+  "--trace",
+  "--format",
+  "--nats",
+  "--nats-creds",
+  "--nats-ca",
 ]);
 const CACHE_FLAGS = /^--(?:no-)?cache(?:-dir|-max)?(?:=|$)|^--(?:force|watch)$/;
 
@@ -163,7 +172,11 @@ const CACHE_FLAGS = /^--(?:no-)?cache(?:-dir|-max)?(?:=|$)|^--(?:force|watch)$/;
 export function uncached(args: readonly string[]): string[] {
   const end = args.indexOf("--");
   const own = end < 0 ? args : args.slice(0, end);
-  if (own.some((arg) => NOT_RUN.has(arg) || CACHE_FLAGS.test(arg))) return [...args];
+  const command = own.find((arg, i) => !arg.startsWith("-") && !VALUED.has(own[i - 1]));
+  if (
+    (command !== undefined && NOT_RUN.has(command)) ||
+    own.some((arg) => INFO_FLAGS.has(arg) || CACHE_FLAGS.test(arg))
+  ) return [...args];
   return end < 0 ? [...args, "--no-cache"] : [...own, "--no-cache", ...args.slice(end)];
 }
 
