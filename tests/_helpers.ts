@@ -135,8 +135,54 @@ export async function deno(args: string[], options: SubprocessOptions = {}): Pro
   };
 }
 
+/** spool's commands other than `run`, and the flags that print and exit. */
+const NOT_RUN = new Set(["list", "graph", "cache", "worker", "completions", "complete", "help"]);
+const INFO_FLAGS = new Set(["--help", "-h", "--version", "-V"]);
+/** Flags whose value is the next argument (it is not the command). */
+const VALUED = new Set([
+  "-f",
+  "--file",
+  "-w",
+  "--workers",
+  "-c",
+  "--concurrency",
+  "--isolation",
+  "--max-tasks-per-worker",
+  "--timeout",
+  "--report",
+  "--report-file",
+  "--trace",
+  "--format",
+  "--nats",
+  "--nats-creds",
+  "--nats-ca",
+]);
+const CACHE_FLAGS = /^--(?:no-)?cache(?:-dir|-max)?(?:=|$)|^--(?:force|watch)$/;
+
 /**
- * Runs `deno run --no-prompt <permissions> cli.ts <args>` to completion.
+ * A spool command line with `--no-cache` added when it runs tasks and names
+ * no cache flag. Fixtures are shared by many tests, which run them again and
+ * again: with the cache on (spool's default) later runs would be `cached`,
+ * and a test run would leave `.spool/` folders in the repository. Tests of
+ * the cache name a cache flag, or run in a temporary directory.
+ *
+ * @param args spool's arguments.
+ * @returns The same arguments, `--no-cache` added where it applies.
+ */
+export function uncached(args: readonly string[]): string[] {
+  const end = args.indexOf("--");
+  const own = end < 0 ? args : args.slice(0, end);
+  const command = own.find((arg, i) => !arg.startsWith("-") && !VALUED.has(own[i - 1]));
+  if (
+    (command !== undefined && NOT_RUN.has(command)) ||
+    own.some((arg) => INFO_FLAGS.has(arg) || CACHE_FLAGS.test(arg))
+  ) return [...args];
+  return end < 0 ? [...args, "--no-cache"] : [...own, "--no-cache", ...args.slice(end)];
+}
+
+/**
+ * Runs `deno run --no-prompt <permissions> cli.ts <args>` to completion,
+ * `--no-cache` added as {@linkcode uncached} says.
  *
  * @param args The spool arguments.
  * @param permissions Permission flags for the process; `-A` by default.
@@ -148,7 +194,7 @@ export function spool(
   permissions: string[] = ["-A"],
   options: SubprocessOptions = {},
 ): Promise<Finished> {
-  return deno(["run", "--no-prompt", ...permissions, CLI, ...args], options);
+  return deno(["run", "--no-prompt", ...permissions, CLI, ...uncached(args)], options);
 }
 
 /**

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CLI, ROOT, spool, type TempDir, tempDir } from "./_helpers.ts";
+import { CLI, deno, ROOT, spool, type TempDir, tempDir } from "./_helpers.ts";
 import { SPOOL_VERSION } from "../lib/cache/_version.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
@@ -42,9 +42,21 @@ interface Row {
 }
 
 async function runIn(dir: TempDir, extra: string[] = [], targets = ["c", "d"]) {
-  const out = await spool(
-    ["run", "--cache", "--file", "tasks.ts", "--report", "json", ...extra, ...targets],
-    ["-A"],
+  // Straight through deno, not spool(): the cache is on by default, with no flag.
+  const out = await deno(
+    [
+      "run",
+      "--no-prompt",
+      "-A",
+      CLI,
+      "run",
+      "--file",
+      "tasks.ts",
+      "--report",
+      "json",
+      ...extra,
+      ...targets,
+    ],
     { cwd: dir.path },
   );
   const tasks: Record<string, Row> = {};
@@ -72,6 +84,28 @@ Deno.test("A second run of an unchanged graph has every task cached, with its re
   const forced = await runIn(dir, ["--force"]);
   assert.deepEqual(statuses(forced.tasks), { a: "ok", b: "ok", c: "ok", d: "ok" });
   assert.equal(forced.tasks.a.why, "--force");
+  const explicit = await runIn(dir, ["--cache"]);
+  assert.deepEqual(statuses(explicit.tasks), {
+    a: "cached",
+    b: "cached",
+    c: "cached",
+    d: "cached",
+  });
+});
+
+Deno.test("spool run --no-cache runs every task and neither reads nor writes the cache", async () => {
+  await using dir = await project();
+  const off = await runIn(dir, ["--no-cache"]);
+  assert.equal(off.code, 0, off.stderr);
+  assert.deepEqual(statuses(off.tasks), { a: "ok", b: "ok", c: "ok", d: "ok" });
+  assert.equal(off.tasks.a.why, undefined);
+  assert.equal(await Deno.stat(`${dir.path}/.spool`).catch(() => undefined), undefined);
+  await runIn(dir);
+  const again = await runIn(dir, ["--no-cache"]);
+  assert.deepEqual(statuses(again.tasks), { a: "ok", b: "ok", c: "ok", d: "ok" });
+  const watch = await runIn(dir, ["--no-cache", "--watch"]);
+  assert.equal(watch.code, 2);
+  assert.match(watch.stderr, /Cannot watch without the cache: .* drop --no-cache/);
 });
 
 Deno.test("Changing one input re-runs exactly the tasks downstream of it, and says why", async () => {
@@ -264,13 +298,21 @@ Deno.test("spool cache info and clean report and empty the cache folder; a bad -
   assert.match(bad.stderr, /'--cache-max' must be a size/);
 });
 
-Deno.test("spool run --cache without write access to the cache folder exits 2 and names the flag", async () => {
+Deno.test("Without write access to the cache folder spool runs uncached, quietly; with --cache it exits 2 and names the flag", async () => {
   await using dir = await project();
-  const out = await spool(
-    ["run", "--cache", "--file", "tasks.ts", "c"],
-    ["--allow-read", "--allow-run=deno", "--allow-net=127.0.0.1"],
+  const grants = ["--allow-read", "--allow-run=deno", "--allow-net=127.0.0.1"];
+  const quiet = await deno(
+    ["run", "--no-prompt", ...grants, CLI, "run", "--file", "tasks.ts", "--report", "json", "d"],
     { cwd: dir.path },
   );
+  assert.equal(quiet.code, 0, quiet.stderr);
+  assert.doesNotMatch(quiet.stderr, /warning|cache/i);
+  assert.equal(
+    JSON.parse(quiet.stdout).tasks.find((t: Row & { name: string }) => t.name === "d").status,
+    "ok",
+  );
+  assert.equal(await Deno.stat(`${dir.path}/.spool`).catch(() => undefined), undefined);
+  const out = await spool(["run", "--cache", "--file", "tasks.ts", "c"], grants, { cwd: dir.path });
   assert.equal(out.code, 2);
   assert.match(
     out.stderr,

@@ -11,13 +11,19 @@ import {
   spool,
   SUMMARY,
   tempDir,
+  uncached,
 } from "./_helpers.ts";
 
 /** Runs the CLI in this process with capturing sinks. */
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const stdout = captureSink();
   const stderr = captureSink();
-  const code = await runCli(args, { stdout, stderr, handleSignals: false, color: false });
+  const code = await runCli(uncached(args), {
+    stdout,
+    stderr,
+    handleSignals: false,
+    color: false,
+  });
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
@@ -256,7 +262,7 @@ Deno.test("cli.ts as a subprocess: list and graph", async () => {
 
 Deno.test("SIGINT stops a run: exit 130, tasks told to stop, summary printed", async () => {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", "-A", CLI, "run", "-f", fixture("long.ts")],
+    args: ["run", "--no-prompt", "-A", CLI, "run", "-f", fixture("long.ts"), "--no-cache"],
     cwd: ROOT,
     env: { NO_COLOR: "1" },
     stdin: "null",

@@ -78,7 +78,16 @@ Deno.test("SIGTERM to spool ends a running command's whole process tree before s
   await using dir = await tempDir();
   const pids = `${dir.path}/pids`;
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", ...GRANTS, CLI, "run", "-f", fixture("commands/sigterm.ts")],
+    args: [
+      "run",
+      "--no-prompt",
+      ...GRANTS,
+      CLI,
+      "run",
+      "-f",
+      fixture("commands/sigterm.ts"),
+      "--no-cache",
+    ],
     env: { NO_COLOR: "1", PIDS: pids },
     stdin: "null",
     stdout: "null",

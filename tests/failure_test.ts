@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { loadTaskFile, run, type TaskReport, WorkerPool } from "../mod.ts";
 import { runCli } from "../lib/cli/cli.ts";
 import { ABORT_GRACE_MS } from "../lib/run/_deadline.ts";
-import { captureSink, fixture, tempDir } from "./_helpers.ts";
+import { captureSink, fixture, tempDir, uncached } from "./_helpers.ts";
 
 function byName(tasks: TaskReport[]): Record<string, TaskReport> {
   return Object.fromEntries(tasks.map((task) => [task.name, task]));
@@ -167,7 +167,7 @@ Deno.test("run() rejects a timeout that is not a number of ms above 0", async ()
 Deno.test("spool run --timeout limits every task that sets none and names the limit", async () => {
   const stderr = captureSink();
   const code = await runCli(
-    ["run", "-f", fixture("failure/timeouts.ts"), "--timeout", "0.2s", "usesDefault"],
+    uncached(["run", "-f", fixture("failure/timeouts.ts"), "--timeout", "0.2s", "usesDefault"]),
     { stderr, stdout: captureSink(), handleSignals: false },
   );
   assert.equal(code, 1);
@@ -177,11 +177,14 @@ Deno.test("spool run --timeout limits every task that sets none and names the li
 Deno.test("spool run --timeout rejects a value that is not a duration", async () => {
   for (const value of ["0", "-1s", "soon", "5 minutes"]) {
     const stderr = captureSink();
-    const code = await runCli(["run", "-f", fixture("failure/timeouts.ts"), "--timeout", value], {
-      stderr,
-      stdout: captureSink(),
-      handleSignals: false,
-    });
+    const code = await runCli(
+      uncached(["run", "-f", fixture("failure/timeouts.ts"), "--timeout", value]),
+      {
+        stderr,
+        stdout: captureSink(),
+        handleSignals: false,
+      },
+    );
     assert.equal(code, 2, value);
     assert.match(stderr.text, /'--timeout' must be a duration above 0 such as 500ms, 30s or 2m/);
   }
@@ -191,7 +194,7 @@ Deno.test("--report-file writes the report when a task fails, keeping every fini
   await using dir = await tempDir();
   const path = `${dir.path}/report.json`;
   const code = await runCli(
-    ["run", "-f", fixture("failing.ts"), "--keep-going", "--report-file", path],
+    uncached(["run", "-f", fixture("failing.ts"), "--keep-going", "--report-file", path]),
     { stderr: captureSink(), stdout: captureSink(), handleSignals: false },
   );
   assert.equal(code, 1);
@@ -215,7 +218,7 @@ Deno.test("--report-file replaces a report whole, through a temporary file and a
   };
   try {
     const code = await runCli(
-      ["run", "-f", fixture("failing.ts"), "fine", "--report-file", path],
+      uncached(["run", "-f", fixture("failing.ts"), "fine", "--report-file", path]),
       { stderr: captureSink(), stdout: captureSink(), handleSignals: false },
     );
     assert.equal(code, 0);
@@ -235,7 +238,7 @@ Deno.test("--report-file is written when the run is cancelled, with finished tas
   const path = `${dir.path}/report.json`;
   const controller = new AbortController();
   const stderr = captureSink();
-  const running = runCli(["run", "-f", fixture("long.ts"), "--report-file", path], {
+  const running = runCli(uncached(["run", "-f", fixture("long.ts"), "--report-file", path]), {
     stderr,
     stdout: captureSink(),
     signal: controller.signal,
@@ -255,7 +258,13 @@ Deno.test("--report-file is written when the run is cancelled, with finished tas
 Deno.test("--report-file into a missing directory is a usage error before anything runs", async () => {
   const stderr = captureSink();
   const code = await runCli(
-    ["run", "-f", fixture("failing.ts"), "--report-file", "/nonexistent-spool-dir/report.json"],
+    uncached([
+      "run",
+      "-f",
+      fixture("failing.ts"),
+      "--report-file",
+      "/nonexistent-spool-dir/report.json",
+    ]),
     { stderr, stdout: captureSink(), handleSignals: false },
   );
   assert.equal(code, 2);

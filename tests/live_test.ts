@@ -182,7 +182,9 @@ Deno.test({
     };
     const command = [
       "env -u CI -u NO_COLOR TERM=xterm-256color SPOOL_FIXTURE_MS=2000",
-      `'${Deno.execPath()}' run --no-prompt -A cli.ts run -f '${fixture("overlap.ts")}' -w 2`,
+      `'${Deno.execPath()}' run --no-prompt -A cli.ts run -f '${
+        fixture("overlap.ts")
+      }' -w 2 --no-cache`,
       "; echo SPOOL_EXIT=$?; sleep 60",
     ].join(" ");
     await tmux("new-session", "-d", "-s", "live", "-x", "100", "-y", "40", "-c", ROOT, command);

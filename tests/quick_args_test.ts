@@ -55,6 +55,8 @@ const LINES = [
   ["graph", "a", "b", "--format", "mermaid"],
   ["graph"],
   ["run", "--nats", "nats://q:4222", "--nats-creds", "a.creds", "--nats-ca=ca.pem", "a"],
+  ["run", "--no-cache", "a"],
+  ["--cache", "--force", "--cache-dir", "c", "--cache-max", "2GiB"],
 ];
 
 for (const args of LINES) {

@@ -1,7 +1,7 @@
 // spool over NATS JetStream, through the CLI as subprocesses: `spool run
 // --nats` with `spool worker` processes on a real nats-server.
 import assert from "node:assert/strict";
-import { CLI, fixture, lastLine, ROOT, spool, SUMMARY, tempDir } from "./_helpers.ts";
+import { CLI, fixture, lastLine, ROOT, spool, SUMMARY, tempDir, uncached } from "./_helpers.ts";
 import { NATS_MISSING, startNats } from "./_nats_server.ts";
 import { NatsLink } from "../lib/remote/_nats.ts";
 
@@ -18,7 +18,7 @@ interface Background extends AsyncDisposable {
 
 function start(args: string[]): Background {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", "-A", CLI, ...args],
+    args: ["run", "--no-prompt", "-A", CLI, ...uncached(args)],
     cwd: ROOT,
     env: { NO_COLOR: "1" },
     stdin: "null",

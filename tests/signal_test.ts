@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CLI, fixture, lastLine, ROOT, SUMMARY, tempDir } from "./_helpers.ts";
+import { CLI, fixture, lastLine, ROOT, SUMMARY, tempDir, uncached } from "./_helpers.ts";
 
 const TASKS = fixture("failure/signal_tasks.ts");
 
@@ -14,7 +14,7 @@ interface Running extends AsyncDisposable {
 
 function start(args: string[], log: string, script = CLI): Running {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", "-A", script, ...args],
+    args: ["run", "--no-prompt", "-A", script, ...uncached(args)],
     cwd: ROOT,
     env: { NO_COLOR: "1", SPOOL_TEST_LOG: log },
     stdin: "null",

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { isAbsolute, relative, resolve, sep as SEP } from "node:path";
 
 /** One file found, with the stat the fast path compares. */
 export interface FoundFile {
@@ -90,11 +90,18 @@ export function findFiles(
 ): { files: FoundFile[]; missing: string[] } {
   const found = new Map<string, FoundFile>();
   const missing: string[] = [];
+  // Most inputs live under the base folder: their relative path is a slice.
+  const prefix = base.endsWith(SEP) ? base : base + SEP;
+  const relativePath = (path: string) =>
+    (path.startsWith(prefix) ? path.slice(prefix.length) : relative(base, path)).replaceAll(
+      "\\",
+      "/",
+    );
   const add = (path: string, info: Deno.FileInfo) => {
     if (found.has(path) || exclude(path)) return;
     found.set(path, {
       path,
-      rel: relative(base, path).replaceAll("\\", "/"),
+      rel: relativePath(path),
       size: info.size,
       mtimeMs: info.mtime?.getTime() ?? 0,
       ino: info.ino ?? 0,
@@ -109,7 +116,7 @@ export function findFiles(
       return;
     }
     for (const entry of entries) {
-      const path = join(dir, entry.name);
+      const path = dir.endsWith(SEP) ? dir + entry.name : dir + SEP + entry.name;
       if (entry.isDirectory) walk(path, match);
       else if (entry.isFile || entry.isSymlink) {
         if (match !== undefined && !match(path)) continue;

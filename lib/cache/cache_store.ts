@@ -30,7 +30,10 @@ export interface FingerprintParts {
   args: string;
   /** Each declared env variable's value, hashed (`-` when unset). */
   env: Record<string, string>;
-  /** Each input file's sha256, by path relative to the task file's folder (`-` when missing). */
+  /**
+   * Each input file's sha256, by path relative to the task file's folder
+   * (`-` when missing); a record in the index keeps a prefix of each.
+   */
   inputs: Record<string, string>;
   /** Each dependency's result, hashed. */
   deps: Record<string, string>;
@@ -89,6 +92,23 @@ export interface CacheInfo {
   maxBytes: number;
   /** How many tasks have a last fingerprint. */
   tasks: number;
+}
+
+/** How many hex digits of each input's sha256 a task's last record keeps. */
+export const RECORD_SHA_DIGITS = 16;
+
+/**
+ * A record as the index keeps it: each input's sha256 cut to its first
+ * {@linkcode RECORD_SHA_DIGITS} digits. The fingerprint has them whole; the
+ * record only says which input changed (a task reads ten files; a thousand
+ * tasks' full digests were half the index, read on every run).
+ */
+function compactRecord(record: TaskRecord): TaskRecord {
+  const inputs: Record<string, string> = {};
+  for (const [path, sha] of Object.entries(record.parts.inputs)) {
+    inputs[path] = sha.slice(0, RECORD_SHA_DIGITS);
+  }
+  return { fingerprint: record.fingerprint, parts: { ...record.parts, inputs } };
 }
 
 function emptyIndex(): Index {
@@ -236,7 +256,7 @@ export class CacheStore {
    * @returns Whether the entry was stored.
    */
   put(key: string, record: TaskRecord, result: unknown, outputs: FoundFile[]): boolean {
-    this.#index.tasks[key] = record;
+    this.#index.tasks[key] = compactRecord(record);
     this.#dirty = true;
     if (!this.#writable) return false;
     try {

@@ -5,7 +5,7 @@
  * entry holding its result and output files; on a hit the task is not run.
  * Files are sealed by their checksum and written atomically, the index is
  * read once per run, and the folder is bounded with least-recently-used
- * eviction. `run(tasks, { cache: true })` and `spool run --cache` use it;
+ * eviction. `run(tasks, { cache: true })` uses it, and `spool run` by default;
  * see README, "Incremental runs".
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * `spool run --dry-run --cache`: why each planned task would run, or that
+ * `spool run --dry-run` (cache on): why each planned task would run, or that
  * the cache has it, decided without running, restoring or writing anything.
  *
  * @module

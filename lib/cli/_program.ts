@@ -206,21 +206,25 @@ second signal exits at once. --report-file is written in every case.`,
     .option("--nats-ca <file>", "CA certificate to trust for a TLS NATS server")
     .option(
       "--cache",
-      "Skip tasks whose code, inputs, env, args and dependencies' results are unchanged; restore their results and outputs",
+      "Require the cache (on by default when the process may read and write its folder): without that access, exit 2",
     )
-    .option("--force", "Run every task and refresh the cache (implies --cache)")
+    .option(
+      "--no-cache",
+      "Run every selected task, without reading or writing the cache",
+    )
+    .option("--force", "Run every task and refresh the cache")
     .option(
       "--watch",
-      "Run, then run again whenever an input of the selected tasks changes (implies --cache; Ctrl-C to stop)",
+      "Run, then run again whenever an input of the selected tasks changes (needs the cache; Ctrl-C to stop)",
     )
     .option(
       "--cache-dir <path>",
-      "The cache folder (implies --cache; default: .spool/cache beside the task file)",
+      "The cache folder (default: .spool/cache beside the task file)",
     )
     .addOption(
       new Option(
         "--cache-max <size>",
-        "Bound of the cache (implies --cache; 500MB, 2GiB; default: 1GiB)",
+        "Bound of the cache (500MB, 2GiB; default: 1GiB)",
       )
         .argParser(commanderParser(byteSize, "--cache-max")),
     )

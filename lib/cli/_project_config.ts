@@ -5,7 +5,9 @@
  * project's import map, npm and JSR aliases would not resolve in its task
  * file. When the task file's folder (or a parent) holds a `deno.json` that is
  * not the one this process started with, spool runs itself again under
- * `--config` set to it, with the same flags, and passes on the exit code.
+ * `--config` set to it, with the same flags, and passes on the exit code;
+ * unless that file holds nothing that changes how a module runs (only
+ * `tasks`, `fmt`, `lint`, ...), as the deno.json of a project of tasks.
  *
  * `--env-file` works the same way: Deno reads it, in a relaunched process.
  *
@@ -66,7 +68,7 @@ export async function relaunchUnderProjectConfig(
     : cli.startsWith("file:")
     ? findConfig(dirname(pathOf(cli)))
     : undefined;
-  if (current === wanted) return undefined;
+  if (current === wanted || changesNothing(wanted)) return undefined;
 
   const flags = denoArgs.filter((arg, i) =>
     !/^(-c|--config)(=|$)/.test(arg) && arg !== "--no-config" &&
@@ -144,6 +146,39 @@ function taskFileArg(args: readonly string[]): string {
 }
 
 /** The nearest `deno.json` or `deno.jsonc` from `dir` up, as Deno finds it. */
+/** Fields of a deno.json that do not change how `deno run` loads and runs a module. */
+const INERT_FIELDS = new Set([
+  "$schema",
+  "name",
+  "version",
+  "license",
+  "description",
+  "exports",
+  "tasks",
+  "fmt",
+  "lint",
+  "test",
+  "bench",
+  "publish",
+  "exclude",
+]);
+
+/**
+ * Whether a config holds only fields that do not change how the task file
+ * runs (a deno.json of tasks, say): then a relaunch, a whole process start,
+ * would change nothing. A config spool cannot read or parse (JSONC) is
+ * taken to matter.
+ */
+function changesNothing(config: string): boolean {
+  try {
+    const fields = JSON.parse(Deno.readTextFileSync(config));
+    return typeof fields === "object" && fields !== null && !Array.isArray(fields) &&
+      Object.keys(fields).every((field) => INERT_FIELDS.has(field));
+  } catch {
+    return false;
+  }
+}
+
 function findConfig(dir: string): string | undefined {
   for (let at = dir;; at = dirname(at)) {
     for (const name of CONFIG_NAMES) {

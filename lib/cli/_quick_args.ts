@@ -140,6 +140,7 @@ export const DENO_JSON_TASK_FILE: string =
 export const QUICK_LONG_FLAGS: readonly string[] = [
   ...Object.keys(VALUED),
   ...Object.keys(SWITCHES),
+  "--no-cache",
   "--env-file",
   "--deno-json",
 ].filter((flag) => flag.startsWith("--"));
@@ -191,6 +192,12 @@ export function quickParse(
       if (name === "--deno-json") {
         if (eq >= 0) return undefined;
         denoJson = true;
+        continue;
+      }
+      if (name === "--no-cache") {
+        if (eq >= 0) return undefined;
+        state.run.cache = false;
+        state.used.add("run");
         continue;
       }
       const switched = SWITCHES[name];

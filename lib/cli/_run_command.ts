@@ -48,7 +48,10 @@ export interface RunFlags {
   natsCreds?: string;
   /** A CA certificate file to trust for TLS to NATS. */
   natsCa?: string;
-  /** Skip what is up to date (`--cache`; implied by the four below). */
+  /**
+   * `--cache`: the cache is required (true); `--no-cache`: off (false);
+   * neither: on when the process may use the cache folder.
+   */
   cache?: boolean;
   /** Run every task and refresh the cache (`--force`). */
   force?: boolean;
@@ -215,18 +218,29 @@ export async function runCommand(
 }
 
 /**
- * The cache options the flags ask for, once the process is known to hold
- * read and write access to the cache folder (querying never prompts).
+ * The cache options of the run. The cache is on by default: off with
+ * `--no-cache`, and off without a word when the task file is not on disk or
+ * the process may not read and write the cache folder (the demo's grants),
+ * unless a cache flag asked for it: then that is a usage error. Querying
+ * permissions never prompts.
  */
 function cacheOptions(
   loaded: LoadedTaskFile,
   flags: RunFlags,
   stderr: TextSink,
 ): CacheOptions | undefined {
-  const wanted = flags.cache === true || flags.force === true || flags.watch === true ||
+  const asked = flags.cache === true || flags.watch === true ||
     flags.cacheDir !== undefined || flags.cacheMax !== undefined;
-  if (!wanted) return undefined;
+  if (flags.cache === false) {
+    if (flags.watch === true) {
+      throw new UsageError(
+        "Cannot watch without the cache: --watch re-runs only what a change reaches, drop --no-cache",
+      );
+    }
+    return undefined;
+  }
   if (!loaded.url.startsWith("file:")) {
+    if (!asked) return undefined;
     throw new UsageError(
       `Cannot cache the tasks of "${loaded.url}": only a task file on disk has a cache, run without --cache`,
     );
@@ -234,8 +248,9 @@ function cacheOptions(
   const dir = flags.cacheDir ?? defaultCacheDir(loaded.url);
   for (const name of ["read", "write"] as const) {
     if (Deno.permissions.querySync({ name, path: dir }).state !== "granted") {
+      if (!asked) return undefined;
       throw new UsageError(
-        `Cannot use the cache in "${dir}": it needs ${name} access, run again with --allow-${name}=${dir} (or without --cache)`,
+        `Cannot use the cache in "${dir}": it needs ${name} access, run again with --allow-${name}=${dir} (or with --no-cache)`,
       );
     }
   }

@@ -186,15 +186,24 @@ export function findMissingGrants(
   tasks: Iterable<{ name: string; permissions: Permissions }>,
 ): MissingGrant[] {
   const missing: MissingGrant[] = [];
+  // Many tasks share scopes: each is queried once.
+  const held = new Map<string, boolean>();
+  const granted = (d: Deno.PermissionDescriptor) => {
+    const key = JSON.stringify(d);
+    let state = held.get(key);
+    if (state === undefined) {
+      state = Deno.permissions.querySync(d).state === "granted";
+      held.set(key, state);
+    }
+    return state;
+  };
   for (const { name: task, permissions } of tasks) {
     for (const name of PERMISSION_NAMES) {
       const value = permissions[name];
       if (value === undefined || value === false) continue;
       const scopes = value === true ? [true as const] : value;
       const absent = scopes.filter((scope) =>
-        descriptors(name, scope === true ? true : [scope]).some((d) =>
-          Deno.permissions.querySync(d).state !== "granted"
-        )
+        descriptors(name, scope === true ? true : [scope]).some((d) => !granted(d))
       );
       if (absent.length === 0) continue;
       const need = value === true ? true : absent as string[];

@@ -30,7 +30,7 @@ export interface PlannedTask {
    * at the same time.
    */
   step: number;
-  /** With the cache on (`--dry-run --cache`): `cached`, or why the task would run. */
+  /** With the cache on (`--dry-run`, the default): `cached`, or why the task would run. */
   why?: string;
 }
 
