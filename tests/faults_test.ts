@@ -63,6 +63,8 @@ Deno.test("No task can take the run down: each fault fails its own task, and the
   assert.match(t.exitsZero.error!.message, /The task called Deno\.exit\(0\)/);
   assert.equal(t.exitsZeroTrusted.status, "failed");
   assert.match(t.exitsZeroTrusted.error!.message, /tasks cannot end the run/);
+  assert.equal(t.processExitsZeroTrusted.status, "failed", "node:process's exit is refused too");
+  assert.match(t.processExitsZeroTrusted.error!.message, /tasks cannot end the run/);
 
   assert.equal(t.cpuTimerLeftBehind.status, "failed", "the timer's own task fails");
   assert.match(t.cpuTimerLeftBehind.error!.message, /cpu timer after its task$/);

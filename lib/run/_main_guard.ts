@@ -12,7 +12,6 @@
  * @module
  */
 
-import process from "node:process";
 import { describeThrown } from "../pool/_protocol.ts";
 
 /** The guard of one run; dispose it when the run ends. */
@@ -54,6 +53,11 @@ export function guardMainThread(): MainGuard {
   globalThis.addEventListener("unhandledrejection", onRejection);
   globalThis.addEventListener("error", onError);
   const exit = Deno.exit;
+  // The global is node:process itself; read here, when a run starts, rather
+  // than imported: every sandbox imports spool again with its task file, and
+  // loading node:process costs it about 20 ms (bench/_sandbox.ts).
+  const process = (globalThis as unknown as { process: { exit: (code?: number) => never } })
+    .process;
   const processExit = process.exit;
   const refuse = (code?: number | string | null): never => {
     throw new Error(
@@ -63,7 +67,7 @@ export function guardMainThread(): MainGuard {
     );
   };
   Deno.exit = refuse;
-  process.exit = refuse as typeof process.exit;
+  process.exit = refuse;
   return {
     run(body, onLate) {
       return new Promise((resolve, reject) => {

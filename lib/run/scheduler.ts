@@ -31,7 +31,7 @@ import {
 } from "../pool/worker_pool.ts";
 import { hostGrants, promptGuard } from "./_sandbox_checks.ts";
 import { guardMainThread } from "./_main_guard.ts";
-import { type CacheOptions, TaskCache } from "../cache/task_cache.ts";
+import type { CacheOptions, TaskCache } from "../cache/task_cache.ts";
 
 /** The default io concurrency limit. */
 export const DEFAULT_CONCURRENCY = 64;
@@ -311,6 +311,9 @@ async function openCache(
       }: define the tasks in a module file, or pass { module: import.meta.url } to run()`,
     );
   }
+  // Loaded on use: the cache pulls in node:crypto, which every sandbox would
+  // otherwise load again when its task file imports spool.
+  const { TaskCache } = await import("../cache/task_cache.ts");
   return await TaskCache.open(
     module,
     options.args ?? [],
