@@ -41,6 +41,13 @@ export interface NatsLaneOptions {
   timeoutMs?: number;
 }
 
+/**
+ * Shard chunks kept queued per worker slot: a chunk then waits in the work
+ * stream for a free slot instead of a round trip through the run, which is
+ * what tiny chunks over a network are made of.
+ */
+const CHUNKS_PER_SLOT = 8;
+
 /** How long connecting waits for a first worker to say it is there, in ms. */
 const HELLO_WAIT_MS = 250;
 
@@ -147,6 +154,11 @@ export class NatsLane implements CpuLane {
     let announced = 0;
     for (const slots of this.#announced.values()) announced += slots;
     return Math.max(1, this.#names.length, announced);
+  }
+
+  /** How many shard chunks a sharded task keeps queued or running: {@linkcode CHUNKS_PER_SLOT} per slot. */
+  get chunksInFlight(): number {
+    return this.size * CHUNKS_PER_SLOT;
   }
 
   /** How many workers answered when the run connected. */
