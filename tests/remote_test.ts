@@ -229,3 +229,36 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "A --nats run with no worker says so, and --worker-timeout fails its cpu tasks with a summary",
+  ignore: NATS_MISSING,
+  async fn() {
+    await using nats = await startNats();
+    const run = await spool([
+      "-f",
+      TASKS,
+      "run",
+      "--nats",
+      nats.url,
+      "--worker-timeout",
+      "300ms",
+      "work:0",
+    ]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /warning: No spool worker answered on nats:\/\/127\.0\.0\.1:\d+/);
+    assert.match(
+      run.stderr,
+      /No spool worker took a job on nats:\/\/127\.0\.0\.1:\d+ within 300ms \(--worker-timeout\): start one with spool worker --nats/,
+    );
+    assert.match(lastLine(run.stderr), SUMMARY);
+    assert.doesNotMatch(run.stderr, /Uncaught/);
+    const link = await NatsLink.connect(nats.url, { name: "spool test" });
+    try {
+      assert.equal(await link.queuedCount(), 0, "its job does not wait for a later worker");
+    } finally {
+      await link.close();
+    }
+  },
+});

@@ -48,6 +48,8 @@ export interface RunFlags {
   natsCreds?: string;
   /** A CA certificate file to trust for TLS to NATS. */
   natsCa?: string;
+  /** With `--nats`: how long cpu jobs wait for a first worker before they fail, in ms. */
+  workerTimeout?: number;
   /** Skip what is up to date (`--cache`; implied by the four below). */
   cache?: boolean;
   /** Run every task and refresh the cache (`--force`). */
@@ -164,10 +166,19 @@ export async function runCommand(
     module: loaded.url,
     credsFile: flags.natsCreds,
     tlsCaFile: flags.natsCa,
+    workerTimeoutMs: flags.workerTimeout,
+    onNoWorker: (waitedMs, waiting) =>
+      stderr.write(
+        `warning: Still no spool worker on ${flags.nats} after ${
+          Math.round(waitedMs / 1000)
+        }s: ${waiting} cpu job(s) wait in its queue (spool worker --nats ${flags.nats}; --worker-timeout fails them instead)\n`,
+      ),
   });
   if (cpuLane?.workersAnswered === 0) {
     stderr.write(
-      `warning: No spool worker answered on ${flags.nats}: cpu tasks wait in its queue until one starts (spool worker --nats ${flags.nats})\n`,
+      `warning: No spool worker answered on ${flags.nats}: cpu tasks wait in its queue until one starts (spool worker --nats ${flags.nats})${
+        flags.workerTimeout === undefined ? "" : `, or fail after --worker-timeout`
+      }\n`,
     );
   }
   const stopSignals = (context.handleSignals ?? true)
