@@ -191,6 +191,28 @@ Deno.test("An unreachable NATS server: run and worker exit 2 naming the URL, not
   }
 });
 
+Deno.test("--worker-timeout without --nats, or not a duration, exits 2 and nothing runs", async () => {
+  const alone = await spool(["-f", TASKS, "run", "--worker-timeout", "1s"]);
+  assert.equal(alone.code, 2, alone.stderr);
+  assert.match(
+    alone.stderr,
+    /^error: Cannot use --worker-timeout without --nats: .*run with --nats <url>/,
+  );
+  assert.doesNotMatch(alone.stderr, /start seed|Uncaught/);
+  const bad = await spool([
+    "-f",
+    TASKS,
+    "run",
+    "--nats",
+    "nats://127.0.0.1:1",
+    "--worker-timeout",
+    "soon",
+  ]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /--worker-timeout/);
+  assert.doesNotMatch(bad.stderr, /start seed|Uncaught/);
+});
+
 Deno.test({
   name: "Ctrl-C on a --nats run cancels its running remote task and drops its queued ones",
   ignore: NATS_MISSING,

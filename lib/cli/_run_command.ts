@@ -160,6 +160,11 @@ export async function runCommand(
     }
     Deno.exit(code);
   };
+  if (flags.workerTimeout !== undefined && flags.nats === undefined) {
+    throw new UsageError(
+      "Cannot use --worker-timeout without --nats: it limits how long cpu tasks wait for a spool worker, run with --nats <url> or without --worker-timeout",
+    );
+  }
   const cpuLane = flags.nats === undefined ? undefined : await (await import(
     "../remote/nats_lane.ts"
   )).NatsLane.connect(flags.nats, {
