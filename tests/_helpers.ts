@@ -156,6 +156,7 @@ const VALUED = new Set([
   "--nats",
   "--nats-creds",
   "--nats-ca",
+  "--worker-timeout",
 ]);
 const CACHE_FLAGS = /^--(?:no-)?cache(?:-dir|-max)?(?:=|$)|^--(?:force|watch)$/;
 

@@ -191,6 +191,28 @@ Deno.test("An unreachable NATS server: run and worker exit 2 naming the URL, not
   }
 });
 
+Deno.test("--worker-timeout without --nats, or not a duration, exits 2 and nothing runs", async () => {
+  const alone = await spool(["-f", TASKS, "run", "--worker-timeout", "1s"]);
+  assert.equal(alone.code, 2, alone.stderr);
+  assert.match(
+    alone.stderr,
+    /^error: Cannot use --worker-timeout without --nats: .*run with --nats <url>/,
+  );
+  assert.doesNotMatch(alone.stderr, /start seed|Uncaught/);
+  const bad = await spool([
+    "-f",
+    TASKS,
+    "run",
+    "--nats",
+    "nats://127.0.0.1:1",
+    "--worker-timeout",
+    "soon",
+  ]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /--worker-timeout/);
+  assert.doesNotMatch(bad.stderr, /start seed|Uncaught/);
+});
+
 Deno.test({
   name: "Ctrl-C on a --nats run cancels its running remote task and drops its queued ones",
   ignore: NATS_MISSING,
@@ -224,6 +246,39 @@ Deno.test({
     const link = await NatsLink.connect(nats.url, { name: "spool test" });
     try {
       assert.equal(await link.queuedCount(), 0, "no job of the run is left queued");
+    } finally {
+      await link.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "A --nats run with no worker says so, and --worker-timeout fails its cpu tasks with a summary",
+  ignore: NATS_MISSING,
+  async fn() {
+    await using nats = await startNats();
+    const run = await spool([
+      "-f",
+      TASKS,
+      "run",
+      "--nats",
+      nats.url,
+      "--worker-timeout",
+      "300ms",
+      "work:0",
+    ]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /warning: No spool worker answered on nats:\/\/127\.0\.0\.1:\d+/);
+    assert.match(
+      run.stderr,
+      /No spool worker took a job on nats:\/\/127\.0\.0\.1:\d+ within 300ms \(--worker-timeout\): start one with spool worker --nats/,
+    );
+    assert.match(lastLine(run.stderr), SUMMARY);
+    assert.doesNotMatch(run.stderr, /Uncaught/);
+    const link = await NatsLink.connect(nats.url, { name: "spool test" });
+    try {
+      assert.equal(await link.queuedCount(), 0, "its job does not wait for a later worker");
     } finally {
       await link.close();
     }

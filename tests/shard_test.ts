@@ -98,6 +98,20 @@ Deno.test("runShard keeps one chunk per worker in flight and returns results in 
   assert.equal(next, 120);
 });
 
+Deno.test("runShard keeps a remote lane's chunksInFlight sent, sized for its slots, in input order", async () => {
+  const { lane, chunks, peak } = fakeLane(2, 1);
+  const result = await runShard(
+    { ...lane, chunksInFlight: 16 },
+    "t",
+    shardOf(range(64), { chunkSize: 1 }),
+    { deps: {} },
+  );
+  assert.deepEqual(result, range(64).map((i) => i * 10));
+  // Chunks wait queued on the lane, not a round trip each through the run.
+  assert.equal(peak(), 16);
+  assert.equal(chunks.length, 64);
+});
+
 Deno.test("runShard sizes chunks after the first one's measured time", async () => {
   // 120 items at 1 ms each on 3 workers: first chunks of 10 (four per worker),
   // then the remaining 90 in chunks of at most 1/4 of a worker's share.

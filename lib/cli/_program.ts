@@ -204,6 +204,12 @@ second signal exits at once. --report-file is written in every case.`,
     )
     .option("--nats-creds <file>", "NATS credentials file (.creds) for --nats")
     .option("--nats-ca <file>", "CA certificate to trust for a TLS NATS server")
+    .addOption(
+      new Option(
+        "--worker-timeout <duration>",
+        "With --nats: fail the cpu tasks when no worker has taken a job this long after the first was queued (default: wait, with a reminder every 30s)",
+      ).argParser(commanderParser(duration, "--worker-timeout")),
+    )
     .option(
       "--cache",
       "Require the cache (on by default when the process may read and write its folder): without that access, exit 2",

@@ -105,6 +105,7 @@ const VALUED: Record<string, [scope: "all" | "run" | "graph", set: Setter]> = {
   "--nats": ["run", (s, v) => s.run.nats = v],
   "--nats-creds": ["run", (s, v) => s.run.natsCreds = v],
   "--nats-ca": ["run", (s, v) => s.run.natsCa = v],
+  "--worker-timeout": ["run", (s, v) => s.run.workerTimeout = duration("--worker-timeout", v)],
   "--cache-dir": ["run", (s, v) => s.run.cacheDir = v],
   "--cache-max": ["run", (s, v) => s.run.cacheMax = byteSize("--cache-max", v)],
   "--trace": ["run", (s, v) => s.run.trace = v],

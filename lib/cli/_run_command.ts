@@ -48,6 +48,8 @@ export interface RunFlags {
   natsCreds?: string;
   /** A CA certificate file to trust for TLS to NATS. */
   natsCa?: string;
+  /** With `--nats`: how long cpu jobs wait for a first worker before they fail, in ms. */
+  workerTimeout?: number;
   /**
    * `--cache`: the cache is required (true); `--no-cache`: off (false);
    * neither: on when the process may use the cache folder.
@@ -161,16 +163,30 @@ export async function runCommand(
     }
     Deno.exit(code);
   };
+  if (flags.workerTimeout !== undefined && flags.nats === undefined) {
+    throw new UsageError(
+      "Cannot use --worker-timeout without --nats: it limits how long cpu tasks wait for a spool worker, run with --nats <url> or without --worker-timeout",
+    );
+  }
   const cpuLane = flags.nats === undefined ? undefined : await (await import(
     "../remote/nats_lane.ts"
   )).NatsLane.connect(flags.nats, {
     module: loaded.url,
     credsFile: flags.natsCreds,
     tlsCaFile: flags.natsCa,
+    workerTimeoutMs: flags.workerTimeout,
+    onNoWorker: (waitedMs, waiting) =>
+      stderr.write(
+        `warning: Still no spool worker on ${flags.nats} after ${
+          Math.round(waitedMs / 1000)
+        }s: ${waiting} cpu job(s) wait in its queue (spool worker --nats ${flags.nats}; --worker-timeout fails them instead)\n`,
+      ),
   });
   if (cpuLane?.workersAnswered === 0) {
     stderr.write(
-      `warning: No spool worker answered on ${flags.nats}: cpu tasks wait in its queue until one starts (spool worker --nats ${flags.nats})\n`,
+      `warning: No spool worker answered on ${flags.nats}: cpu tasks wait in its queue until one starts (spool worker --nats ${flags.nats})${
+        flags.workerTimeout === undefined ? "" : `, or fail after --worker-timeout`
+      }\n`,
     );
   }
   const stopSignals = (context.handleSignals ?? true)

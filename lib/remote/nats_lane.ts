@@ -39,7 +39,28 @@ export interface NatsLaneOptions {
   tlsCaFile?: string;
   /** How long to try to reach the server, in ms. Default 5000. */
   timeoutMs?: number;
+  /**
+   * How long cpu jobs may wait, queued, for a first worker to be heard from
+   * (an answer to the run's hello, a worker starting, a job starting) before
+   * every waiting job fails with a `NoWorkerError`. Default: no limit.
+   */
+  workerTimeoutMs?: number;
+  /**
+   * Called every {@linkcode NO_WORKER_REMINDER_MS} while jobs wait and no
+   * worker was ever heard from, with how long they waited and how many wait.
+   */
+  onNoWorker?: (waitedMs: number, waiting: number) => void;
 }
+
+/** How often `onNoWorker` is called while jobs wait for a first worker. */
+export const NO_WORKER_REMINDER_MS = 30_000;
+
+/**
+ * Shard chunks kept queued per worker slot: a chunk then waits in the work
+ * stream for a free slot instead of a round trip through the run, which is
+ * what tiny chunks over a network are made of.
+ */
+const CHUNKS_PER_SLOT = 8;
 
 /** How long connecting waits for a first worker to say it is there, in ms. */
 const HELLO_WAIT_MS = 250;
@@ -65,11 +86,17 @@ export class NatsLane implements CpuLane {
   #announced = new Map<string, number>();
   #stop: (() => void)[] = [];
   #closed: Promise<void> | undefined;
+  /** Whether a worker was ever heard from: the no-worker clock stops for good. */
+  #heard = false;
+  #noWorker: Error | undefined;
+  #timers: ReturnType<typeof setTimeout>[] = [];
+  #options: NatsLaneOptions;
 
-  private constructor(link: NatsLink, url: string, hash: string) {
+  private constructor(link: NatsLink, url: string, hash: string, options: NatsLaneOptions) {
     this.#link = link;
     this.#url = url;
     this.#hash = hash;
+    this.#options = options;
   }
 
   /**
@@ -99,7 +126,7 @@ export class NatsLane implements CpuLane {
   static async connect(url: string, options: NatsLaneOptions): Promise<NatsLane> {
     const hash = await taskFileHash(options.module);
     const link = await connectOrExplain(url, { name: `spool run ${Deno.pid}`, ...options });
-    const lane = new NatsLane(link, url, hash);
+    const lane = new NatsLane(link, url, hash, options);
     try {
       await link.ensureStreams();
       await lane.#listen();
@@ -127,6 +154,7 @@ export class NatsLane implements CpuLane {
       try {
         const { machine, pid, slots } = decode<Presence>(data);
         this.#announced.set(`${machine} ${pid}`, slots);
+        this.#heardFrom();
         resolve();
       } catch {
         // Not a presence message.
@@ -147,6 +175,11 @@ export class NatsLane implements CpuLane {
     let announced = 0;
     for (const slots of this.#announced.values()) announced += slots;
     return Math.max(1, this.#names.length, announced);
+  }
+
+  /** How many shard chunks a sharded task keeps queued or running: {@linkcode CHUNKS_PER_SLOT} per slot. */
+  get chunksInFlight(): number {
+    return this.size * CHUNKS_PER_SLOT;
   }
 
   /** How many workers answered when the run connected. */
@@ -221,6 +254,8 @@ export class NatsLane implements CpuLane {
     if (this.#closed !== undefined) {
       return Promise.reject(new Error(`Cannot run task "${task}" as its NATS lane is closed`));
     }
+    if (this.#noWorker !== undefined) return Promise.reject(this.#noWorker);
+    if (!this.#heard && this.#timers.length === 0) this.#watchForWorkers();
     const job = this.#nextJob++;
     const work: Work = {
       ...kind,
@@ -294,6 +329,7 @@ export class NatsLane implements CpuLane {
     }
     const pending = this.#jobs.get(event.job);
     if (pending === undefined) return;
+    this.#heardFrom();
     if (event.type === "start") this.#started(pending, this.#index(event.place));
     else if (event.type === "output") {
       const { onOutput } = pending.options;
@@ -319,11 +355,48 @@ export class NatsLane implements CpuLane {
     const pending = this.#jobs.get(outcome.job);
     // Already settled: a second delivery's result, or an aborted job's.
     if (pending === undefined) return;
+    this.#heardFrom();
     this.#jobs.delete(outcome.job);
     const worker = this.#index(outcome.place);
     this.#started(pending, worker);
     if (outcome.ok) pending.resolve({ value: outcome.value, worker, ms: outcome.ms });
     else pending.reject(deserializeError(outcome.error));
+  }
+
+  /** Jobs wait for a first worker: remind, and fail them after the worker timeout. */
+  #watchForWorkers(): void {
+    const since = performance.now();
+    const { workerTimeoutMs, onNoWorker } = this.#options;
+    const reminder = setInterval(() => {
+      if (this.#jobs.size > 0) onNoWorker?.(performance.now() - since, this.#jobs.size);
+    }, NO_WORKER_REMINDER_MS);
+    this.#timers.push(reminder);
+    if (workerTimeoutMs === undefined) return;
+    const timeout = setTimeout(() => {
+      this.#noWorker = new Error(
+        `No spool worker took a job on ${this.#url} within ${workerTimeoutMs}ms (--worker-timeout): start one with spool worker --nats ${this.#url}`,
+      );
+      this.#noWorker.name = "NoWorkerError";
+      this.#clearTimers();
+      for (const [job, pending] of this.#jobs) {
+        this.#jobs.delete(job);
+        pending.reject(this.#noWorker);
+      }
+      // Their messages would otherwise wait for a worker that comes later.
+      this.#link.purgeRun(this.#run);
+    }, workerTimeoutMs);
+    this.#timers.push(timeout);
+  }
+
+  #heardFrom(): void {
+    if (this.#heard) return;
+    this.#heard = true;
+    this.#clearTimers();
+  }
+
+  #clearTimers(): void {
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers = [];
   }
 
   /**
@@ -334,6 +407,7 @@ export class NatsLane implements CpuLane {
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      this.#clearTimers();
       for (const stop of this.#stop) stop();
       this.#link.send(`spool.cancel.${this.#run}`, encode({} satisfies Cancel));
       for (const [job, pending] of this.#jobs) {

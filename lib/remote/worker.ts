@@ -192,9 +192,13 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     let asked = 0;
     const fetches = new Set<Promise<void>>();
     const jobs = new Set<Promise<void>>();
+    // While a pull request is open, freed slots are asked for a quarter of
+    // the capacity at a time: a pull request per finished job would cost a
+    // round trip (and a subscription) per job.
+    const batch = Math.max(1, Math.floor(capacity / 4));
     const pump = () => {
       const want = capacity - busy - asked;
-      if (stop.signal.aborted || want <= 0) return;
+      if (stop.signal.aborted || want <= 0 || (asked > 0 && want < batch)) return;
       asked += want;
       const fetching = (async () => {
         let arrived = 0;

@@ -40,6 +40,8 @@ export const DEFAULT_CONCURRENCY = 64;
 export interface CpuLane {
   /** How many cpu tasks run at once. */
   readonly size: number;
+  /** How many shard chunks to keep sent but not back; default `size`. */
+  readonly chunksInFlight?: number;
   /**
    * Runs one cpu task's body.
    *

@@ -59,6 +59,11 @@ export function chunkSize(count: number, workers: number, msPerItem?: number): n
 export interface ChunkLane {
   /** How many chunks run at once. */
   readonly size: number;
+  /**
+   * How many chunks to keep sent but not yet back; default `size`. A remote
+   * lane keeps more, so that a chunk waits in its queue rather than a round trip.
+   */
+  readonly chunksInFlight?: number;
   /** Runs `map` over one chunk. */
   runChunk(task: string, chunk: CpuChunk, options: CpuRunOptions): Promise<ChunkResult>;
   /**
@@ -213,6 +218,7 @@ function mapChunks(
 ): Promise<unknown[]> {
   const total = items.length;
   const workers = Math.max(1, lane.size);
+  const inFlight = Math.max(workers, lane.chunksInFlight ?? workers);
   const parts: unknown[] = [];
   if (total === 0) return Promise.resolve(parts);
   const shared = ArrayBuffer.isView(items) && items.buffer instanceof SharedArrayBuffer;
@@ -225,7 +231,7 @@ function mapChunks(
   let failed = false;
   return new Promise((resolve, reject) => {
     const launch = () => {
-      while (!failed && running < workers && next < total) {
+      while (!failed && running < inFlight && next < total) {
         const start = next;
         const end = Math.min(total, start + size);
         const index = chunks++;
