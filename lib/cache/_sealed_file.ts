@@ -7,50 +7,16 @@
  * @module
  */
 
-import { basename, dirname, join } from "node:path";
 import { createHash } from "node:crypto";
 import { deserialize, serialize } from "node:v8";
+import { writeFileAtomicSync } from "../report/_atomic_write.ts";
 
 const SUM_BYTES = 32;
 /** Marks a JSON body; a V8 serialization starts with 0xff. */
 const JSON_MARK = 0x7b;
 
-/** The file system calls the cache writes through; tests put a full disk here. */
-export const cacheFs = {
-  writeFileSync(path: string, data: Uint8Array): void {
-    Deno.writeFileSync(path, data);
-  },
-};
-
 function digest(data: Uint8Array): Uint8Array {
   return new Uint8Array(createHash("sha256").update(data).digest());
-}
-
-function tempPath(path: string): string {
-  const random = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
-  return join(dirname(path), `.${basename(path)}.${Deno.pid}-${random}.tmp`);
-}
-
-/**
- * Writes bytes atomically: a temporary file beside the target, renamed over it.
- *
- * @param path The file to (re)place.
- * @param data Its contents.
- * @throws The file system's error; the temporary file is removed.
- */
-export function writeAtomicSync(path: string, data: Uint8Array): void {
-  const temp = tempPath(path);
-  try {
-    cacheFs.writeFileSync(temp, data);
-    Deno.renameSync(temp, path);
-  } catch (error) {
-    try {
-      Deno.removeSync(temp);
-    } catch {
-      // It was never created.
-    }
-    throw error;
-  }
 }
 
 /**
@@ -66,7 +32,7 @@ export function writeSealedSync(path: string, value: unknown): number {
   const data = new Uint8Array(SUM_BYTES + body.length);
   data.set(digest(body), 0);
   data.set(body, SUM_BYTES);
-  writeAtomicSync(path, data);
+  writeFileAtomicSync(path, data);
   return data.length;
 }
 
@@ -110,7 +76,7 @@ export function writeSealedJsonSync(path: string, value: unknown): number {
   data.set(digest(body), 0);
   data[SUM_BYTES] = JSON_MARK;
   data.set(body, SUM_BYTES + 1);
-  writeAtomicSync(path, data);
+  writeFileAtomicSync(path, data);
   return data.length;
 }
 

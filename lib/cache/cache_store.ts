@@ -13,7 +13,8 @@
 import { dirname, join } from "node:path";
 import type { FoundFile } from "./_glob.ts";
 import { sha256 } from "./_hash.ts";
-import { readSealedSync, writeAtomicSync, writeSealedSync } from "./_sealed_file.ts";
+import { readSealedSync, writeSealedSync } from "./_sealed_file.ts";
+import { writeFileAtomicSync } from "../report/_atomic_write.ts";
 
 /** The default bound of a cache folder, in bytes: 1 GiB. */
 export const DEFAULT_CACHE_MAX: number = 1024 ** 3;
@@ -269,7 +270,7 @@ export class CacheStore {
         const sha = sha256(data);
         this.#index.stats[file.path] = [file.size, file.mtimeMs, file.ino, sha, Date.now()];
         const blob = join(this.dir, "blobs", sha);
-        if (!exists(blob)) writeAtomicSync(blob, data);
+        if (!exists(blob)) writeFileAtomicSync(blob, data);
         bytes += data.length;
         let mode: number | null = null;
         try {
@@ -387,7 +388,7 @@ function removeQuietly(path: string): void {
  */
 export function restoreFile(path: string, data: Uint8Array, mode: number | null): void {
   Deno.mkdirSync(dirname(path), { recursive: true });
-  writeAtomicSync(path, data);
+  writeFileAtomicSync(path, data);
   if (mode !== null) {
     try {
       Deno.chmodSync(path, mode & 0o7777);

@@ -43,9 +43,20 @@ export async function writeTextFileAtomic(path: string, text: string): Promise<v
  * @throws The file system's error; the temporary file is removed.
  */
 export function writeTextFileAtomicSync(path: string, text: string): void {
+  writeFileAtomicSync(path, new TextEncoder().encode(text));
+}
+
+/**
+ * Writes bytes atomically and synchronously.
+ *
+ * @param path The file to (re)place.
+ * @param data Its new contents.
+ * @throws The file system's error; the temporary file is removed.
+ */
+export function writeFileAtomicSync(path: string, data: Uint8Array): void {
   const temp = tempPath(path);
   try {
-    Deno.writeTextFileSync(temp, text);
+    Deno.writeFileSync(temp, data);
     Deno.renameSync(temp, path);
   } catch (error) {
     try {
