@@ -63,14 +63,7 @@ Deno.test("sh and $ stopped by fail-fast end the command's whole process tree, b
   assert.equal(dollar.status, "cancelled");
   const started = (await Deno.readTextFile(pids)).trim().split("\n").map(Number);
   assert.equal(started.length, 4, "the background sleeps of sh() and of $ started");
-  // SIGTERM reached the groups before spool exited; the kernel may take a
-  // moment to tear the processes down, so wait for that, bounded.
-  const deadline = Date.now() + 10_000;
-  let alive = started.filter(isRunning);
-  while (alive.length > 0 && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    alive = started.filter(isRunning);
-  }
+  const alive = await stillRunning(started);
   assert.deepEqual(alive, [], `processes left behind: ${alive.join(", ")}`);
 });
 
@@ -112,12 +105,7 @@ Deno.test("SIGTERM to spool ends a running command's whole process tree before s
   }
   const status = await child.status;
   assert.equal(status.code, 143, text);
-  const gone = Date.now() + 10_000;
-  let alive = started.filter(isRunning);
-  while (alive.length > 0 && Date.now() < gone) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    alive = started.filter(isRunning);
-  }
+  const alive = await stillRunning(started);
   assert.deepEqual(alive, [], `processes left behind: ${alive.join(", ")}`);
 });
 
@@ -137,14 +125,23 @@ Deno.test("sh at its timeout ends the command's whole process tree, and retries 
   assert.match(JSON.stringify(slow), /timed out after 3000 ms/);
   const started = (await Deno.readTextFile(pids)).trim().split("\n").map(Number);
   assert.ok(started.length >= 2, `the background sleeps started: ${started.join(", ")}`);
-  const deadline = Date.now() + 10_000;
-  let alive = started.filter(isRunning);
-  while (alive.length > 0 && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    alive = started.filter(isRunning);
-  }
+  const alive = await stillRunning(started);
   assert.deepEqual(alive, [], `processes left behind: ${alive.join(", ")}`);
 });
+
+/**
+ * The processes still running after a bounded wait: a signalled process may
+ * take the kernel a moment to tear down.
+ */
+async function stillRunning(pids: number[]): Promise<number[]> {
+  const deadline = Date.now() + 10_000;
+  let alive = pids.filter(isRunning);
+  while (alive.length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    alive = alive.filter(isRunning);
+  }
+  return alive;
+}
 
 /** Whether a process exists and is not a zombie waiting to be reaped. */
 function isRunning(pid: number): boolean {
@@ -248,11 +245,11 @@ Deno.test("service starts before its dependants, is ready on its port or output 
   assert.match(stderr, /^logged \| listening on 0$/m, "a service's output is its task's output");
   assert.equal((byName.after.result as { command: string }).command.includes("server.ts 0"), true);
   // Stopped when the run ended, before spool exited: the server process is gone.
-  const deadline = Date.now() + 10_000;
-  while (isRunning(pid) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  assert.equal(isRunning(pid), false, `the service's server (pid ${pid}) was left running`);
+  assert.deepEqual(
+    await stillRunning([pid]),
+    [],
+    `the service's server (pid ${pid}) was left running`,
+  );
 });
 
 Deno.test("service that exits fails: before it is ready, itself; after, its running dependants; both with its output tail", async () => {
