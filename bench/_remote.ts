@@ -24,6 +24,7 @@ import { parseArgs } from "node:util";
 import { run, type TaskSet } from "../mod.ts";
 import { NatsLane } from "../lib/remote/mod.ts";
 import { median } from "./_stats.ts";
+import { startNats } from "../tests/_nats_server.ts";
 
 /** One row: what was measured, the figure, its baseline and target. */
 export interface RemoteRow {
@@ -44,38 +45,6 @@ const MAX_HOLDS = 32;
 const PREFETCH = Number(Deno.env.get("PREFETCH") ?? 16);
 const MOD = new URL("../mod.ts", import.meta.url).href;
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
-
-async function startNats(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const store = await Deno.makeTempDir({ prefix: "spool-bench-nats-" });
-  const child = new Deno.Command("nats-server", {
-    args: ["-js", "-a", "127.0.0.1", "-p", "-1", "-sd", store],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let log = "";
-  let url: string | undefined;
-  while (url === undefined) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`nats-server did not start:\n${log}`);
-    log += value;
-    const port = log.match(/Listening for client connections on 127\.0\.0\.1:(\d+)/)?.[1];
-    if (port !== undefined && log.includes("Server is ready")) url = `nats://127.0.0.1:${port}`;
-  }
-  const draining = (async () => {
-    while (!(await reader.read()).done);
-  })().catch(() => {});
-  return {
-    url,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-      await draining;
-      await Deno.remove(store, { recursive: true });
-    },
-  };
-}
 
 interface Worker {
   stop(): Promise<void>;
@@ -280,7 +249,7 @@ export async function remoteRows(
       await Promise.all(started.map((worker) => worker.stop()));
     }
   } finally {
-    await nats.stop();
+    await nats[Symbol.asyncDispose]();
     await Deno.remove(dir, { recursive: true });
   }
   return rows;
