@@ -198,6 +198,67 @@ export function spool(
   return deno(["run", "--no-prompt", ...permissions, CLI, ...uncached(args)], options);
 }
 
+/** A spool process running in the background, its stderr collected as it comes. */
+export interface Background extends AsyncDisposable {
+  readonly pid: number;
+  /** Everything written to stderr so far. */
+  readonly stderr: string;
+  /** Resolves when the process has exited. */
+  readonly status: Promise<Deno.CommandStatus>;
+}
+
+/** Options for {@linkcode background}. */
+export interface BackgroundOptions {
+  /** Variables added to `NO_COLOR=1`. */
+  env?: Record<string, string>;
+  /** The module to run; `cli.ts` by default. */
+  script?: string;
+  /** How disposing stops the process; `SIGTERM` by default. */
+  stopSignal?: Deno.Signal;
+}
+
+/**
+ * Starts `deno run --no-prompt -A <script> <args>` (`--no-cache` added as
+ * {@linkcode uncached} says) in the repository's root, in the background.
+ *
+ * @param args The spool arguments.
+ * @param options Environment, script and how disposing stops it.
+ * @returns The running process; disposing stops it and waits for its exit.
+ */
+export function background(args: string[], options: BackgroundOptions = {}): Background {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", "-A", options.script ?? CLI, ...uncached(args)],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", ...options.env },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let stderr = "";
+  const reading = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (chunk) => void (stderr += chunk) }),
+  );
+  const status = child.status.then(async (status) => {
+    await reading;
+    return status;
+  });
+  return {
+    pid: child.pid,
+    get stderr() {
+      return stderr;
+    },
+    status,
+    async [Symbol.asyncDispose]() {
+      try {
+        child.kill(options.stopSignal ?? "SIGTERM");
+      } catch {
+        // It has exited.
+      }
+      await status;
+    },
+  };
+}
+
 /**
  * The last non-empty line of some output.
  *

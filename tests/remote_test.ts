@@ -1,7 +1,15 @@
 // spool over NATS JetStream, through the CLI as subprocesses: `spool run
 // --nats` with `spool worker` processes on a real nats-server.
 import assert from "node:assert/strict";
-import { CLI, fixture, lastLine, ROOT, spool, SUMMARY, tempDir, uncached } from "./_helpers.ts";
+import {
+  type Background,
+  background,
+  fixture,
+  lastLine,
+  spool,
+  SUMMARY,
+  tempDir,
+} from "./_helpers.ts";
 import { NATS_MISSING, startNats } from "./_nats_server.ts";
 import { NatsLink } from "../lib/remote/_nats.ts";
 
@@ -9,50 +17,9 @@ const TASKS = fixture("remote/tasks.ts");
 const CHANGED = fixture("remote/changed_tasks.ts");
 const CPU = Array.from({ length: 8 }, (_, i) => `work:${i}`);
 
-/** A spool process in the background, its stderr collected as it comes. */
-interface Background extends AsyncDisposable {
-  readonly pid: number;
-  readonly stderr: string;
-  readonly status: Promise<Deno.CommandStatus>;
-}
-
-function start(args: string[]): Background {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", "-A", CLI, ...uncached(args)],
-    cwd: ROOT,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let stderr = "";
-  const reading = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
-    new WritableStream({ write: (chunk) => void (stderr += chunk) }),
-  );
-  const status = child.status.then(async (status) => {
-    await reading;
-    return status;
-  });
-  return {
-    pid: child.pid,
-    get stderr() {
-      return stderr;
-    },
-    status,
-    async [Symbol.asyncDispose]() {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // It has exited.
-      }
-      await status;
-    },
-  };
-}
-
 /** A `spool worker`, started and ready for jobs. */
 async function worker(url: string, file: string, ...flags: string[]): Promise<Background> {
-  const process = start(["-f", file, "worker", "--nats", url, ...flags]);
+  const process = background(["-f", file, "worker", "--nats", url, ...flags]);
   await until("the worker to be ready", () => process.stderr.includes("waiting for jobs"));
   return process;
 }
@@ -130,7 +97,7 @@ Deno.test({
     await using dir = await tempDir();
     const reportFile = `${dir.path}/report.json`;
     await using doomed = await worker(nats.url, TASKS, "-w", "1", "--ack-wait", "1s");
-    await using run = start([
+    await using run = background([
       "-f",
       TASKS,
       "run",
@@ -221,7 +188,7 @@ Deno.test({
     await using dir = await tempDir();
     const reportFile = `${dir.path}/report.json`;
     await using busy = await worker(nats.url, TASKS, "-w", "1");
-    await using run = start([
+    await using run = background([
       "-f",
       TASKS,
       "run",

@@ -1,49 +1,19 @@
 import assert from "node:assert/strict";
-import { CLI, fixture, lastLine, ROOT, SUMMARY, tempDir, uncached } from "./_helpers.ts";
+import {
+  type Background,
+  background,
+  CLI,
+  fixture,
+  lastLine,
+  SUMMARY,
+  tempDir,
+} from "./_helpers.ts";
 
 const TASKS = fixture("failure/signal_tasks.ts");
 
-/** A spool process running in the background, its stderr collected as it comes. */
-interface Running extends AsyncDisposable {
-  readonly pid: number;
-  /** Everything written to stderr so far. */
-  readonly stderr: string;
-  /** Resolves when the process has exited. */
-  readonly status: Promise<Deno.CommandStatus>;
-}
-
-function start(args: string[], log: string, script = CLI): Running {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", "-A", script, ...uncached(args)],
-    cwd: ROOT,
-    env: { NO_COLOR: "1", SPOOL_TEST_LOG: log },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let stderr = "";
-  const reading = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
-    new WritableStream({ write: (chunk) => void (stderr += chunk) }),
-  );
-  const status = child.status.then(async (status) => {
-    await reading;
-    return status;
-  });
-  return {
-    pid: child.pid,
-    get stderr() {
-      return stderr;
-    },
-    status,
-    async [Symbol.asyncDispose]() {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // It has exited.
-      }
-      await status;
-    },
-  };
+/** spool in the background, logging to `log`; disposing kills it (SIGKILL). */
+function start(args: string[], log: string, script = CLI): Background {
+  return background(args, { env: { SPOOL_TEST_LOG: log }, script, stopSignal: "SIGKILL" });
 }
 
 /** Waits until `check` holds, polling; fails after `ms`. */
