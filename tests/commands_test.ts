@@ -181,11 +181,15 @@ Deno.test("$ in an io task runs a command bound to the task: captured, printed, 
   const { code, stdout, stderr } = await spool(
     ["run", "-f", fixture("commands/dollar.ts"), "--keep-going", "--report", "json"],
     GRANTS,
+    { env: { SPOOL_SECRET: "hunter2" } },
   );
   assert.equal(code, 1, stderr);
   const byName = tasks(stdout);
   assert.equal(byName.captured.result, "a.txt\nb.txt", "text() is stdout, trimmed");
   assert.equal(byName.printed.result, 0);
+  assert.equal(byName.envHidden.result, "v=", "an undeclared variable is not expanded");
+  assert.equal(byName.envInherited.result, "v=", "nor inherited by a program");
+  assert.equal(byName.envDeclared.result, "v=hunter2", "a declared one is");
   assert.match(
     stderr,
     /^printed \| a\.txt$/m,

@@ -10,6 +10,9 @@
  * @module
  */
 
+// First: the environment is narrowed before dax (which reads it as it
+// loads) or anything else is evaluated.
+import "./_shell_env.ts";
 import { $ } from "./_dax.ts";
 import type { ShellConfig } from "./_shell_process.ts";
 

@@ -17,6 +17,8 @@ export interface ShellConfig {
   command: string;
   /** The working directory. */
   cwd: string;
+  /** The only environment variables the command may see; all when absent. */
+  env?: string[];
 }
 
 /** How a command ran. */
@@ -45,6 +47,8 @@ export interface ShellOptions {
   keepStdout: boolean;
   /** Between SIGTERM and SIGKILL, in ms. */
   graceMs: number;
+  /** The only environment variables the command may see; all when absent. */
+  env?: string[];
 }
 
 /** How many lines of stderr a failure message quotes. */
@@ -61,7 +65,11 @@ const SHELL_ERROR = "spool-shell: ";
  */
 export async function runShell(command: string, options: ShellOptions): Promise<ShellOutcome> {
   options.signal.throwIfAborted();
-  const config: ShellConfig = { command, cwd: options.cwd };
+  const config: ShellConfig = {
+    command,
+    cwd: options.cwd,
+    ...(options.env === undefined ? {} : { env: options.env }),
+  };
   const child = new Deno.Command(denoExecutable() ?? Deno.execPath(), {
     args: ["run", ...shellFlags(options.permissions), SHELL_MAIN, JSON.stringify(config)],
     cwd: options.cwd,

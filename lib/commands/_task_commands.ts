@@ -41,9 +41,12 @@ export async function runTaskCommand(
     ? new URL(".", options.module)
     : new URL(`file://${Deno.cwd().replace(/\/?$/, "/")}`);
   const cwd = decodeURIComponent(new URL(request.cwd ?? ".", base).pathname);
+  const declared = options.permissions.env;
   const outcome = await runShell(request.command, {
     cwd,
     permissions: options.permissions,
+    // What the task's own code may read, and PATH to find its programs.
+    ...(declared === true ? {} : { env: ["PATH", ...(Array.isArray(declared) ? declared : [])] }),
     signal: options.signal ?? new AbortController().signal,
     graceMs: GRACE_MS,
     keepStdout: true,
