@@ -62,6 +62,16 @@ Deno.test("a cycle of causes stops a few levels deep instead of looping", () => 
   assert.ok(depth > 2 && depth < 20, `depth ${depth}`);
 });
 
+Deno.test("a Deno.errors error crosses as its own class", () => {
+  for (const [name, Class] of Object.entries(Deno.errors)) {
+    const copy = crossed(new Class("it failed"));
+    assert.ok(copy instanceof Class, name);
+    assert.equal(copy.constructor, Class, name);
+    assert.equal(copy.name, name);
+    assert.equal(copy.message, "it failed");
+  }
+});
+
 Deno.test("a custom error class crosses as its built-in ancestor with its name, message and code", () => {
   class ParseError extends SyntaxError {
     code = "E_PARSE";
@@ -87,6 +97,7 @@ Deno.test("instanceof is the same for errors from the io and the cpu executor", 
     ["AbortError", DOMException, "AbortError"],
     ["aggregate", AggregateError, "AggregateError"],
     ["custom", SyntaxError, "ParseError"],
+    ["NotFound", Deno.errors.NotFound, "NotFound"],
   ];
   for (const [kind, Class, name] of cases) {
     for (const [flavour, pool, fn] of [["io", io, local], ["cpu", cpu, throwKind]] as const) {

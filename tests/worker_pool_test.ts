@@ -38,6 +38,10 @@ Deno.test("WorkerPool fails a throwing cpu task with its own error, message and 
     () => assert.fail("the task should fail"),
     (error: Error) => error,
   );
+  assert.ok(
+    error instanceof RangeError,
+    "the error keeps its class, as it would on the main thread",
+  );
   assert.equal(error.name, "RangeError");
   assert.equal(error.message, "boom from a worker");
   assert.match(error.stack!, /^RangeError: boom from a worker/);

@@ -17,7 +17,7 @@ export interface SerializedError {
   stack?: string;
   /**
    * The nearest built-in class it is an instance of (`"RangeError"`,
-   * `"DOMException"`, ...), rebuilt on the main side so that `instanceof`
+   * `"DOMException"`, `"Deno.errors.NotFound"`, ...), rebuilt on the main side so that `instanceof`
    * holds. Absent from older senders: then a plain `Error`.
    */
   type?: string;
@@ -244,7 +244,7 @@ export function deserializeError(data: SerializedError): Error {
   } else if (data.type === "AggregateError") {
     error = new AggregateError(errors, data.message);
   } else {
-    const Class = BUILT_IN_ERRORS.find(([name]) => name === data.type)?.[1] ?? Error;
+    const Class = builtInErrors().find(([name]) => name === data.type)?.[1] ?? Error;
     error = new Class(data.message);
   }
   if (error.name !== data.name) {
@@ -290,6 +290,23 @@ const BUILT_IN_ERRORS: readonly (readonly [string, ErrorConstructor])[] = [
   ["URIError", URIError],
 ];
 
+let withDenoErrors: readonly (readonly [string, ErrorConstructor])[] | undefined;
+
+/**
+ * {@linkcode BUILT_IN_ERRORS} and, where the `Deno` namespace exists, every
+ * class of `Deno.errors` (`NotFound`, `PermissionDenied`, `NotCapable`...),
+ * which code checks with `instanceof` as often as the standard ones. They
+ * extend `Error` directly, so they come first.
+ */
+function builtInErrors(): readonly (readonly [string, ErrorConstructor])[] {
+  if (withDenoErrors !== undefined) return withDenoErrors;
+  const errors = typeof Deno === "object" && typeof Deno.errors === "object" ? Deno.errors : {};
+  const deno = Object.entries(errors)
+    .filter(([, Class]) => typeof Class === "function")
+    .map(([name, Class]) => [`Deno.errors.${name}`, Class as ErrorConstructor] as const);
+  return withDenoErrors = [...deno, ...BUILT_IN_ERRORS];
+}
+
 /** How deep causes and aggregated errors are followed: a cycle or a long chain stops here. */
 const MAX_ERROR_DEPTH = 8;
 
@@ -327,7 +344,7 @@ function serializeErrorAt(error: unknown, depth: number): SerializedError {
 function builtInType(error: Error): string {
   if (typeof DOMException === "function" && error instanceof DOMException) return "DOMException";
   if (error instanceof AggregateError) return "AggregateError";
-  for (const [name, Class] of BUILT_IN_ERRORS) if (error instanceof Class) return name;
+  for (const [name, Class] of builtInErrors()) if (error instanceof Class) return name;
   return "Error";
 }
 
