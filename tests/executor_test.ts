@@ -10,6 +10,7 @@ import {
   moduleFunction,
 } from "../mod.ts";
 import type * as math from "./fixtures/executor/math.ts";
+import type * as setup from "./fixtures/executor/setup.ts";
 
 const MATH = import.meta.resolve("./fixtures/executor/math.ts");
 const square = moduleFunction<typeof math.square>(MATH, "square");
@@ -541,7 +542,7 @@ Deno.test("IoExecutor runs each queued call in the async context of the code tha
   );
 });
 
-Deno.test("a script that never shuts its cpu executor down still exits after its last line", async () => {
+Deno.test("a script that never shuts its cpu or io executor down still exits after its last line", async () => {
   const script = new URL("./fixtures/executor/no_shutdown.ts", import.meta.url).pathname;
   const start = performance.now();
   const output = await new Deno.Command(Deno.execPath(), {
@@ -552,8 +553,26 @@ Deno.test("a script that never shuts its cpu executor down still exits after its
     signal: AbortSignal.timeout(20_000),
   }).output();
   assert.equal(output.code, 0);
-  assert.equal(new TextDecoder().decode(output.stdout).trim(), "[1,4,9]");
+  assert.equal(new TextDecoder().decode(output.stdout).trim(), "[1,4,9,16]");
   assert.ok(performance.now() - start < 20_000);
+});
+
+Deno.test("a cpu worker runs its module's top level once, before its first call, as Python's initializer", async () => {
+  const useResource = moduleFunction<typeof setup.useResource>(
+    import.meta.resolve("./fixtures/executor/setup.ts"),
+    "useResource",
+  );
+  await using pool = new CpuExecutor({ maxWorkers: 2 });
+  const seen = await Promise.all(Array.from({ length: 8 }, () => pool.submit(useResource)));
+  assert.ok(seen.every((s) => s.setupRuns === 1), "set-up ran once in each worker");
+  const workers = new Map<string, number>();
+  for (const { id, calls } of seen) workers.set(id, Math.max(workers.get(id) ?? 0, calls));
+  assert.ok(workers.size >= 1 && workers.size <= 2, `${workers.size} workers`);
+  assert.equal(
+    [...workers.values()].reduce((a, b) => a + b, 0),
+    8,
+    "every call used the resource its worker set up",
+  );
 });
 
 Deno.test("a cpu executor's idle workers end after idleTimeout and the next call starts new ones", async () => {
@@ -611,6 +630,7 @@ Deno.test("a call waiting in a busy worker's inbox runs elsewhere when that work
   const waiting = pool.submit(square, 7);
   await new Promise((resolve) => setTimeout(resolve, 10));
   assert.equal(waiting.state, "running");
+  assert.equal(waiting.cancel(), false, "as Python, a call sent to a worker cannot be cancelled");
   controller.abort(new Error("took too long"));
   await assert.rejects(stuck, { message: "took too long" });
   assert.equal(await waiting, 49);

@@ -68,6 +68,15 @@ Deno.test("asCompleted takes futures of different result types and steps are fut
   assert.deepEqual(values.sort(), [1, "x"]);
   const typed: Future<unknown>[] = futures;
   assert.equal(typed.length, 2);
+  // The issue's own line: an inline list of futures of two result types
+  // (deno check failed here while Future<T> was invariant).
+  const inline = asCompleted([pool.submit(() => 1), pool.submit(() => "x")]);
+  const results = await Array.fromAsync(inline, ({ future }) => future.result());
+  assert.deepEqual(results.sort(), [1, "x"]);
+  const { done } = await wait([pool.submit(() => 1), pool.submit(() => "x")]);
+  assert.equal(done.size, 2);
+  const wider: Future<number | string> = pool.submit(() => 1);
+  assert.equal(await wider, 1);
 });
 
 Deno.test("wait returns at the first completed future with the others not done", async () => {
@@ -97,6 +106,19 @@ Deno.test("wait with firstException returns at the first failure, and at the end
   const all = await wait([a, c], { returnWhen: "firstException" });
   assert.equal(all.done.size, 2);
   assert.equal(all.notDone.size, 0);
+});
+
+Deno.test("wait with firstException does not take a cancelled future for a failure", async () => {
+  await using pool = new IoExecutor({ maxWorkers: 1 });
+  const gate = deferred();
+  const running = pool.submit(() => gate.promise);
+  const queued = pool.submit(() => 1);
+  const waiting = wait([running, queued], { returnWhen: "firstException" });
+  assert.equal(queued.cancel(), true);
+  gate.resolve();
+  const { done, notDone } = await waiting;
+  assert.deepEqual([...done], [running, queued], "it waited for the running call too");
+  assert.equal(notDone.size, 0);
 });
 
 Deno.test("wait returns the sets as they stand when its signal aborts, as Python's timeout", async () => {
@@ -165,4 +187,30 @@ Deno.test("addDoneCallback runs as the future settles, and at once when it is al
   future.addDoneCallback(() => calls.push("late"));
   assert.equal(calls.join(", "), "first fulfilled, second, late");
   await tick();
+});
+
+Deno.test("a done callback that throws is reported as an uncaught error, and the others still run", async () => {
+  await using pool = new IoExecutor();
+  // Unhandled, a reported error ends the process as an event listener's would;
+  // a program that wants Python's "log and go on" handles the "error" event.
+  const reported: unknown[] = [];
+  const onError = (event: ErrorEvent) => {
+    event.preventDefault();
+    reported.push(event.error);
+  };
+  globalThis.addEventListener("error", onError);
+  try {
+    const future = pool.submit(() => 1);
+    const calls: string[] = [];
+    future.addDoneCallback(() => {
+      throw new Error("callback broke");
+    });
+    future.addDoneCallback(() => calls.push("second"));
+    assert.equal(await future, 1);
+    assert.deepEqual(calls, ["second"]);
+    assert.equal(reported.length, 1);
+    assert.equal((reported[0] as Error).message, "callback broke");
+  } finally {
+    globalThis.removeEventListener("error", onError);
+  }
 });
