@@ -524,6 +524,23 @@ Deno.test("a map created before shutdown and read afterwards throws an error tha
   }
 });
 
+Deno.test("a map read after shutdown yields what it had submitted, in order, then throws", async () => {
+  for (const kind of ["io", "cpu"] as const) {
+    const pool = executor(kind, { maxWorkers: 1 });
+    const steps = pool.map(square, [1, 2, 3, 4, 5, 6], { bufferSize: 2 })[Symbol.asyncIterator]();
+    const results = [(await steps.next()).value];
+    await pool.shutdown({ wait: false });
+    const rest = (async () => {
+      for (let step = await steps.next(); !step.done; step = await steps.next()) {
+        results.push(step.value);
+      }
+    })();
+    await assert.rejects(rest, { message: /^Cannot continue the map/ }, kind);
+    assert.ok(results.length >= 2 && results.length < 6, `${kind}: ${results}`);
+    assert.deepEqual(results, [1, 4, 9, 16, 25].slice(0, results.length), kind);
+  }
+});
+
 Deno.test("IoExecutor runs each queued call in the async context of the code that submitted it", async () => {
   const store = new AsyncLocalStorage<string>();
   await using pool = new IoExecutor({ maxWorkers: 2 });
