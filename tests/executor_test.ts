@@ -592,6 +592,34 @@ Deno.test("a cpu worker runs its module's top level once, before its first call,
   );
 });
 
+Deno.test("maxTasksPerWorker retires a worker after that many calls, as Python's max_tasks_per_child", async () => {
+  await using pool = new CpuExecutor({ maxWorkers: 1, maxTasksPerWorker: 2 });
+  const one = [];
+  for (let i = 0; i < 5; i++) one.push(await pool.submit(realmId));
+  assert.equal(new Set(one).size, 3, "five calls one at a time: three realms");
+  assert.equal(one[0], one[1]);
+  assert.equal(one[2], one[3]);
+  assert.notEqual(one[1], one[2]);
+  assert.notEqual(one[3], one[4]);
+  // All at once, with calls sent ahead to the busy worker: none serves more than two.
+  const realms = await Promise.all(Array.from({ length: 7 }, () => pool.submit(realmId)));
+  const counts = Map.groupBy(realms, (id) => id);
+  assert.ok([...counts.values()].every((calls) => calls.length <= 2), JSON.stringify(realms));
+  assert.ok(counts.size >= 4);
+  // A map chunk counts as one call.
+  assert.deepEqual(await Array.fromAsync(pool.map(square, [1, 2, 3, 4, 5], { chunkSize: 2 })), [
+    1,
+    4,
+    9,
+    16,
+    25,
+  ]);
+  assert.throws(
+    () => new CpuExecutor({ maxTasksPerWorker: 0 }),
+    /Cannot create cpu executor as 'maxTasksPerWorker' must be a positive integer: current value is 0/,
+  );
+});
+
 Deno.test("a cpu executor's idle workers end after idleTimeout and the next call starts new ones", async () => {
   await using pool = new CpuExecutor({ maxWorkers: 1, idleTimeout: 0 });
   const first = await pool.submit(realmId);

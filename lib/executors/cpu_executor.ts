@@ -50,6 +50,13 @@ export interface CpuExecutorOptions {
    * Default 500, minimum 0.
    */
   idleTimeout?: number;
+  /**
+   * Retire a worker after this many calls (a map chunk counts as one) and
+   * start a fresh one in its place, as Python's `max_tasks_per_child`: for
+   * modules that leak or keep state between calls. `1` gives every call a
+   * new worker. Default `Infinity`, minimum 1.
+   */
+  maxTasksPerWorker?: number;
 }
 
 /**
@@ -122,8 +129,8 @@ export class CpuExecutor implements Executor {
   /**
    * Makes the executor; workers start on demand.
    *
-   * @param options `maxWorkers`, `permissions`, `idleTimeout`.
-   * @throws {RangeError} When `maxWorkers` is not a positive integer, or
+   * @param options `maxWorkers`, `permissions`, `idleTimeout`, `maxTasksPerWorker`.
+   * @throws {RangeError} When `maxWorkers` or `maxTasksPerWorker` is not a positive integer, or
    * `idleTimeout` is negative.
    * @throws {TypeError} When `permissions` is not a valid declaration.
    * @throws {PermissionError} When `permissions` exceed what the process holds.
@@ -144,7 +151,16 @@ export class CpuExecutor implements Executor {
     }
     // In-process workers: a SharedArrayBuffer is shared with them, and
     // `transfer` moves buffers, as with Python's pool and Piscina.
-    const pool = new WorkerPool(undefined, { size: this.#size, isolation: "worker", idleTimeout });
+    const maxTasksPerWorker = options.maxTasksPerWorker ?? Infinity;
+    if (maxTasksPerWorker !== Infinity) {
+      positiveInteger("maxTasksPerWorker", maxTasksPerWorker, "create cpu executor");
+    }
+    const pool = new WorkerPool(undefined, {
+      size: this.#size,
+      isolation: "worker",
+      idleTimeout,
+      maxTasksPerWorker,
+    });
     this.#pool = pool;
     this.#permissions = permissions;
     this.#core = new ExecutorCore("cpu executor", () => pool.close());

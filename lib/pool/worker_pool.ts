@@ -683,7 +683,9 @@ export class WorkerPool {
         // busy worker of its module, which then starts it without a round trip.
         const busy = job.call === undefined
           ? undefined
-          : this.#slots.find((s) => s.ready && s.key === job.key && s.jobs.size === 1);
+          : this.#slots.find((s) =>
+            s.ready && s.key === job.key && s.jobs.size === 1 && s.served + 1 < this.#maxTasks
+          );
         if (busy === undefined) return;
         this.#queue.shift();
         if (!this.#claim(job)) continue;
@@ -896,6 +898,14 @@ export class WorkerPool {
                 error: { reason: deserializeError(message.error) },
               },
             );
+          }
+          if (++host.served >= this.#maxTasks) {
+            // Retired, as Python's max_tasks_per_child: a call sent ahead
+            // goes back to the queue and runs in the fresh realm.
+            const ahead = [...host.jobs.values()];
+            host.jobs.clear();
+            this.#recycle(host);
+            this.#requeue(ahead);
           }
           this.#pump();
           return;
