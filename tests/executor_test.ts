@@ -461,6 +461,20 @@ Deno.test("shutdown's signal stops the wait and cancels calls still running", as
   await assert.rejects(queued, { message: "give up" });
 });
 
+Deno.test("shutdown with an aborted signal ends every call at once, as Python's terminate_workers", async () => {
+  const pool = new CpuExecutor({ maxWorkers: 1 });
+  const g = gate();
+  const stuck = pool.submit(hold, g);
+  await running(g);
+  const queued = pool.submit(square, 1);
+  const reason = new Error("terminate");
+  await assert.rejects(pool.shutdown({ signal: AbortSignal.abort(reason) }), reason);
+  await assert.rejects(stuck, reason);
+  await assert.rejects(queued, reason);
+  assert.deepEqual([stuck.state, queued.state], ["cancelled", "cancelled"]);
+  assert.equal(pool.activeCount + pool.pendingCount, 0);
+});
+
 Deno.test("the same code runs on the event loop or on workers by one word", async () => {
   for (const kind of ["io", "cpu"] as const) {
     await using pool = executor(kind, { maxWorkers: 2 });

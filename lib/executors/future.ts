@@ -171,6 +171,21 @@ export class Future<T> implements PromiseLike<T> {
    * @returns The error, or `undefined`.
    * @throws A {@linkcode CancelledError} when the future was cancelled (as
    * Python raises `CancelledError`), or the signal's reason.
+   *
+   * @example Look at a failure without a try block
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { IoExecutor } from "@spool/spool";
+   *
+   * await using pool = new IoExecutor();
+   * const failing = pool.submit((n: number) => {
+   *   if (n < 0) throw new RangeError(`negative: ${n}`);
+   *   return Math.sqrt(n);
+   * }, -1);
+   * const error = await failing.exception();
+   * assert.ok(error instanceof RangeError);
+   * assert.equal(await pool.submit(Math.sqrt, 4).exception(), undefined);
+   * ```
    */
   exception(options: { signal?: AbortSignal } = {}): Promise<unknown> {
     const error = this.#promise.then(
@@ -188,9 +203,26 @@ export class Future<T> implements PromiseLike<T> {
    * `add_done_callback`: synchronously, as it settles, or at once when it is
    * already done. Callbacks run in the order they were added. One that
    * throws does not stop the others; its error is reported as an uncaught
-   * error (`reportError`), as an event listener's would be.
+   * error (`reportError`), as an event listener's would be: unless a
+   * `globalThis` `"error"` listener calls `preventDefault()`, that ends the
+   * process (Python logs it and goes on).
    *
    * @param callback Called with this future.
+   *
+   * @example Count finished calls as they finish
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { IoExecutor } from "@spool/spool";
+   *
+   * await using pool = new IoExecutor();
+   * const finished: string[] = [];
+   * const futures = [1, 2, 3].map((n) => pool.submit((x: number) => x * 10, n));
+   * for (const future of futures) {
+   *   future.addDoneCallback((done) => finished.push(done.state));
+   * }
+   * await Promise.all(futures);
+   * assert.deepEqual(finished, ["fulfilled", "fulfilled", "fulfilled"]);
+   * ```
    */
   addDoneCallback(callback: (future: this) => void): void {
     if (this.done) {
