@@ -26,6 +26,30 @@ Deno.test("Trivial io tasks at concurrency 1 report spans that do not overlap", 
   }
 });
 
+Deno.test("Synchronous io bodies started together report spans that do not overlap, as they ran", async () => {
+  // Thousands of ready tasks start in slices of the event loop; a body that
+  // returns a plain value settles, as a promise, only after the slice. Its
+  // time is the time it ran: one thread runs one body at a time, so the
+  // spans cannot overlap, and their sum cannot exceed the wall.
+  const count = 5000;
+  const specs: Record<string, TaskDefinition<unknown, never>> = {};
+  for (let i = 0; i < count; i++) specs[`t${i}`] = io({ trusted: true, run: () => i });
+  const report = await run(defineTasks(specs), { concurrency: count });
+  assert(report.ok);
+  const spans = report.tasks
+    .map(({ name, startMs, endMs }) => ({ name, startMs: startMs!, endMs: endMs! }))
+    .sort((a, b) => a.startMs - b.startMs);
+  for (let i = 1; i < spans.length; i++) {
+    const [previous, next] = [spans[i - 1], spans[i]];
+    assert(
+      next.startMs >= previous.endMs,
+      `"${next.name}" started at ${next.startMs} ms, before "${previous.name}" ended at ${previous.endMs} ms`,
+    );
+  }
+  assert(report.busyMs <= report.wallMs, `${report.busyMs} ms of task time in ${report.wallMs} ms`);
+  assert(report.speedup <= 1, `speedup ${report.speedup}`);
+});
+
 Deno.test("Many io tasks waiting at once report the time they waited, not the loop's bookkeeping of the others", async () => {
   // 10,000 timers firing together: the runner's bookkeeping of each task's
   // end runs while the others wait to be told. The baseline is what each task
