@@ -13,9 +13,9 @@
  *
  * A contender's time is its own wall: for `run()`, p-limit and the bare DAG
  * from the first call to the last task settled, the task set already
- * defined; for the CLI, the run's `wallMs` from its report (`--report-file`),
- * which is what its summary prints. The CLI's whole process (start-up, task
- * file import, report written) is given beside it.
+ * defined; for the CLI, the wall its summary line prints (from the run's
+ * start to its end). The CLI's whole process (start-up, task file import,
+ * output) is given beside it.
  *
  * @module
  */
@@ -156,26 +156,23 @@ async function sample(
     return { ms: took, processMs, rssMb };
   }
   // The CLI as a user runs it, output piped (the plain reporter, a line per
-  // start and end), the report written for its wall time.
-  const reportFile = `${dir}/report.json`;
+  // start and end); its wall is the one its summary line prints.
   const rssFile = `${dir}/rss.txt`;
   const spool = [Deno.execPath(), "run", "-A", CLI, "run", "--file", file, "--no-cache"];
   if (shape === "waits") spool.push("-c", String(count));
-  spool.push("--report-file", reportFile);
   const [program, ...args] = hasTime
     ? ["/usr/bin/time", "-f", "%M", "-o", rssFile, ...spool]
     : spool;
   const output = await new Deno.Command(program, { args, stdout: "piped", stderr: "piped" })
     .output();
   const processMs = performance.now() - start;
-  if (!output.success) {
-    throw new Error(
-      `The ${shape} figure (CLI) failed: ${new TextDecoder().decode(output.stderr).slice(-500)}`,
-    );
+  const stderr = new TextDecoder().decode(output.stderr);
+  const wall = /ok in ([\d.]+) (ms|s) wall/.exec(stderr);
+  if (!output.success || wall === null) {
+    throw new Error(`The ${shape} figure (CLI) failed: ${stderr.slice(-500)}`);
   }
-  const report = JSON.parse(await Deno.readTextFile(reportFile));
   const rssMb = hasTime ? Number(await Deno.readTextFile(rssFile)) / 1024 : Number.NaN;
-  return { ms: report.wallMs, processMs, rssMb };
+  return { ms: Number(wall[1]) * (wall[2] === "s" ? 1000 : 1), processMs, rssMb };
 }
 
 /**
