@@ -50,6 +50,32 @@ Deno.test("Synchronous io bodies started together report spans that do not overl
   assert(report.speedup <= 1, `speedup ${report.speedup}`);
 });
 
+Deno.test("A reporter's work on a task's start is not counted in the task's time", async () => {
+  // The CLI's reporters format and buffer a line per start: spool's time,
+  // not the task's.
+  const count = 1000;
+  const reporterMs = 0.2;
+  const specs: Record<string, TaskDefinition<unknown, never>> = {};
+  for (let i = 0; i < count; i++) specs[`t${i}`] = io({ trusted: true, run: () => i });
+  const report = await run(defineTasks(specs), {
+    concurrency: count,
+    reporter: {
+      taskStart() {
+        const until = performance.now() + reporterMs;
+        while (performance.now() < until) { /* a slow reporter */ }
+      },
+      taskOutput() {},
+    },
+  });
+  assert(report.ok);
+  assert(
+    report.busyMs < 0.25 * count * reporterMs,
+    `${count} trivial tasks reported ${report.busyMs} ms of task time beside ${
+      count * reporterMs
+    } ms spent in the reporter`,
+  );
+});
+
 Deno.test("Many io tasks waiting at once report the time they waited, not the loop's bookkeeping of the others", async () => {
   // 10,000 timers firing together: the runner's bookkeeping of each task's
   // end runs while the others wait to be told. The baseline is what each task

@@ -391,9 +391,14 @@ export class Execution {
     const ended = () => {
       endMs ??= this.#now();
     };
+    // A body on this thread begins once its start is reported and its
+    // context built: that bookkeeping is spool's, not the task's time.
+    const begins = () => {
+      startMs = this.#now();
+    };
     let running: Promise<unknown>;
     try {
-      running = this.#body(task, deps, deadline.signal, started, work, ended);
+      running = this.#body(task, deps, deadline.signal, started, work, { begins, ended });
     } catch (error) {
       running = Promise.reject(error);
     }
@@ -443,7 +448,7 @@ export class Execution {
     signal: AbortSignal,
     started: (worker?: number) => void,
     work: ShardWork | undefined,
-    ended: () => void,
+    span: { begins: () => void; ended: () => void },
   ): Promise<unknown> {
     const { args } = this.#options;
     const onFault = (error: Error) => this.#lateFault(task, error);
@@ -464,11 +469,13 @@ export class Execution {
       }
       started();
       const body = async () => {
+        const context = { name: task.name, signal, deps, args, $: this.#shell(task, signal) };
         let out: unknown;
+        span.begins();
         try {
-          out = task.run({ name: task.name, signal, deps, args, $: this.#shell(task, signal) });
+          out = task.run(context);
         } finally {
-          if (!isThenable(out)) ended();
+          if (!isThenable(out)) span.ended();
         }
         return await out;
       };
