@@ -10,6 +10,7 @@
  *     deno task bench --only remote    # spool over NATS (nats-server on PATH)
  *     deno task bench --only cache     # incremental runs against make and deno task
  *     deno task bench --only commands  # what a command task (sh) costs
+ *     deno task bench --only runner    # the runner's cost per io task: CLI and run() against floors
  *
  * Peers: Piscina on Node (installed from npm into a temporary folder for the
  * run) and Python's `concurrent.futures.ProcessPoolExecutor`, with the same
@@ -30,6 +31,7 @@ import { startSpool } from "./_spool.ts";
 import { median } from "./_stats.ts";
 import { cacheRows, formatCacheRows } from "./_cache.ts";
 import { formatSandboxRows, type SandboxRow, sandboxRows } from "./_sandbox.ts";
+import { formatRunnerRows, type RunnerRow, runnerRows } from "./_runner.ts";
 import { commandRows, formatCommandRows } from "./_commands.ts";
 import { LONG_TASKS } from "./_tasks.ts";
 import { formatRemoteRows, remoteRows } from "./_remote.ts";
@@ -118,6 +120,16 @@ if (flags.only === "sandbox") {
       flags.json,
       JSON.stringify({ workers, quick, sandbox }, null, 2) + "\n",
     );
+  }
+  Deno.exit(0);
+}
+// --only runner: the runner's own cost per io task, CLI and run(), no peers to start.
+if (flags.only === "runner") {
+  log("running the runner's cost: trusted io tasks through the CLI and run(), against floors...");
+  const runner = await runnerRows({ quick, repeat: sizes.repeat }, log);
+  console.log(formatRunnerRows(runner));
+  if (flags.json !== undefined) {
+    await Deno.writeTextFile(flags.json, JSON.stringify({ quick, runner }, null, 2) + "\n");
   }
   Deno.exit(0);
 }
@@ -534,6 +546,15 @@ if (everything) {
   console.log(`\n${formatSandboxRows(sandbox)}`);
 }
 
+// The runner's own cost per io task (bench/_runner.ts): CLI and run()
+// against p-limit and a bare promise DAG, taking turns.
+let runner: RunnerRow[] | undefined;
+if (everything) {
+  log("running the runner's cost: trusted io tasks through the CLI and run(), against floors...");
+  runner = await runnerRows({ quick, repeat: sizes.repeat }, log);
+  console.log(`\n${formatRunnerRows(runner)}`);
+}
+
 if (flags.json !== undefined) {
   const figures = {
     workers,
@@ -552,6 +573,7 @@ if (flags.json !== undefined) {
     },
     rows,
     sandbox,
+    runner,
   };
   await Deno.writeTextFile(flags.json, JSON.stringify(figures, null, 2) + "\n");
   log(`figures written to ${flags.json}`);

@@ -385,16 +385,24 @@ export class Execution {
     };
     // Its end is when the body settles, before anything else the loop does
     // after it (an io slot passing to the next task, this attempt's own
-    // bookkeeping).
+    // bookkeeping). A body on this thread that returned without a promise
+    // ended then: its settling is seen only once the tasks started after it
+    // in the same slice have started, which is not its time.
+    const ended = () => {
+      endMs ??= this.#now();
+    };
+    // A body on this thread begins once its start is reported and its
+    // context built: that bookkeeping is spool's, not the task's time.
+    const begins = () => {
+      startMs = this.#now();
+    };
     let running: Promise<unknown>;
     try {
-      running = this.#body(task, deps, deadline.signal, started, work);
+      running = this.#body(task, deps, deadline.signal, started, work, { begins, ended });
     } catch (error) {
       running = Promise.reject(error);
     }
-    const body = running.finally(() => {
-      endMs = this.#now();
-    });
+    const body = running.finally(ended);
     const attempt = (async (): Promise<Attempt | undefined> => {
       try {
         const value = await settleWithin(body, deadline.signal, ABORT_GRACE_MS);
@@ -440,6 +448,7 @@ export class Execution {
     signal: AbortSignal,
     started: (worker?: number) => void,
     work: ShardWork | undefined,
+    span: { begins: () => void; ended: () => void },
   ): Promise<unknown> {
     const { args } = this.#options;
     const onFault = (error: Error) => this.#lateFault(task, error);
@@ -459,8 +468,17 @@ export class Execution {
         }).then((result) => result.value);
       }
       started();
-      const body = async () =>
-        await task.run({ name: task.name, signal, deps, args, $: this.#shell(task, signal) });
+      const body = async () => {
+        const context = { name: task.name, signal, deps, args, $: this.#shell(task, signal) };
+        let out: unknown;
+        span.begins();
+        try {
+          out = task.run(context);
+        } finally {
+          if (!isThenable(out)) span.ended();
+        }
+        return await out;
+      };
       const guarded = this.#options.mainGuard === undefined
         ? body
         : () => this.#options.mainGuard!.run(body, onFault);
@@ -645,6 +663,11 @@ export class Execution {
 }
 
 function noop(): void {}
+
+function isThenable(value: unknown): boolean {
+  return (typeof value === "object" || typeof value === "function") && value !== null &&
+    typeof (value as { then?: unknown }).then === "function";
+}
 
 function noTimeout(): never {
   throw new Error("Unreachable: a deadline without a limit timed out");
