@@ -33,9 +33,10 @@ async function mapAll(
 ): Promise<number[]> {
   const results: number[] = [];
   if (byChunk) {
-    for await (const chunk of pool.mapChunks(tiny, items, { chunkSize: size })) {
-      for (let i = 0; i < chunk.length; i++) results.push(chunk[i]);
-    }
+    // Joined once at the end, as the Piscina peer joins its batches.
+    const parts: number[][] = [];
+    for await (const chunk of pool.mapChunks(tiny, items, { chunkSize: size })) parts.push(chunk);
+    return results.concat(...parts);
   } else {
     for await (const value of pool.map(tiny, items, { chunkSize: size })) results.push(value);
   }

@@ -5,7 +5,8 @@
  * It is a hand-written iterator, not an async generator, because it is the
  * hot path of a map over many tiny calls: a generator's `yield` costs several
  * microtask turns per item, while a step here that has its value ready costs
- * one resolved promise. A synchronous source is read synchronously.
+ * one resolved promise. A synchronous source is read synchronously, and a
+ * plain array by index.
  *
  * @module
  */
@@ -62,6 +63,9 @@ export function mapChunksInOrder<I, O>(
   return new MapIterator<I, O, O[]>(submitChunk, inputs, plan, true);
 }
 
+// The built-in iterator of arrays: an array that keeps it is read by index.
+const ARRAY_ITERATOR = Array.prototype[Symbol.iterator];
+
 interface Slot<O> {
   outcome: Outcome<O> | undefined;
   failure: { reason: unknown } | undefined;
@@ -79,6 +83,9 @@ class MapIterator<I, O, S> implements AsyncIterableIterator<S, undefined> {
   #stop = new AbortController();
   #signal: AbortSignal;
   #sync: Iterator<I> | undefined;
+  /** A plain array is read by index, as its iterator would, without a step object per input. */
+  #array: readonly I[] | undefined;
+  #index = 0;
   #async: AsyncIterator<I> | undefined;
   #started = false;
   #sourceDone = false;
@@ -182,6 +189,9 @@ class MapIterator<I, O, S> implements AsyncIterableIterator<S, undefined> {
     if (Symbol.asyncIterator in inputs) {
       this.#async = inputs[Symbol.asyncIterator]();
       this.#read();
+    } else if (Array.isArray(inputs) && inputs[Symbol.iterator] === ARRAY_ITERATOR) {
+      this.#array = inputs;
+      this.#fill();
     } else {
       try {
         this.#sync = inputs[Symbol.iterator]();
@@ -196,6 +206,7 @@ class MapIterator<I, O, S> implements AsyncIterableIterator<S, undefined> {
 
   /** For a synchronous source: submits chunks until the buffer is full. */
   #fill(): void {
+    if (this.#array !== undefined) return this.#fillFromArray(this.#array);
     const source = this.#sync;
     if (source === undefined) {
       this.#wakeReader?.();
@@ -217,6 +228,34 @@ class MapIterator<I, O, S> implements AsyncIterableIterator<S, undefined> {
         this.#sourceDone = true;
       }
       if (chunk.length > 0) this.#push(chunk);
+    }
+  }
+
+  /**
+   * For a plain array: its length is read at each chunk, so that items
+   * pushed while the loop runs are mapped too, and a hole reads as
+   * `undefined`, as with its iterator.
+   */
+  #fillFromArray(array: readonly I[]): void {
+    while (!this.#sourceDone && this.#buffer.length < this.#bufferSize && !this.#signal.aborted) {
+      const start = this.#index;
+      let chunk: I[];
+      try {
+        const end = Math.min(array.length, start + this.#chunkSize);
+        if (end <= start) {
+          this.#sourceDone = true;
+          return;
+        }
+        chunk = new Array<I>(end - start);
+        for (let i = start; i < end; i++) chunk[i - start] = array[i];
+        this.#index = end;
+      } catch (reason) {
+        // A proxy's trap threw: as a throwing iterator, after the results before.
+        this.#sourceFailure = { reason };
+        this.#sourceDone = true;
+        return;
+      }
+      this.#push(chunk);
     }
   }
 

@@ -8,13 +8,15 @@
  * nobody handled) reaches the pool as a fault of no job, and the pool ends
  * the worker (a broken worker, as Python's `BrokenProcessPool`).
  *
- * It imports only the protocol and the guard's channel.
+ * It imports only the protocol, the guard's channel and the packing of
+ * numbers.
  *
  * @module
  */
 
 import { channel } from "./_worker_guard.ts";
 import { serializeError, type ToWorker, transferList } from "./_protocol.ts";
+import { packNumbers } from "./_packed_numbers.ts";
 
 type Call = ToWorker & { type: "call" };
 type Callable = (input: unknown, context: { signal: AbortSignal }) => unknown;
@@ -31,7 +33,13 @@ export function callServer(module: Record<string, unknown>): (call: Call) => voi
   // The pool stops a running call by ending the worker, so this signal
   // never aborts; it is there so that one function serves both flavours.
   const context = { signal: new AbortController().signal };
-  const answer = (id: number, name: string, values: unknown[]) =>
+  const answer = (id: number, name: string, values: unknown[]) => {
+    // Results that are all numbers move as one buffer (no marks to look for).
+    const packed = packNumbers(values);
+    if (packed !== undefined) {
+      post({ type: "result", id, value: packed }, [packed.buffer]);
+      return;
+    }
     post({ type: "result", id, value: values }, transferList(values), (error) => ({
       type: "error",
       id,
@@ -42,6 +50,7 @@ export function callServer(module: Record<string, unknown>): (call: Call) => voi
         ),
       ),
     }));
+  };
   const fail = (id: number, values: unknown[], error: unknown) =>
     post({ type: "error", id, values, error: serializeError(error) });
   // A chunk of many tiny calls is the hot path: calls that return a plain

@@ -62,6 +62,7 @@ export interface EndpointOptions {
 // Taken when spool loads, before any task code runs: a trusted task (which
 // runs on this thread) that replaces them later cannot widen a sandbox.
 const workerConstructor = globalThis.Worker;
+const enqueueMicrotask = globalThis.queueMicrotask;
 const Command = Deno.Command;
 
 /**
@@ -96,19 +97,57 @@ export function workerEndpoint(options: EndpointOptions, events: EndpointEvents)
     worker = w;
   };
   spawn();
+  // The messages of one tick go as one array (the worker side takes either):
+  // many calls submitted at once, or the next calls sent as results come
+  // back together, then cost one structured clone and one wake-up of the
+  // worker, not one each. The worker answers them in one message too.
+  let outbox: ToHost[] = [];
+  let flushing = false;
+  const flush = () => {
+    flushing = false;
+    const batch = outbox;
+    outbox = [];
+    if (batch.length === 0 || worker === undefined) return;
+    send(batch.length === 1 ? batch[0] : batch, []);
+  };
+  const send = (data: ToHost | ToHost[], transfer: Transferable[]) => {
+    try {
+      // Without a transfer list Deno takes a faster path (no list to convert).
+      if (transfer.length === 0) worker?.postMessage(data);
+      else worker?.postMessage(data, transfer);
+    } catch (error) {
+      if (!Array.isArray(data)) {
+        events.unsendable(data, error as Error);
+        return;
+      }
+      // One of them cannot be cloned: one at a time, so that only it fails.
+      for (const message of data) send(message, []);
+    }
+  };
   return {
     post(message, transfer) {
-      try {
-        worker?.postMessage(message, transfer);
-      } catch (error) {
-        events.unsendable(message, error as Error);
+      if (transfer.length > 0) {
+        // Buffers move now, as the caller expects: what was queued goes first.
+        const batch = outbox;
+        outbox = [];
+        if (batch.length > 0) send(batch.length === 1 ? batch[0] : batch, []);
+        send(message, transfer);
+        return;
+      }
+      outbox.push(message);
+      if (!flushing) {
+        flushing = true;
+        enqueueMicrotask(flush);
       }
     },
     recycle() {
+      // What was queued for the old worker is dropped with it.
+      outbox = [];
       worker?.terminate();
       spawn();
     },
     terminate() {
+      outbox = [];
       worker?.terminate();
       worker = undefined;
     },

@@ -81,8 +81,11 @@ export type ToWorker =
     id: number;
     /** The export to call. */
     export: string;
-    /** The inputs, structured-cloned; one call per input. */
-    inputs: unknown[];
+    /**
+     * The inputs, structured-cloned; one call per input. A chunk of plain
+     * numbers crosses packed in a `Float64Array` (see `_packed_numbers.ts`).
+     */
+    inputs: unknown[] | Float64Array;
   }
   | {
     /** Abort a running io body's signal (cpu bodies are stopped by recycling their worker). */
@@ -128,7 +131,10 @@ export type FromWorker =
     type: "ready";
   }
   | {
-    /** A task body or a chunk returned. */
+    /**
+     * A task body or a chunk returned. For a chunk of calls, `value` is the
+     * results: an array, or a `Float64Array` when they are all numbers.
+     */
     type: "result";
     id: number;
     value: unknown;

@@ -40,6 +40,7 @@ import {
 import { runTaskCommand } from "../commands/_task_commands.ts";
 import { isTimeout } from "../run/_deadline.ts";
 import { workerBootstrap } from "./_bootstrap.ts";
+import { packNumbers, unpackNumbers } from "./_packed_numbers.ts";
 import { codePaths } from "./_code_paths.ts";
 import {
   type Endpoint,
@@ -749,9 +750,13 @@ export class WorkerPool {
   #send(host: Host, job: Job): void {
     const { id, task, chunk, call } = job;
     if (call !== undefined) {
-      host.endpoint!.post({ type: "call", id, export: call.export, inputs: call.inputs }, [
-        ...call.transfer,
-      ]);
+      // A chunk of numbers moves as one buffer; one with buffers to move
+      // keeps its shape, so that they arrive where the caller put them.
+      const packed = call.transfer.length === 0 ? packNumbers(call.inputs) : undefined;
+      host.endpoint!.post(
+        { type: "call", id, export: call.export, inputs: packed ?? call.inputs },
+        packed === undefined ? [...call.transfer] : [packed.buffer],
+      );
       return;
     }
     const { step, parts } = job.options as CpuRunOptions & ShardStepOptions;
@@ -893,10 +898,12 @@ export class WorkerPool {
           if (!job.settled) {
             this.#settle(job);
             job.call.done(
-              message.type === "result" ? { values: message.value as unknown[] } : {
-                values: message.values ?? [],
-                error: { reason: deserializeError(message.error) },
-              },
+              message.type === "result"
+                ? { values: unpackNumbers(message.value as unknown[] | Float64Array) }
+                : {
+                  values: message.values ?? [],
+                  error: { reason: deserializeError(message.error) },
+                },
             );
           }
           if (++host.served >= this.#maxTasks) {
