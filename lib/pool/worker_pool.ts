@@ -38,6 +38,7 @@ import {
   transferList,
 } from "./_protocol.ts";
 import { runTaskCommand } from "../commands/_task_commands.ts";
+import { CommandSlots } from "../commands/_command_slots.ts";
 import { isTimeout } from "../run/_deadline.ts";
 import { workerBootstrap } from "./_bootstrap.ts";
 import { codePaths } from "./_code_paths.ts";
@@ -272,6 +273,8 @@ interface Job {
   onAbort: () => void;
   host: Host | undefined;
   settled: boolean;
+  /** Its `$` commands' turns, made with its first command. */
+  commands?: CommandSlots;
 }
 
 /** A worker and what it is doing: a cpu slot (one job) or an io host (many). */
@@ -948,15 +951,17 @@ export class WorkerPool {
       });
       return;
     }
-    runTaskCommand(message, {
-      module: this.#module,
-      permissions: job.options.permissions ?? {},
-      signal: job.options.signal,
-      onOutput: (stream, text) =>
-        job.options.onOutput === undefined
-          ? this.#onStray(stream, text)
-          : job.options.onOutput(stream, text),
-    }).then((output) => reply(output), (error) => reply({ error: serializeError(error) }));
+    job.commands ??= new CommandSlots();
+    job.commands.run(job.task, message.command, job.options.signal, () =>
+      runTaskCommand(message, {
+        module: this.#module,
+        permissions: job.options.permissions ?? {},
+        signal: job.options.signal,
+        onOutput: (stream, text) =>
+          job.options.onOutput === undefined
+            ? this.#onStray(stream, text)
+            : job.options.onOutput(stream, text),
+      })).then((output) => reply(output), (error) => reply({ error: serializeError(error) }));
   }
 
   /** An error raised outside a body: fails the job it belongs to, or reports it late. */
