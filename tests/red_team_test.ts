@@ -13,7 +13,10 @@ import {
   CommandSlots,
 } from "../lib/commands/_command_slots.ts";
 import type { RunReport } from "../lib/report/report.ts";
-import { fixture, spool } from "./_helpers.ts";
+import { readSealedSync, writeSealedSync } from "../lib/cache/_sealed_file.ts";
+import { sha256 } from "../lib/cache/_hash.ts";
+import type { CacheEntry } from "../lib/cache/cache_store.ts";
+import { fixture, ROOT, spool, tempDir } from "./_helpers.ts";
 
 Deno.test("A task cannot make the runner start more than 8 of its $ commands at once", async () => {
   const { code, stdout, stderr } = await spool([
@@ -48,4 +51,86 @@ Deno.test("A task's $ commands past the waiting bound fail at once, naming the t
   );
   release();
   await Promise.all(running);
+});
+
+const BUILD_TASK = `import { cpu, defineTasks } from "${ROOT}/mod.ts";
+export default defineTasks({
+  build: cpu({
+    permissions: { write: ["out"] },
+    run() {
+      Deno.writeTextFileSync("out/app.js", "built");
+      return "built";
+    },
+  }),
+});
+`;
+
+Deno.test("A forged cache entry cannot make the runner write outside the task's outputs", async () => {
+  // Whoever may write the cache folder (a task declaring write access to
+  // it, or to a --cache-dir inside its outputs) can write an entry: its
+  // files must stay within the outputs the task declared.
+  await using dir = await tempDir();
+  await dir.write("tasks.ts", BUILD_TASK);
+  await Deno.mkdir(`${dir.path}/out`);
+  const run = () =>
+    spool(["run", "--cache", "--file", "tasks.ts", "--report", "json"], ["-A"], { cwd: dir.path });
+  const first = await run();
+  assert.equal(first.code, 0, first.stderr);
+  const cache = `${dir.path}/.spool/cache`;
+  const [name] = [...Deno.readDirSync(`${cache}/entries`)].map((entry) => entry.name);
+  const entry = readSealedSync(`${cache}/entries/${name}`) as CacheEntry;
+  const payload = new TextEncoder().encode("planted");
+  const sha = sha256(payload);
+  Deno.writeFileSync(`${cache}/blobs/${sha}`, payload);
+  // Outside the temporary folder: a name of its own, so that nothing else's file is in the way.
+  const outside = `${dir.path.split("/").pop()}-planted.txt`;
+  entry.outputs.push({ rel: "out/../planted.txt", sha, mode: null }, {
+    rel: `../${outside}`,
+    sha,
+    mode: null,
+  });
+  entry.result = "forged";
+  writeSealedSync(`${cache}/entries/${name}`, entry);
+
+  try {
+    const second = await run();
+    assert.equal(second.code, 0, second.stderr);
+    const build = (JSON.parse(second.stdout) as RunReport).tasks[0];
+    // Not trusted: the task runs again, and its own result stands.
+    assert.equal(build.status, "ok");
+    assert.equal(build.result, "built");
+    for (const path of [`${dir.path}/planted.txt`, `${dir.path}/../${outside}`]) {
+      assert.throws(() => Deno.statSync(path), Deno.errors.NotFound, path);
+    }
+  } finally {
+    await Deno.remove(`${dir.path}/../${outside}`).catch(() => {});
+  }
+});
+
+Deno.test("A forged cache index cannot make eviction remove a file outside the cache", async () => {
+  await using dir = await tempDir();
+  await dir.write("tasks.ts", BUILD_TASK);
+  await Deno.mkdir(`${dir.path}/out`);
+  const victim = await dir.write("keep.txt", "mine");
+  const run = () =>
+    spool(["run", "--cache", "--cache-max", "1", "--force", "--file", "tasks.ts"], ["-A"], {
+      cwd: dir.path,
+    });
+  const first = await run();
+  assert.equal(first.code, 0, first.stderr);
+  const indexPath = `${dir.path}/.spool/cache/index`;
+  const index = readSealedSync(indexPath) as {
+    entries: Record<string, { task: string; bytes: number; usedAt: number; blobs: string[] }>;
+  };
+  index.entries["../../../keep.txt"] = {
+    task: "x",
+    bytes: 10,
+    usedAt: 0,
+    blobs: ["../../../keep.txt"],
+  };
+  writeSealedSync(indexPath, index);
+  // Past the 1-byte bound, eviction drops every entry, forged ones first.
+  const second = await run();
+  assert.equal(second.code, 0, second.stderr);
+  assert.equal(Deno.readTextFileSync(victim), "mine");
 });
