@@ -134,3 +134,15 @@ Deno.test("A forged cache index cannot make eviction remove a file outside the c
   assert.equal(second.code, 0, second.stderr);
   assert.equal(Deno.readTextFileSync(victim), "mine");
 });
+
+Deno.test("What io tasks write straight to stdout reaches the terminal made harmless", async () => {
+  const { code, stdout, stderr } = await spool([
+    "run",
+    "--file",
+    fixture("red_team/raw_stdout.ts"),
+  ]);
+  assert.equal(code, 0, stderr);
+  const all = stdout + stderr;
+  assert.ok(!all.includes("\x1b"), JSON.stringify(all));
+  assert.match(all, /title\[\\x1b\]0;PWNED\\x07\]/);
+});

@@ -39,6 +39,7 @@ import {
 } from "./_protocol.ts";
 import { runTaskCommand } from "../commands/_task_commands.ts";
 import { CommandSlots } from "../commands/_command_slots.ts";
+import { safeText } from "../report/_sanitize.ts";
 import { isTimeout } from "../run/_deadline.ts";
 import { workerBootstrap } from "./_bootstrap.ts";
 import { codePaths } from "./_code_paths.ts";
@@ -375,8 +376,11 @@ export class WorkerPool {
     this.#module = module;
     this.#isolation = options.isolation ?? "process";
     this.#maxTasks = maxTasks;
-    this.#onStray = options.onStrayOutput ??
-      ((_stream, text) => console.error(text));
+    const stray = options.onStrayOutput ?? ((_stream, text) => console.error(text));
+    // Text no job claims (a host's raw stdout while several io jobs run, a
+    // module printing as it loads) is a task's all the same: made harmless
+    // here, whoever receives it, and a string whatever a worker sent.
+    this.#onStray = (stream, text) => stray(stream, safeText(String(text)));
     this.#slots = Array.from({ length: size }, (_, index) => newHost(index));
   }
 
