@@ -146,3 +146,24 @@ Deno.test("What io tasks write straight to stdout reaches the terminal made harm
   assert.ok(!all.includes("\x1b"), JSON.stringify(all));
   assert.match(all, /title\[\\x1b\]0;PWNED\\x07\]/);
 });
+
+for (const isolation of ["worker", "process"]) {
+  Deno.test(`A malformed message posted by task code fails its task, not the run (isolation ${isolation})`, async () => {
+    const { code, stdout, stderr } = await spool([
+      "run",
+      "--file",
+      fixture("red_team/forged_message.ts"),
+      "--isolation",
+      isolation,
+      "--keep-going",
+      "--report",
+      "json",
+    ]);
+    assert.equal(code, 1, stderr);
+    const tasks = (JSON.parse(stdout) as RunReport).tasks;
+    const forger = tasks.find((task) => task.name === "forger")!;
+    assert.equal(forger.status, "failed");
+    assert.match(forger.error!.message, /it sent a message spool cannot read/);
+    assert.equal(tasks.find((task) => task.name === "bystander")!.status, "ok");
+  });
+}

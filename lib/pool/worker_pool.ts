@@ -31,6 +31,7 @@
  */
 
 import {
+  describeThrown,
   deserializeError,
   type FromWorker,
   serializeError,
@@ -823,7 +824,20 @@ export class WorkerPool {
       this.#bootstraps.set(bootstrapKey, bootstrap);
     }
     const events: EndpointEvents = {
-      message: (message) => this.#onMessage(host, endpoint, message),
+      message: (message) => {
+        // Task code can post to the channel itself (the realm's
+        // postMessage): a message spool cannot act on breaks that worker,
+        // never the runner, whose thread this is.
+        try {
+          this.#onMessage(host, endpoint, message);
+        } catch (error) {
+          this.#crash(
+            host,
+            endpoint,
+            `it sent a message spool cannot read (${describeThrown(error)})`,
+          );
+        }
+      },
       crash: (reason, cause) => this.#crash(host, endpoint, reason, cause),
       output: (stream, text) => this.#rawOutput(host, stream, text),
       unsendable: (message, error) => this.#unsendable(host, message, error),
