@@ -43,10 +43,10 @@ Deno.test("A task's $ commands past the waiting bound fail at once, naming the t
   const held = new Promise<void>((resolve) => release = resolve);
   const running = Array.from(
     { length: COMMANDS_AT_ONCE + COMMANDS_WAITING },
-    () => slots.run("t", "sleep 1", undefined, () => held),
+    () => slots.run("t", "sleep 1", () => held),
   );
   await assert.rejects(
-    slots.run("t", "echo one-too-many", undefined, () => Promise.resolve()),
+    slots.run("t", "echo one-too-many", () => Promise.resolve()),
     /Cannot run command "echo one-too-many" in task "t": it already has 1000 commands waiting/,
   );
   release();
@@ -167,3 +167,35 @@ for (const isolation of ["worker", "process"]) {
     assert.equal(tasks.find((task) => task.name === "bystander")!.status, "ok");
   });
 }
+
+/** The pids of processes whose command line holds `marker`. */
+async function processesWith(marker: string): Promise<number[]> {
+  const { stdout } = await new Deno.Command("ps", { args: ["-eo", "pid=,args="] }).output();
+  return new TextDecoder().decode(stdout).split("\n").filter((line) => line.includes(marker))
+    .map((line) => Number(line.trim().split(/\s+/)[0]));
+}
+
+Deno.test({
+  name: "A $ command a task did not await ends with its task, not after the run",
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    const marker = `unawaited-${crypto.randomUUID()}`;
+    const { code, stderr } = await spool([
+      "run",
+      "--file",
+      fixture("red_team/unawaited_command.ts"),
+      "--",
+      marker,
+    ]);
+    assert.equal(code, 0, stderr);
+    // Stopped when the task ended (SIGTERM to its group): gone within moments
+    // of the run's end, where it would sleep on for a minute.
+    let left = await processesWith(marker);
+    for (let i = 0; i < 100 && left.length > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      left = await processesWith(marker);
+    }
+    for (const pid of left) Deno.kill(pid, "SIGKILL");
+    assert.deepEqual(left, [], "the command outlived its task");
+  },
+});

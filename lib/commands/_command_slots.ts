@@ -18,32 +18,50 @@ export const COMMANDS_AT_ONCE = 8;
 /** How many commands of one task may wait for a turn; one more fails. */
 export const COMMANDS_WAITING = 1_000;
 
-/** The command slots of one task run (one job: a retry gets its own). */
+/**
+ * The command slots of one task run (one job: a retry gets its own), and the
+ * signal its commands run under: the task's, and the end of the job, so that
+ * a command the body did not await stops when its task ends instead of
+ * outliving the task and the run.
+ */
 export class CommandSlots {
   #slots = new Semaphore(COMMANDS_AT_ONCE);
+  #ended = new AbortController();
+  /** Aborts when the task's signal does or the job has ended. */
+  readonly signal: AbortSignal;
+
+  /**
+   * Makes the slots of one job.
+   *
+   * @param signal The task's signal, when it has one.
+   */
+  constructor(signal?: AbortSignal) {
+    this.signal = signal === undefined
+      ? this.#ended.signal
+      : AbortSignal.any([signal, this.#ended.signal]);
+  }
+
+  /** The job has ended: its commands still running are stopped, waiting ones never start. */
+  end(): void {
+    this.#ended.abort(new Error("The task has ended"));
+  }
 
   /**
    * Runs `fn` once one of the task's slots is free.
    *
    * @param task The task's name, for the error.
    * @param command The command text, for the error.
-   * @param signal Aborting stops the wait.
-   * @param fn Starts the command and settles when it has ended.
+   * @param fn Starts the command under {@linkcode CommandSlots.signal} and settles when it has ended.
    * @returns What `fn` returns.
    * @throws {Error} When the task already has {@linkcode COMMANDS_WAITING} commands waiting.
    */
-  async run<T>(
-    task: string,
-    command: string,
-    signal: AbortSignal | undefined,
-    fn: () => Promise<T>,
-  ): Promise<T> {
+  async run<T>(task: string, command: string, fn: () => Promise<T>): Promise<T> {
     if (this.#slots.waiting >= COMMANDS_WAITING) {
       throw new Error(
         `Cannot run command "${command}" in task "${task}": it already has ${COMMANDS_WAITING} commands waiting and ${COMMANDS_AT_ONCE} running; await some before starting more`,
       );
     }
-    using _slot = await this.#slots.acquire(signal === undefined ? {} : { signal });
+    using _slot = await this.#slots.acquire({ signal: this.signal });
     return await fn();
   }
 }

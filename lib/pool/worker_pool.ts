@@ -969,12 +969,12 @@ export class WorkerPool {
       });
       return;
     }
-    job.commands ??= new CommandSlots();
-    job.commands.run(job.task, message.command, job.options.signal, () =>
+    const slots = job.commands ??= new CommandSlots(job.options.signal);
+    slots.run(job.task, message.command, () =>
       runTaskCommand(message, {
         module: this.#module,
         permissions: job.options.permissions ?? {},
-        signal: job.options.signal,
+        signal: slots.signal,
         onOutput: (stream, text) =>
           job.options.onOutput === undefined
             ? this.#onStray(stream, text)
@@ -1150,6 +1150,7 @@ export class WorkerPool {
   #settle(job: Job): void {
     job.settled = true;
     job.options.signal?.removeEventListener("abort", job.onAbort);
+    job.commands?.end();
   }
 
   #fail(job: Job, error: unknown): void {
