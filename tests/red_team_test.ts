@@ -16,7 +16,10 @@ import type { RunReport } from "../lib/report/report.ts";
 import { readSealedSync, writeSealedSync } from "../lib/cache/_sealed_file.ts";
 import { sha256 } from "../lib/cache/_hash.ts";
 import type { CacheEntry } from "../lib/cache/cache_store.ts";
-import { fixture, ROOT, spool, tempDir } from "./_helpers.ts";
+import { CLI, fixture, ROOT, spool, tempDir } from "./_helpers.ts";
+import { NATS_MISSING, startNats } from "./_nats_server.ts";
+import { NatsLink } from "../lib/remote/_nats.ts";
+import { decode, encode, type Work } from "../lib/remote/_messages.ts";
 
 Deno.test("A task cannot make the runner start more than 8 of its $ commands at once", async () => {
   const { code, stdout, stderr } = await spool([
@@ -197,5 +200,65 @@ Deno.test({
     }
     for (const pid of left) Deno.kill(pid, "SIGKILL");
     assert.deepEqual(left, [], "the command outlived its task");
+  },
+});
+
+Deno.test({
+  name: "Malformed events from a NATS peer are dropped; the run still gets its result",
+  ignore: NATS_MISSING,
+  async fn() {
+    // Any peer that may publish on spool.> can send a run events; one whose
+    // fields are wrong (an output whose text is not a string, a start with
+    // no place) threw in the NATS client's reader, which closed the
+    // connection: the run waited for ever for its results.
+    await using nats = await startNats();
+    const peer = await NatsLink.connect(nats.url, { name: "peer" });
+    try {
+      const place = { machine: "peer", pid: 1, slot: 0 };
+      peer.listen("spool.work.*", (subject, data) => {
+        const run = subject.slice("spool.work.".length);
+        const { job } = decode<Work>(data);
+        const forged = [{ type: "output", job, stream: "stdout", text: {} }, {
+          type: "start",
+          job,
+          place: null,
+        }, { type: "output", job, stream: "bogus", text: "x" }];
+        for (const event of forged) {
+          peer.send(`spool.event.${run}`, encode(event as unknown as Work));
+        }
+        peer.send(`spool.event.${run}`, encode({ type: "start", job, place } as unknown as Work));
+        peer.flush().then(() =>
+          peer.publishResult(run, job, encode({ job, place, ok: true, value: "answered", ms: 1 }))
+        );
+      });
+      await peer.flush();
+      const output = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--no-prompt",
+          "-A",
+          CLI,
+          "run",
+          "--no-cache",
+          "--file",
+          fixture("red_team/remote_tasks.ts"),
+          "--nats",
+          nats.url,
+          "--report",
+          "json",
+        ],
+        env: { NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+        // Bounds a hang; the run takes a second or two.
+        signal: AbortSignal.timeout(60_000),
+      }).output();
+      const stderr = new TextDecoder().decode(output.stderr);
+      assert.equal(output.code, 0, stderr);
+      const report = JSON.parse(new TextDecoder().decode(output.stdout)) as RunReport;
+      assert.equal(report.tasks[0].result, "answered");
+    } finally {
+      await peer.close();
+    }
   },
 });
