@@ -262,3 +262,26 @@ Deno.test({
     }
   },
 });
+
+Deno.test("A task's $ cannot read a file in a PATH folder that the task did not declare", async () => {
+  // The shell process reads PATH's folders to find programs: a task that may
+  // run none needs no such read, and with it a task declaring nothing read
+  // any file there through dax's builtin `cat` (and a "pure", cached task's
+  // result hung on a file no fingerprint covers).
+  await using dir = await tempDir();
+  const secret = await dir.write("config.txt", "TOKEN=in-a-path-folder");
+  const { code, stdout, stderr } = await spool(
+    ["run", "--file", fixture("red_team/path_read.ts"), "--report", "json", "--", secret],
+    ["-A"],
+    { env: { PATH: `${dir.path}:${Deno.env.get("PATH") ?? ""}` } },
+  );
+  assert.equal(code, 0, stderr);
+  const result = (JSON.parse(stdout) as RunReport).tasks[0].result as {
+    echoed: string;
+    code: number;
+    stdout: string;
+  };
+  assert.equal(result.echoed, "builtins need no read");
+  assert.notEqual(result.code, 0);
+  assert.doesNotMatch(result.stdout, /TOKEN/);
+});
