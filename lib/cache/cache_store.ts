@@ -337,13 +337,13 @@ export class CacheStore {
       total -= meta.bytes;
       dropped.push(fingerprint);
       delete this.#index.entries[fingerprint];
-      removeQuietly(this.#entryPath(fingerprint));
+      if (isName(fingerprint)) removeQuietly(this.#entryPath(fingerprint));
     }
     if (dropped.length === 0) return;
     const kept = new Set(Object.values(this.#index.entries).flatMap((meta) => meta.blobs));
     for (const fingerprint of dropped) {
       for (const sha of entries.find(([fp]) => fp === fingerprint)![1].blobs) {
-        if (!kept.has(sha)) removeQuietly(join(this.dir, "blobs", sha));
+        if (!kept.has(sha) && isName(sha)) removeQuietly(join(this.dir, "blobs", sha));
       }
     }
   }
@@ -360,6 +360,16 @@ export class CacheStore {
   #entryPath(fingerprint: string): string {
     return join(this.dir, "entries", fingerprint);
   }
+}
+
+/**
+ * Whether a name from the index is a fingerprint or a sha256, as every file
+ * spool writes there is named. The index names the files eviction removes,
+ * and whoever may write the cache folder may write the index: a name like
+ * `../../tasks.ts` must not reach a path outside it.
+ */
+function isName(name: string): boolean {
+  return /^[0-9a-f]{64}$/.test(name);
 }
 
 function exists(path: string): boolean {

@@ -12,7 +12,7 @@ import { fileURLToPath as fromFileUrl } from "node:url";
 import type { Task } from "../declare/define.ts";
 import { SPOOL_VERSION } from "./_version.ts";
 import { codePaths } from "../pool/_code_paths.ts";
-import { findFiles, type FoundFile } from "./_glob.ts";
+import { findFiles, type FoundFile, globToRegExp } from "./_glob.ts";
 import { sha256, valueHash } from "./_hash.ts";
 import { CacheStore, type FingerprintParts, restoreFile, type TaskRecord } from "./cache_store.ts";
 
@@ -156,7 +156,7 @@ export class TaskCache {
     const entry = this.store.entry(fingerprint);
     if (entry === null) return { hit: false, why: "cache entry corrupt", record };
     if (entry !== undefined) {
-      const restored = this.#restore(entry.outputs);
+      const restored = this.#restore(task, entry.outputs);
       if (restored !== undefined) return { hit: false, why: restored, record };
       if (previous?.fingerprint !== fingerprint && !this.#readOnly) {
         this.store.put(this.#key(task), record, entry.result, []);
@@ -168,8 +168,15 @@ export class TaskCache {
 
   /** Puts back outputs that are missing or changed; a reason when it cannot. */
   #restore(
+    task: Task,
     outputs: readonly { rel: string; sha: string; mode: number | null }[],
   ): string | undefined {
+    // An entry names its files; whoever may write the cache folder could name
+    // any, and the runner writes with its own permissions, not the task's:
+    // an entry naming a path outside the task's declared outputs is not used.
+    if (!outputs.every((output) => this.#isOutput(task, resolve(this.#base, output.rel)))) {
+      return "cache entry corrupt";
+    }
     for (const output of outputs) {
       const path = resolve(this.#base, output.rel);
       let current: string | undefined;
@@ -242,6 +249,19 @@ export class TaskCache {
     const exclude = (path: string) =>
       within(path, cacheDir) || outputs.some((root) => within(path, root));
     return findFiles(this.#base, patterns, exclude);
+  }
+
+  /** Whether a path is one that the task's declared outputs name (not in the cache folder). */
+  #isOutput(task: Task, path: string): boolean {
+    if (within(path, this.store.dir)) return false;
+    const scope = task.outputs ??
+      (Array.isArray(task.permissions.write) ? task.permissions.write : []);
+    return scope.some((pattern) => {
+      const absolute = task.outputs !== undefined ? resolve(this.#base, pattern) : resolve(pattern);
+      return /[*?[{]/.test(pattern)
+        ? globToRegExp(absolute.replaceAll("\\", "/")).test(path.replaceAll("\\", "/"))
+        : within(path, absolute);
+    });
   }
 
   #outputRoots(task: Task): string[] {

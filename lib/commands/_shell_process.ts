@@ -136,8 +136,15 @@ export function shellFlags(permissions: Permissions): string[] {
   // programs up on PATH; builtins read what the task declares.
   flags.push("--allow-env");
   const read = permissions.read;
+  const run = permissions.run;
+  // PATH's folders are read only to find programs: a task that may run none
+  // gets no such read, or its builtins (`cat`) could read any file there.
+  const programs = run === true || (Array.isArray(run) && run.length > 0) ? pathFolders() : [];
   if (read === true) flags.push("--allow-read");
-  else flags.push(flagFor("read", [...pathFolders(), ...(Array.isArray(read) ? read : [])]));
+  else {
+    const scopes = [...programs, ...(Array.isArray(read) ? read : [])];
+    if (scopes.length > 0) flags.push(flagFor("read", scopes));
+  }
   return flags;
 }
 

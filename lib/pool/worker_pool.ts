@@ -31,6 +31,7 @@
  */
 
 import {
+  describeThrown,
   deserializeError,
   type FromWorker,
   serializeError,
@@ -38,6 +39,8 @@ import {
   transferList,
 } from "./_protocol.ts";
 import { runTaskCommand } from "../commands/_task_commands.ts";
+import { CommandSlots } from "../commands/_command_slots.ts";
+import { safeText } from "../report/_sanitize.ts";
 import { isTimeout } from "../run/_deadline.ts";
 import { workerBootstrap } from "./_bootstrap.ts";
 import { packNumbers, unpackNumbers } from "./_packed_numbers.ts";
@@ -273,6 +276,8 @@ interface Job {
   onAbort: () => void;
   host: Host | undefined;
   settled: boolean;
+  /** Its `$` commands' turns, made with its first command. */
+  commands?: CommandSlots;
 }
 
 /** A worker and what it is doing: a cpu slot (one job) or an io host (many). */
@@ -373,8 +378,11 @@ export class WorkerPool {
     this.#module = module;
     this.#isolation = options.isolation ?? "process";
     this.#maxTasks = maxTasks;
-    this.#onStray = options.onStrayOutput ??
-      ((_stream, text) => console.error(text));
+    const stray = options.onStrayOutput ?? ((_stream, text) => console.error(text));
+    // Text no job claims (a host's raw stdout while several io jobs run, a
+    // module printing as it loads) is a task's all the same: made harmless
+    // here, whoever receives it, and a string whatever a worker sent.
+    this.#onStray = (stream, text) => stray(stream, safeText(String(text)));
     this.#slots = Array.from({ length: size }, (_, index) => newHost(index));
   }
 
@@ -821,7 +829,20 @@ export class WorkerPool {
       this.#bootstraps.set(bootstrapKey, bootstrap);
     }
     const events: EndpointEvents = {
-      message: (message) => this.#onMessage(host, endpoint, message),
+      message: (message) => {
+        // Task code can post to the channel itself (the realm's
+        // postMessage): a message spool cannot act on breaks that worker,
+        // never the runner, whose thread this is.
+        try {
+          this.#onMessage(host, endpoint, message);
+        } catch (error) {
+          this.#crash(
+            host,
+            endpoint,
+            `it sent a message spool cannot read (${describeThrown(error)})`,
+          );
+        }
+      },
       crash: (reason, cause) => this.#crash(host, endpoint, reason, cause),
       output: (stream, text) => this.#rawOutput(host, stream, text),
       unsendable: (message, error) => this.#unsendable(host, message, error),
@@ -955,15 +976,17 @@ export class WorkerPool {
       });
       return;
     }
-    runTaskCommand(message, {
-      module: this.#module,
-      permissions: job.options.permissions ?? {},
-      signal: job.options.signal,
-      onOutput: (stream, text) =>
-        job.options.onOutput === undefined
-          ? this.#onStray(stream, text)
-          : job.options.onOutput(stream, text),
-    }).then((output) => reply(output), (error) => reply({ error: serializeError(error) }));
+    const slots = job.commands ??= new CommandSlots(job.options.signal);
+    slots.run(job.task, message.command, () =>
+      runTaskCommand(message, {
+        module: this.#module,
+        permissions: job.options.permissions ?? {},
+        signal: slots.signal,
+        onOutput: (stream, text) =>
+          job.options.onOutput === undefined
+            ? this.#onStray(stream, text)
+            : job.options.onOutput(stream, text),
+      })).then((output) => reply(output), (error) => reply({ error: serializeError(error) }));
   }
 
   /** An error raised outside a body: fails the job it belongs to, or reports it late. */
@@ -1134,6 +1157,7 @@ export class WorkerPool {
   #settle(job: Job): void {
     job.settled = true;
     job.options.signal?.removeEventListener("abort", job.onAbort);
+    job.commands?.end();
   }
 
   #fail(job: Job, error: unknown): void {

@@ -10,7 +10,7 @@
  */
 
 import { NatsError } from "../errors.ts";
-import { deserializeError } from "../pool/_protocol.ts";
+import { deserializeError, type SerializedError } from "../pool/_protocol.ts";
 import type { ChunkResult, CpuChunk, CpuResult, CpuRunOptions } from "../pool/worker_pool.ts";
 import type { CpuLane } from "../run/scheduler.ts";
 import {
@@ -26,6 +26,7 @@ import {
   type WorkKind,
 } from "./_messages.ts";
 import { connectOrExplain } from "./_connect.ts";
+import { isEvent, isOutcome } from "./_message_checks.ts";
 import type { NatsLink } from "./_nats.ts";
 import { taskFileHash } from "./_task_file_hash.ts";
 
@@ -327,6 +328,7 @@ export class NatsLane implements CpuLane {
     } catch {
       return;
     }
+    if (!isEvent(event)) return;
     const pending = this.#jobs.get(event.job);
     if (pending === undefined) return;
     this.#heardFrom();
@@ -352,6 +354,7 @@ export class NatsLane implements CpuLane {
     } catch {
       return;
     }
+    if (!isOutcome(outcome)) return;
     const pending = this.#jobs.get(outcome.job);
     // Already settled: a second delivery's result, or an aborted job's.
     if (pending === undefined) return;
@@ -360,7 +363,7 @@ export class NatsLane implements CpuLane {
     const worker = this.#index(outcome.place);
     this.#started(pending, worker);
     if (outcome.ok) pending.resolve({ value: outcome.value, worker, ms: outcome.ms });
-    else pending.reject(deserializeError(outcome.error));
+    else pending.reject(remoteError(outcome.error));
   }
 
   /** Jobs wait for a first worker: remind, and fail them after the worker timeout. */
@@ -418,5 +421,14 @@ export class NatsLane implements CpuLane {
       await this.#link.close();
     })();
     return this.#closed;
+  }
+}
+
+/** A worker's error, rebuilt; one that cannot be (any peer may send) is said so. */
+function remoteError(data: SerializedError): Error {
+  try {
+    return deserializeError(data);
+  } catch {
+    return new Error("A remote worker sent an error spool cannot read");
   }
 }
