@@ -38,10 +38,13 @@ const JSON_MARK = 0x7b;
 const WINDOWS = Deno.build.os === "windows";
 const SEP = WINDOWS ? "\\" : "/";
 
-/** A file's stamp: path, size, mtime (ms), inode. */
-export type FileStamp = [path: string, size: number, mtimeMs: number, ino: number];
-/** A folder's stamp: path, mtime (ms), inode. */
-export type DirStamp = [path: string, mtimeMs: number, ino: number];
+/**
+ * Stamps by folder (relative to the task file's folder when under it, `""`
+ * for that folder itself), flat for a quick parse: for files, name, size,
+ * mtime (ms), inode, then the next file; for listed folders, `""`, mtime,
+ * inode.
+ */
+export type Stamps = Record<string, (string | number)[]>;
 
 /** What a snapshot holds (paths under the task file's folder are relative to it). */
 export interface NoOpSnapshot {
@@ -49,10 +52,10 @@ export interface NoOpSnapshot {
   key: string;
   /** The digest of the tasks' declarations and code: see {@linkcode codeText}. */
   code: string;
-  /** Files whose stamps must be unchanged. */
-  files: FileStamp[];
-  /** Folders whose stamps must be unchanged. */
-  dirs: DirStamp[];
+  /** Files whose stamps must be unchanged, by folder. */
+  files: Stamps;
+  /** Folders listed, whose stamps must be unchanged: `[path, mtime, inode]` flat. */
+  dirs: (string | number)[];
   /** Paths that must still not exist (inputs named but missing). */
   gone: string[];
   /** Each task's result, in a one-element array (empty for `undefined`). */
@@ -195,21 +198,28 @@ export async function noOpResults(
     return undefined;
   }
   if (snapshot.key !== key || snapshot.code !== hex(new Uint8Array(code))) return undefined;
-  const prefix = baseDir(module) + SEP;
+  const base = baseDir(module);
+  const prefix = base.endsWith(SEP) ? base : base + SEP;
   const full = (path: string) => isAbsolutePath(path) ? path : prefix + path;
   try {
-    for (const [path, mtimeMs, ino] of snapshot.dirs) {
-      const info = Deno.statSync(full(path));
-      if (!info.isDirectory || info.mtime?.getTime() !== mtimeMs || (info.ino ?? 0) !== ino) {
-        return undefined;
-      }
-    }
-    for (const [path, size, mtimeMs, ino] of snapshot.files) {
-      const info = Deno.statSync(full(path));
+    const dirs = snapshot.dirs;
+    for (let i = 0; i < dirs.length; i += 3) {
+      const info = Deno.statSync(full(dirs[i] as string));
       if (
-        !info.isFile || info.size !== size || info.mtime?.getTime() !== mtimeMs ||
-        (info.ino ?? 0) !== ino
+        !info.isDirectory || info.mtime?.getTime() !== dirs[i + 1] ||
+        (info.ino ?? 0) !== dirs[i + 2]
       ) return undefined;
+    }
+    for (const dir in snapshot.files) {
+      const at = dir === "" ? prefix : full(dir) + SEP;
+      const files = snapshot.files[dir];
+      for (let i = 0; i < files.length; i += 4) {
+        const info = Deno.statSync(at + files[i]);
+        if (
+          !info.isFile || info.size !== files[i + 1] || info.mtime?.getTime() !== files[i + 2] ||
+          (info.ino ?? 0) !== files[i + 3]
+        ) return undefined;
+      }
     }
   } catch {
     // A file or folder gone.
@@ -239,6 +249,10 @@ function isAbsolutePath(path: string): boolean {
 /**
  * A path as a snapshot holds it: relative to the task file's folder when
  * under it.
+ *
+ * @param prefix The task file's folder, with a trailing separator.
+ * @param path An absolute path.
+ * @returns The path to store.
  */
 export function snapshotRelative(prefix: string, path: string): string {
   return path.startsWith(prefix) ? path.slice(prefix.length) : path;

@@ -16,13 +16,12 @@ import {
   baseDir,
   cacheDirOf,
   codeText,
-  type DirStamp,
-  type FileStamp,
   type NoOpSnapshot,
   RACY_MS,
   runIdentity,
   snapshotPath,
   snapshotRelative,
+  type Stamps,
 } from "./_no_op.ts";
 import { isPlainJson, writeSealedJsonSync } from "./_sealed_file.ts";
 import type { CacheStore, OutputFile } from "./cache_store.ts";
@@ -79,19 +78,14 @@ function build(store: CacheStore, run: NoOpRun, key: string): NoOpSnapshot | und
   if (text === undefined) return undefined;
   const base = baseDir(run.module);
   const prefix = base.endsWith(sep) ? base : base + sep;
-  const files = new Map<string, FileStamp>();
-  const dirs = new Map<string, DirStamp>();
+  const files = new Map<string, FoundFile>();
+  const dirs = new Map<string, [number, number]>();
   const gone = new Set<string>();
   const addFile = (file: FoundFile): boolean => {
-    const stamp: FileStamp = [
-      snapshotRelative(prefix, file.path),
-      file.size,
-      file.mtimeMs,
-      file.ino,
-    ];
     const known = files.get(file.path);
-    files.set(file.path, stamp);
-    return known === undefined || known.join("\0") === stamp.join("\0");
+    files.set(file.path, file);
+    return known === undefined ||
+      (known.size === file.size && known.mtimeMs === file.mtimeMs && known.ino === file.ino);
   };
   // The task file and its imports, as the run's code digest saw them.
   for (const path of run.codeFiles) {
@@ -112,7 +106,7 @@ function build(store: CacheStore, run: NoOpRun, key: string): NoOpSnapshot | und
     }
     for (const dir of inputs.dirs) {
       if (dir.mtimeMs + RACY_MS >= dir.listedAt) return undefined;
-      dirs.set(dir.path, [snapshotRelative(prefix, dir.path), dir.mtimeMs, dir.ino]);
+      dirs.set(dir.path, [dir.mtimeMs, dir.ino]);
     }
     for (const path of inputs.missing) gone.add(snapshotRelative(prefix, path));
     // Entries are only ever replaced by a rename: their stamp is their content.
@@ -142,14 +136,22 @@ function build(store: CacheStore, run: NoOpRun, key: string): NoOpSnapshot | und
     if (store.trustedSha(file) === undefined || !addFile(file)) return undefined;
   }
   for (const path of gone) if (files.has(resolve(base, path))) return undefined;
-  return {
-    key,
-    code: sha256(text),
-    files: [...files.values()],
-    dirs: [...dirs.values()],
-    gone: [...gone],
-    results,
-  };
+  const byDir: Stamps = {};
+  for (const file of files.values()) {
+    const cut = file.path.lastIndexOf(sep);
+    const dir = snapshotRelative(prefix, file.path.slice(0, cut));
+    (byDir[file.path.slice(0, cut + 1) === prefix ? "" : dir] ??= []).push(
+      file.path.slice(cut + 1),
+      file.size,
+      file.mtimeMs,
+      file.ino,
+    );
+  }
+  const listed: (string | number)[] = [];
+  for (const [path, [mtimeMs, ino]] of dirs) {
+    listed.push(snapshotRelative(prefix, path), mtimeMs, ino);
+  }
+  return { key, code: sha256(text), files: byDir, dirs: listed, gone: [...gone], results };
 }
 
 function stampOf(path: string): FoundFile | undefined {
