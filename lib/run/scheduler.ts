@@ -19,18 +19,19 @@ import { buildReport, type RunReport } from "../report/report.ts";
 import type { Reporter, RunPlan } from "../report/reporter.ts";
 import { planRun, shellGrantsOf } from "./plan.ts";
 import { captureIoConsole } from "./_io_console.ts";
-import {
-  type ChunkResult,
-  type CpuChunk,
-  type CpuResult,
-  type CpuRunOptions,
-  type Isolation,
-  type WarmDemand,
-  WORKER_MAIN,
-  WorkerPool,
+import type {
+  ChunkResult,
+  CpuChunk,
+  CpuResult,
+  CpuRunOptions,
+  Isolation,
+  WarmDemand,
 } from "../pool/worker_pool.ts";
 import { hostGrants, promptGuard } from "./_sandbox_checks.ts";
 import { guardMainThread } from "./_main_guard.ts";
+
+/** The worker side's entry, as worker_pool.ts names it (not imported: see run()). */
+const WORKER_MAIN = new URL("../pool/worker_main.ts", import.meta.url).href;
 import type { CacheOptions } from "../cache/task_cache.ts";
 import type { RunCache } from "../cache/open_run_cache.ts";
 
@@ -232,6 +233,11 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
     if (missing.length > 0) throw new PermissionError(missing);
   }
 
+  // Loaded only when a task needs a sandbox: a run that is all cached starts
+  // none, and need not load the pool's code either.
+  const { WorkerPool } = sandboxed.length > 0
+    ? await import("../pool/worker_pool.ts")
+    : { WorkerPool: undefined };
   const plan: RunPlan = planRun(tasks, { targets: options.targets, workers, concurrency });
   const reporter = safeReporter(options.reporter);
   // Output is captured only for a reporter that shows it; otherwise io tasks print as usual.
@@ -240,7 +246,7 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
   reporter.runStart(plan);
 
   const t0 = performance.now();
-  const pool = sandboxed.length > 0
+  const pool = WorkerPool !== undefined
     ? new WorkerPool(module!, {
       size: workers,
       isolation,
