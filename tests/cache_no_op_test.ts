@@ -188,3 +188,20 @@ export default defineTasks({
   assert.equal(task.status, "cached");
   assert.equal((await snapshots(dir)).length, 0);
 });
+
+Deno.test("A cache folder keeps the 16 most recent snapshots, one per set of targets and arguments", async () => {
+  await using dir = await project();
+  const { run } = await import("../mod.ts");
+  const tasks = (await import(new URL(`file://${dir.path}/tasks.ts`).href)).default;
+  const cwd = Deno.cwd();
+  Deno.chdir(dir.path);
+  try {
+    for (let i = 0; i < 20; i++) {
+      const report = await run(tasks, { targets: ["a"], args: [`--n=${i}`], cache: true });
+      assert.equal(report.ok, true);
+    }
+  } finally {
+    Deno.chdir(cwd);
+  }
+  assert.equal((await snapshots(dir)).length, 16);
+});

@@ -29,6 +29,12 @@ import type { CacheStore, OutputFile } from "./cache_store.ts";
 /** Above this, results are left to the entries: a snapshot is read on every run. */
 const MAX_RESULT_CHARS = 4 * 1024 * 1024;
 
+/**
+ * How many snapshots a cache folder keeps (one per task file, targets,
+ * arguments and working directory); past it the least recently written go.
+ */
+export const MAX_SNAPSHOTS = 16;
+
 /** What a run knows at its end, for its snapshot. */
 export interface NoOpRun {
   /** The task module's `file:` URL. */
@@ -67,6 +73,7 @@ export function writeNoOpSnapshot(store: CacheStore, run: NoOpRun): void {
     else {
       Deno.mkdirSync(resolve(path, ".."), { recursive: true });
       writeSealedJsonSync(path, snapshot);
+      prune(resolve(path, ".."));
     }
   } catch {
     // No snapshot: the next run takes the full path.
@@ -152,6 +159,26 @@ function build(store: CacheStore, run: NoOpRun, key: string): NoOpSnapshot | und
     listed.push(snapshotRelative(prefix, path), mtimeMs, ino);
   }
   return { key, code: sha256(text), files: byDir, dirs: listed, gone: [...gone], results };
+}
+
+/** Keeps the {@linkcode MAX_SNAPSHOTS} most recently written snapshots. */
+function prune(dir: string): void {
+  const names = [...Deno.readDirSync(dir)].filter((entry) => entry.isFile);
+  if (names.length <= MAX_SNAPSHOTS) return;
+  const written = names.map(({ name }) => {
+    try {
+      return { name, at: Deno.statSync(resolve(dir, name)).mtime?.getTime() ?? 0 };
+    } catch {
+      return { name, at: 0 };
+    }
+  }).sort((a, b) => b.at - a.at);
+  for (const { name } of written.slice(MAX_SNAPSHOTS)) {
+    try {
+      Deno.removeSync(resolve(dir, name));
+    } catch {
+      // Gone already.
+    }
+  }
 }
 
 function stampOf(path: string): FoundFile | undefined {
