@@ -27,6 +27,8 @@ export interface CacheRow {
   ms: number;
   /** This / Make's no-op, per repetition: median, min, max. */
   ratio: { median: number; min: number; max: number };
+  /** This / `deno task`'s no-op, per repetition: median, min, max. */
+  vsDenoTask: { median: number; min: number; max: number };
 }
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
@@ -157,15 +159,16 @@ export async function cacheRows(
       await Deno.remove(`${dir}/.spool`, { recursive: true });
       samples["spool (cold: empty cache, every task runs)"].push(await timed(dir, deno, spoolRun));
     }
-    const base = samples["make (no-op)"];
-    return Object.entries(samples).map(([name, ms]) => {
+    const spread = (ms: number[], base: number[]) => {
       const ratios = ms.map((value, i) => value / base[i]);
-      return {
-        name,
-        ms: median(ms),
-        ratio: { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) },
-      };
-    });
+      return { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
+    };
+    return Object.entries(samples).map(([name, ms]) => ({
+      name,
+      ms: median(ms),
+      ratio: spread(ms, samples["make (no-op)"]),
+      vsDenoTask: spread(ms, samples["deno task (no-op, files/output cache)"]),
+    }));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -180,14 +183,17 @@ export async function cacheRows(
 export function formatCacheRows(rows: readonly CacheRow[]): string {
   const lines = [
     "incremental runs: 1,000 tasks over 10,000 files (--quick: 100 over 1,000), wall time of the whole command",
-    `${"".padEnd(46)}${"median".padStart(10)}   vs make no-op [range]`,
+    `${"".padEnd(46)}${"median".padStart(10)}   ${
+      "vs make no-op [range]".padEnd(24)
+    }vs deno task no-op [range]`,
   ];
+  const spread = ({ median, min, max }: CacheRow["ratio"]) =>
+    `${median.toFixed(2)}x [${min.toFixed(2)}-${max.toFixed(2)}]`;
   for (const row of rows) {
-    const { median, min, max } = row.ratio;
     lines.push(
-      `${row.name.padEnd(46)}${`${row.ms.toFixed(0)} ms`.padStart(10)}   ${median.toFixed(2)}x [${
-        min.toFixed(2)
-      }-${max.toFixed(2)}]`,
+      `${row.name.padEnd(46)}${`${row.ms.toFixed(0)} ms`.padStart(10)}   ${
+        spread(row.ratio).padEnd(24)
+      }${spread(row.vsDenoTask)}`,
     );
   }
   return lines.join("\n");

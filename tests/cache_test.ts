@@ -398,3 +398,17 @@ Deno.test("run() with cache: a fully cached run asks its cpu lane for nothing, n
   assert.deepEqual(second.results, { a: "alpha", b: 4, c: 5, d: 8 });
   assert.deepEqual(calls, []);
 });
+
+Deno.test("An input edited and then put back is a hit whose entry can still put its outputs back", async () => {
+  await using dir = await project();
+  await runIn(dir);
+  await dir.write("src/a.txt", "alphabet");
+  assert.equal((await runIn(dir)).tasks.a.status, "ok");
+  // Back to the first content: the first entry is a hit again, and stays whole.
+  await dir.write("src/a.txt", "alpha");
+  assert.equal((await runIn(dir)).tasks.a.status, "cached");
+  await Deno.remove(`${dir.path}/out/a.txt`);
+  const { tasks } = await runIn(dir);
+  assert.equal(tasks.a.status, "cached");
+  assert.equal(await Deno.readTextFile(`${dir.path}/out/a.txt`), "ALPHA");
+});

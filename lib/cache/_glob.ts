@@ -20,6 +20,32 @@ export interface FoundFile {
   ino: number;
 }
 
+/** A folder whose listing said which files match, with its stamp when listed. */
+export interface ListedDir {
+  /** Absolute path. */
+  path: string;
+  mtimeMs: number;
+  ino: number;
+  /** `Date.now()` just before it was listed. */
+  listedAt: number;
+}
+
+/** What {@linkcode findFiles} found. */
+export interface FoundFiles {
+  /** The files, sorted by relative path. */
+  files: FoundFile[];
+  /** The plain paths that do not exist. */
+  missing: string[];
+  /** The folders listed. */
+  dirs: ListedDir[];
+  /**
+   * `false` when the listing saw something its folders' stamps do not
+   * stand for (an entry that is neither a file nor a folder, a folder it
+   * could not list, an entry gone between listing and stat).
+   */
+  stampable: boolean;
+}
+
 const GLOB_CHARS = /[*?[{]/;
 
 /**
@@ -81,15 +107,18 @@ function staticPrefix(glob: string): string {
  * @param base The folder patterns are relative to.
  * @param patterns Paths and globs.
  * @param exclude A predicate over absolute paths to leave out.
- * @returns The files found, and the plain paths that do not exist.
+ * @returns The files found, the plain paths that do not exist, and the
+ * folders listed.
  */
 export function findFiles(
   base: string,
   patterns: readonly string[],
   exclude: (path: string) => boolean,
-): { files: FoundFile[]; missing: string[] } {
+): FoundFiles {
   const found = new Map<string, FoundFile>();
   const missing: string[] = [];
+  const dirs: ListedDir[] = [];
+  let stampable = true;
   // Most inputs live under the base folder: their relative path is a slice.
   const prefix = base.endsWith(SEP) ? base : base + SEP;
   const relativePath = (path: string) =>
@@ -111,8 +140,13 @@ export function findFiles(
     if (exclude(dir)) return;
     let entries: Iterable<Deno.DirEntry>;
     try {
+      // Stamped before it is listed: a change after the stamp shows next time.
+      const listedAt = Date.now();
+      const info = Deno.statSync(dir);
+      dirs.push({ path: dir, mtimeMs: info.mtime?.getTime() ?? 0, ino: info.ino ?? 0, listedAt });
       entries = Deno.readDirSync(dir);
     } catch {
+      stampable = false;
       return;
     }
     for (const entry of entries) {
@@ -123,10 +157,12 @@ export function findFiles(
         try {
           const info = Deno.statSync(path);
           if (info.isFile) add(path, info);
+          else stampable = false;
         } catch {
           // Gone between listing and stat: not an input.
+          stampable = false;
         }
-      }
+      } else if (match === undefined || match(path)) stampable = false;
     }
   };
   for (const pattern of patterns) {
@@ -147,5 +183,5 @@ export function findFiles(
     walk(resolve(base, staticPrefix(pattern)), (path) => regexp.test(path.replaceAll("\\", "/")));
   }
   const files = [...found.values()].sort((a, b) => a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0);
-  return { files, missing };
+  return { files, missing, dirs, stampable };
 }

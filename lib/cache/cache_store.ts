@@ -15,6 +15,7 @@ import type { FoundFile } from "./_glob.ts";
 import { sha256 } from "./_hash.ts";
 import { readSealedSync, writeSealedSync } from "./_sealed_file.ts";
 import { writeFileAtomicSync } from "../report/_atomic_write.ts";
+import { RACY_MS } from "./_no_op.ts";
 
 /** The default bound of a cache folder, in bytes: 1 GiB. */
 export const DEFAULT_CACHE_MAX: number = 1024 ** 3;
@@ -126,6 +127,7 @@ export class CacheStore {
   #dirty = false;
   #writable = true;
   #warn: (message: string) => void;
+  #entryStamps = new Map<string, FoundFile>();
 
   /**
    * Opens a cache folder, creating nothing until something is written.
@@ -172,7 +174,7 @@ export class CacheStore {
     const row = this.#index.stats[file.path];
     if (
       row !== undefined && row[0] === file.size && row[1] === file.mtimeMs &&
-      row[2] === file.ino && file.mtimeMs + 2 < row[4]
+      row[2] === file.ino && file.mtimeMs + RACY_MS < row[4]
     ) return row[3];
     let sha: string;
     try {
@@ -213,7 +215,10 @@ export class CacheStore {
    * torn or corrupt (it is then forgotten, and replaced when the task runs).
    */
   entry(fingerprint: string): CacheEntry | undefined | null {
-    const entry = readSealedSync(this.#entryPath(fingerprint)) as CacheEntry | undefined | null;
+    const path = this.#entryPath(fingerprint);
+    // Stamped before it is read: a change after the stamp shows next time.
+    this.#stampEntry(fingerprint, path);
+    const entry = readSealedSync(path) as CacheEntry | undefined | null;
     if (entry === undefined) return undefined;
     if (entry === null || entry.fingerprint !== fingerprint) {
       delete this.#index.entries[fingerprint];
@@ -229,6 +234,58 @@ export class CacheStore {
       this.#dirty = true;
     }
     return entry;
+  }
+
+  /**
+   * The stamp of an entry's file as this run read or wrote it.
+   *
+   * @param fingerprint The entry's fingerprint.
+   * @returns Its path, size, mtime and inode; `undefined` when unknown.
+   */
+  entryStamp(fingerprint: string): FoundFile | undefined {
+    return this.#entryStamps.get(fingerprint);
+  }
+
+  #stampEntry(fingerprint: string, path: string): void {
+    try {
+      const info = Deno.statSync(path);
+      this.#entryStamps.set(fingerprint, {
+        path,
+        rel: path,
+        size: info.size,
+        mtimeMs: info.mtime?.getTime() ?? 0,
+        ino: info.ino ?? 0,
+      });
+    } catch {
+      this.#entryStamps.delete(fingerprint);
+    }
+  }
+
+  /**
+   * The sha256 the index holds for a file when its row has exactly this
+   * stamp and was hashed after the file's mtime had passed by more than
+   * {@linkcode RACY_MS}: a stamp that stands for the content.
+   *
+   * @param file The file and its stamp.
+   * @returns The sha256, or `undefined` when the stamp is not trusted.
+   */
+  trustedSha(file: FoundFile): string | undefined {
+    const row = this.#index.stats[file.path];
+    return row !== undefined && row[0] === file.size && row[1] === file.mtimeMs &&
+        row[2] === file.ino && file.mtimeMs + RACY_MS < row[4]
+      ? row[3]
+      : undefined;
+  }
+
+  /**
+   * Sets a task's last fingerprint, with no entry to write.
+   *
+   * @param key The task's key.
+   * @param record Its fingerprint and parts.
+   */
+  setRecord(key: string, record: TaskRecord): void {
+    this.#index.tasks[key] = compactRecord(record);
+    this.#dirty = true;
   }
 
   /**
@@ -254,12 +311,17 @@ export class CacheStore {
    * @param record Its fingerprint and parts.
    * @param result Its result.
    * @param outputs Its output files, as listed after it ran.
-   * @returns Whether the entry was stored.
+   * @returns The output files as the entry lists them, or `undefined` when
+   * the entry was not stored.
    */
-  put(key: string, record: TaskRecord, result: unknown, outputs: FoundFile[]): boolean {
-    this.#index.tasks[key] = compactRecord(record);
-    this.#dirty = true;
-    if (!this.#writable) return false;
+  put(
+    key: string,
+    record: TaskRecord,
+    result: unknown,
+    outputs: FoundFile[],
+  ): OutputFile[] | undefined {
+    this.setRecord(key, record);
+    if (!this.#writable) return undefined;
     try {
       Deno.mkdirSync(join(this.dir, "blobs"), { recursive: true });
       Deno.mkdirSync(join(this.dir, "entries"), { recursive: true });
@@ -286,17 +348,19 @@ export class CacheStore {
         result,
         outputs: files,
       };
-      bytes += writeSealedSync(this.#entryPath(record.fingerprint), entry);
+      const path = this.#entryPath(record.fingerprint);
+      bytes += writeSealedSync(path, entry);
+      this.#stampEntry(record.fingerprint, path);
       this.#index.entries[record.fingerprint] = {
         task: key,
         bytes,
         usedAt: Date.now(),
         blobs: files.map((file) => file.sha),
       };
-      return true;
+      return files;
     } catch (error) {
       this.#fail(error);
-      return false;
+      return undefined;
     }
   }
 

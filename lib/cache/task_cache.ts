@@ -7,14 +7,22 @@
  * @module
  */
 
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import type { Task } from "../declare/define.ts";
 import { SPOOL_VERSION } from "./_version.ts";
 import { codePaths } from "../pool/_code_paths.ts";
-import { findFiles, type FoundFile, globToRegExp } from "./_glob.ts";
+import { findFiles, type FoundFiles, globToRegExp } from "./_glob.ts";
 import { sha256, valueHash } from "./_hash.ts";
-import { CacheStore, type FingerprintParts, restoreFile, type TaskRecord } from "./cache_store.ts";
+import {
+  CacheStore,
+  type FingerprintParts,
+  type OutputFile,
+  restoreFile,
+  type TaskRecord,
+} from "./cache_store.ts";
+import { writeNoOpSnapshot } from "./_no_op_writer.ts";
+import { cacheDirOf } from "./_no_op.ts";
 
 /** Options for the cache of a run. */
 export interface CacheOptions {
@@ -37,7 +45,7 @@ export type CacheDecision =
 
 /** The folder `.spool/cache` beside a task file. */
 export function defaultCacheDir(module: string): string {
-  return join(dirname(fromFileUrl(module)), ".spool", "cache");
+  return cacheDirOf(module, undefined);
 }
 
 /** A run's view of the cache. */
@@ -52,22 +60,36 @@ export class TaskCache {
   #helpers: string;
   #static = new Map<string, Omit<FingerprintParts, "deps"> | string>();
   #decided = new Map<string, { deps: string; decision: CacheDecision }>();
+  #rawArgs: readonly string[];
+  #dirOption: string | undefined;
+  #codeFiles: readonly string[];
+  /** Each task's input listing, as its fingerprint saw it. */
+  #inputs = new Map<string, FoundFiles>();
+  /** Each task that came from the cache or was stored: its result, entry and outputs. */
+  #done = new Map<
+    string,
+    { result: unknown; fingerprint: string; outputs: readonly OutputFile[] }
+  >();
 
   private constructor(
     store: CacheStore,
     module: string,
     args: readonly string[],
     force: boolean,
-    helpers: string,
+    helpers: { hash: string; files: readonly string[] },
     readOnly: boolean,
+    dirOption: string | undefined,
   ) {
     this.#readOnly = readOnly;
+    this.#rawArgs = args;
+    this.#dirOption = dirOption;
+    this.#codeFiles = helpers.files;
     this.store = store;
     this.#module = module;
     this.#base = dirname(fromFileUrl(module));
     this.#args = valueHash([...args]);
     this.#force = force;
-    this.#helpers = helpers;
+    this.#helpers = helpers.hash;
   }
 
   /**
@@ -95,6 +117,7 @@ export class TaskCache {
       options.force ?? false,
       helpers,
       options.readOnly ?? false,
+      options.dir,
     );
   }
 
@@ -134,18 +157,41 @@ export class TaskCache {
     if (decision.hit || decision.record === undefined || this.#readOnly) return;
     try {
       const outputs = this.#files(task, "outputs").files;
-      this.store.put(this.#key(task), decision.record, result, outputs);
+      const stored = this.store.put(this.#key(task), decision.record, result, outputs);
+      if (stored !== undefined) {
+        const { fingerprint } = decision.record;
+        this.#done.set(task.name, { result, fingerprint, outputs: stored });
+      }
     } catch (error) {
       this.store.warn(`Cannot store task "${task.name}" in the cache: ${(error as Error).message}`);
     }
   }
 
-  /** Writes the index; call once the run is over. */
-  flush(): void {
-    if (!this.#readOnly) this.store.flush();
+  /**
+   * Writes the index; call once the run is over. Given the run's planned
+   * tasks, also writes the snapshot a no-op run of them reads (see
+   * `_no_op.ts`) when every one came from the cache or was stored.
+   *
+   * @param planned The run's planned tasks, in order.
+   */
+  flush(planned?: readonly Task[]): void {
+    if (this.#readOnly) return;
+    if (planned !== undefined) {
+      writeNoOpSnapshot(this.store, {
+        module: this.#module,
+        dirOption: this.#dirOption,
+        args: this.#rawArgs,
+        planned,
+        codeFiles: [fromFileUrl(this.#module), ...this.#codeFiles],
+        inputs: this.#inputs,
+        done: this.#done,
+      });
+    }
+    this.store.flush();
   }
 
   #decide(task: Task, deps: Record<string, string>): CacheDecision {
+    this.#done.delete(task.name);
     const fixed = this.#staticParts(task);
     if (typeof fixed === "string") return { hit: false, why: fixed };
     const parts: FingerprintParts = { ...fixed, deps };
@@ -159,8 +205,9 @@ export class TaskCache {
       const restored = this.#restore(task, entry.outputs);
       if (restored !== undefined) return { hit: false, why: restored, record };
       if (previous?.fingerprint !== fingerprint && !this.#readOnly) {
-        this.store.put(this.#key(task), record, entry.result, []);
+        this.store.setRecord(this.#key(task), record);
       }
+      this.#done.set(task.name, { result: entry.result, fingerprint, outputs: entry.outputs });
       return { hit: true, why: "cached", result: entry.result };
     }
     return { hit: false, why: whyChanged(previous?.parts, parts, task), record };
@@ -218,7 +265,9 @@ export class TaskCache {
         env[name] = value === undefined ? "-" : sha256(value);
       }
       const inputs: Record<string, string> = {};
-      const { files, missing } = this.#files(task, "inputs");
+      const found = this.#files(task, "inputs");
+      this.#inputs.set(task.name, found);
+      const { files, missing } = found;
       for (const file of files) inputs[file.rel] = this.store.fileSha(file);
       for (const path of missing) inputs[path] = "-";
       parts = {
@@ -234,7 +283,7 @@ export class TaskCache {
   }
 
   /** A task's input or output files; inputs leave out its outputs and the cache. */
-  #files(task: Task, which: "inputs" | "outputs"): { files: FoundFile[]; missing: string[] } {
+  #files(task: Task, which: "inputs" | "outputs"): FoundFiles {
     const declared = task[which];
     const scope = task.permissions[which === "inputs" ? "read" : "write"];
     // Declared paths are relative to the task file; permission scopes are
@@ -342,10 +391,13 @@ function bodyCode(task: Task): string {
  * index while none of those files (nor the task file, which says what is
  * imported) changed; else from `deno info`.
  */
-async function helpersHash(store: CacheStore, module: string): Promise<string> {
+async function helpersHash(
+  store: CacheStore,
+  module: string,
+): Promise<{ hash: string; files: readonly string[] }> {
   const own = fromFileUrl(module);
   const known = store.code(module);
-  if (known !== undefined && unchanged(store, [own, ...known.files])) return known.hash;
+  if (known !== undefined && unchanged(store, [own, ...known.files])) return known;
   const workerSide = new URL("../pool/worker_main.ts", import.meta.url).href;
   const files = (await codePaths(module, workerSide)).filter((path) => path !== own).filter(
     (path) => {
@@ -360,7 +412,7 @@ async function helpersHash(store: CacheStore, module: string): Promise<string> {
   unchanged(store, [own]);
   const hash = sha256(shas.join("\n"));
   store.setCode(module, { files, hash });
-  return hash;
+  return { hash, files };
 }
 
 function shaOf(store: CacheStore, path: string): string {

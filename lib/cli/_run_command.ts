@@ -22,7 +22,8 @@ import { plainReporter, type TextSink } from "../report/plain.ts";
 import { run } from "../run/scheduler.ts";
 import { ExitCode } from "./_exit_code.ts";
 import { withShortStacks } from "./_short_stacks.ts";
-import { type CacheOptions, defaultCacheDir } from "../cache/task_cache.ts";
+import type { CacheOptions } from "../cache/task_cache.ts";
+import { cacheDirOf } from "../cache/_no_op.ts";
 
 /** The flags of \`spool run\`, as parsed. */
 export interface RunFlags {
@@ -261,7 +262,8 @@ function cacheOptions(
       `Cannot cache the tasks of "${loaded.url}": only a task file on disk has a cache, run without --cache`,
     );
   }
-  const dir = flags.cacheDir ?? defaultCacheDir(loaded.url);
+  // Not task_cache.ts's defaultCacheDir: a no-op run does not load that module.
+  const dir = flags.cacheDir ?? cacheDirOf(loaded.url, undefined);
   for (const name of ["read", "write"] as const) {
     if (Deno.permissions.querySync({ name, path: dir }).state !== "granted") {
       if (!asked) return undefined;

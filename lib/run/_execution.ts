@@ -25,7 +25,8 @@ import type { CpuLane } from "./scheduler.ts";
 import type { CpuResult, CpuRunOptions } from "../pool/worker_pool.ts";
 import type { MainGuard } from "./_main_guard.ts";
 import { serializeError } from "../pool/_protocol.ts";
-import type { CacheDecision, TaskCache } from "../cache/task_cache.ts";
+import type { CacheDecision } from "../cache/task_cache.ts";
+import type { RunCache } from "../cache/open_run_cache.ts";
 import { type TaskShell, taskShell } from "../commands/task_shell.ts";
 import { Services } from "./_services.ts";
 import { runTaskCommand } from "../commands/_task_commands.ts";
@@ -64,7 +65,7 @@ export interface ExecutionOptions {
   /** Route task console output to the reporter (it has `taskOutput`). */
   captureOutput: boolean;
   /** The run's cache: a task it has is not run, and what a task produced is stored. */
-  cache?: TaskCache;
+  cache?: RunCache;
   t0: number;
 }
 

@@ -19,19 +19,21 @@ import { buildReport, type RunReport } from "../report/report.ts";
 import type { Reporter, RunPlan } from "../report/reporter.ts";
 import { planRun, shellGrantsOf } from "./plan.ts";
 import { captureIoConsole } from "./_io_console.ts";
-import {
-  type ChunkResult,
-  type CpuChunk,
-  type CpuResult,
-  type CpuRunOptions,
-  type Isolation,
-  type WarmDemand,
-  WORKER_MAIN,
-  WorkerPool,
+import type {
+  ChunkResult,
+  CpuChunk,
+  CpuResult,
+  CpuRunOptions,
+  Isolation,
+  WarmDemand,
 } from "../pool/worker_pool.ts";
 import { hostGrants, promptGuard } from "./_sandbox_checks.ts";
 import { guardMainThread } from "./_main_guard.ts";
-import type { CacheOptions, TaskCache } from "../cache/task_cache.ts";
+
+/** The worker side's entry, as worker_pool.ts names it (not imported: see run()). */
+const WORKER_MAIN = new URL("../pool/worker_main.ts", import.meta.url).href;
+import type { CacheOptions } from "../cache/task_cache.ts";
+import type { RunCache } from "../cache/open_run_cache.ts";
 
 /** The default io concurrency limit. */
 export const DEFAULT_CONCURRENCY = 64;
@@ -189,7 +191,7 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
   const order = tasks.graph.select(options.targets ?? []);
   const planned = order.map((name) => tasks.tasks.get(name)!);
   const module = options.module ?? tasks.module;
-  const cache = await openCache(module, options);
+  const cache = await openCache(module, options, planned);
   // Tasks the cache has (and every dependency of theirs too) need no
   // sandbox: a run that is all cached starts no host and no worker.
   const hits = cache === undefined ? new Set<string>() : cachedTasks(cache, planned);
@@ -231,6 +233,11 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
     if (missing.length > 0) throw new PermissionError(missing);
   }
 
+  // Loaded only when a task needs a sandbox: a run that is all cached starts
+  // none, and need not load the pool's code either.
+  const { WorkerPool } = sandboxed.length > 0
+    ? await import("../pool/worker_pool.ts")
+    : { WorkerPool: undefined };
   const plan: RunPlan = planRun(tasks, { targets: options.targets, workers, concurrency });
   const reporter = safeReporter(options.reporter);
   // Output is captured only for a reporter that shows it; otherwise io tasks print as usual.
@@ -239,7 +246,7 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
   reporter.runStart(plan);
 
   const t0 = performance.now();
-  const pool = sandboxed.length > 0
+  const pool = WorkerPool !== undefined
     ? new WorkerPool(module!, {
       size: workers,
       isolation,
@@ -283,7 +290,7 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
     });
     const { reports, cancelled } = await execution.done;
     const workerNames = options.cpuLane?.workerNames?.();
-    cache?.flush();
+    cache?.flush(planned);
     const report = buildReport(reports, {
       wallMs: performance.now() - t0,
       // A remote lane knows its workers once they took jobs.
@@ -304,7 +311,8 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
 async function openCache(
   module: string | undefined,
   options: RunOptions,
-): Promise<TaskCache | undefined> {
+  planned: readonly Task[],
+): Promise<RunCache | undefined> {
   if (options.cache === undefined || options.cache === false) return undefined;
   if (module === undefined || !module.startsWith("file:")) {
     throw new TypeError(
@@ -315,16 +323,17 @@ async function openCache(
   }
   // Loaded on use: the cache pulls in node:crypto, which every sandbox would
   // otherwise load again when its task file imports spool.
-  const { TaskCache } = await import("../cache/task_cache.ts");
-  return await TaskCache.open(
+  const { openRunCache } = await import("../cache/open_run_cache.ts");
+  return await openRunCache(
     module,
     options.args ?? [],
     options.cache === true ? {} : options.cache,
+    planned,
   );
 }
 
 /** The tasks the cache has, given that every dependency of theirs is cached too. */
-function cachedTasks(cache: TaskCache, planned: readonly Task[]): Set<string> {
+function cachedTasks(cache: RunCache, planned: readonly Task[]): Set<string> {
   const results = new Map<string, unknown>();
   for (const task of planned) {
     if (!task.deps.every((dep) => results.has(dep))) continue;

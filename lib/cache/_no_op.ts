@@ -1,0 +1,265 @@
+/**
+ * The no-op fast path of a cached run. A run whose every task came from the
+ * cache or ran and was stored leaves a snapshot: the stamp (size, mtime,
+ * inode) of every file its fingerprints and hits stood for (each input, each
+ * output, each entry, the task file and its local imports), the stamp
+ * (mtime, inode) of every folder whose listing said which files are inputs,
+ * a digest of every task's declaration and code, and the tasks' results.
+ * The next run of the same tasks with the same arguments reads that one
+ * file, compares the digest, stats what it lists, and when nothing moved has
+ * every task's result: no index, no entry, no hash of a file, no `node:`
+ * module. Anything else (a stamp that moved, a result that is not plain
+ * JSON, `--force`) takes the full path in `task_cache.ts`, which checks
+ * contents and writes a new snapshot.
+ *
+ * What this trusts is what the index's stat table trusts, as Make and ninja
+ * do: a file whose size, mtime and inode are unchanged has unchanged bytes
+ * (a stamp is recorded only once its mtime is older than the moment its
+ * content was hashed, by more than {@linkcode RACY_MS}), and a folder whose
+ * mtime and inode are unchanged lists the same names.
+ *
+ * This module imports nothing: it is all a no-op run loads of the cache.
+ *
+ * @module
+ */
+
+import type { Task } from "../declare/define.ts";
+import { SPOOL_VERSION } from "./_version.ts";
+
+/**
+ * A stamp is trusted for a file's content only when the content was read
+ * more than this many ms after the file's mtime: a write within the same
+ * timestamp tick could otherwise leave the stamp as it was.
+ */
+export const RACY_MS = 2;
+
+const SUM_BYTES = 32;
+const JSON_MARK = 0x7b;
+const WINDOWS = Deno.build.os === "windows";
+const SEP = WINDOWS ? "\\" : "/";
+
+/**
+ * Stamps by folder (relative to the task file's folder when under it, `""`
+ * for that folder itself), flat for a quick parse: for files, name, size,
+ * mtime (ms), inode, then the next file; for listed folders, `""`, mtime,
+ * inode.
+ */
+export type Stamps = Record<string, (string | number)[]>;
+
+/** What a snapshot holds (paths under the task file's folder are relative to it). */
+export interface NoOpSnapshot {
+  /** Which run it stands for: see {@linkcode runIdentity}. */
+  key: string;
+  /** The digest of the tasks' declarations and code: see {@linkcode codeText}. */
+  code: string;
+  /** Files whose stamps must be unchanged, by folder. */
+  files: Stamps;
+  /** Folders listed, whose stamps must be unchanged: `[path, mtime, inode]` flat. */
+  dirs: (string | number)[];
+  /** Paths that must still not exist (inputs named but missing). */
+  gone: string[];
+  /** Each task's result, in a one-element array (empty for `undefined`). */
+  results: Record<string, [unknown] | []>;
+}
+
+/** The folder the stamps' relative paths are relative to: the task file's. */
+export function baseDir(module: string): string {
+  const url = new URL(".", module);
+  let path = decodeURIComponent(url.pathname);
+  if (WINDOWS) {
+    path = url.hostname !== "" ? `//${url.hostname}${path}` : path.slice(1);
+    path = path.replaceAll("/", "\\");
+  }
+  return path.length > 1 && path.endsWith(SEP) ? path.slice(0, -1) : path;
+}
+
+/** The cache folder a run uses: `dir` as given (against the working directory), or `.spool/cache` beside the task file. */
+export function cacheDirOf(module: string, dir: string | undefined): string {
+  const base = baseDir(module);
+  if (dir === undefined) return `${base.endsWith(SEP) ? base : base + SEP}.spool${SEP}cache`;
+  const absolute = WINDOWS ? /^([a-zA-Z]:)?[\\/]/.test(dir) : dir.startsWith("/");
+  return absolute ? dir : `${Deno.cwd()}${SEP}${dir}`;
+}
+
+/**
+ * What a snapshot is for: the task module, the working directory (which
+ * permission scopes are relative to), the cache folder, the run's targets
+ * as planned (in order) and its arguments.
+ */
+export function runIdentity(
+  module: string,
+  cacheDir: string,
+  planned: readonly Task[],
+  args: readonly string[],
+): string {
+  return JSON.stringify([
+    SPOOL_VERSION,
+    module,
+    Deno.cwd(),
+    cacheDir,
+    planned.map((task) => task.name),
+    args,
+  ]);
+}
+
+/** Where the snapshot of a run lives. */
+export function snapshotPath(cacheDir: string, key: string): string {
+  // FNV-1a, 2 x 32 bits: a name, not a proof (the file holds the whole key).
+  let a = 0x811c9dc5, b = 0x01000193 ^ key.length;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+  }
+  const hex = (n: number) => (n >>> 0).toString(16).padStart(8, "0");
+  return `${cacheDir}${SEP}no-op${SEP}${hex(a)}${hex(b)}`;
+}
+
+/**
+ * Everything about the planned tasks that their fingerprints hold besides
+ * files and dependencies' results: each one's declaration, body, cache
+ * setting and env values. `undefined` when a task's code cannot be told
+ * apart as text (a shard over items that are not plain JSON).
+ */
+export function codeText(planned: readonly Task[]): string | undefined {
+  const parts: string[] = [];
+  for (const task of planned) {
+    const { name, kind, deps, permissions, inputs, outputs, env, trusted, cache, shard } = task;
+    let body: string;
+    if (shard === undefined) body = String(task.run);
+    else {
+      const items = typeof shard.items === "function" ? String(shard.items) : plain(shard.items);
+      const initial = shard.hasInitial ? plain(shard.initial) : "";
+      if (items === undefined || initial === undefined) return undefined;
+      body = [items, String(shard.map), String(shard.reduce), initial].join("\n");
+    }
+    const names = env ?? (Array.isArray(permissions.env) ? permissions.env : []);
+    const values = names.map((variable) => {
+      try {
+        return Deno.env.get(variable) ?? null;
+      } catch {
+        return null;
+      }
+    });
+    parts.push(
+      JSON.stringify([name, kind, deps, permissions, inputs, outputs, env, trusted, cache, values]),
+      body,
+    );
+  }
+  return parts.join("\n");
+}
+
+function plain(value: unknown): string | undefined {
+  try {
+    const text = JSON.stringify(value);
+    return text !== undefined && JSON.stringify(JSON.parse(text)) === text ? text : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads a run's snapshot and answers with every planned task's result when
+ * nothing it stands for changed, else `undefined`.
+ *
+ * @param cacheDir The cache folder ({@linkcode cacheDirOf}).
+ * @param module The task module's `file:` URL.
+ * @param planned The planned tasks, in order.
+ * @param args The run's arguments.
+ * @returns Each task's result by name, or `undefined`: take the full path.
+ */
+export async function noOpResults(
+  cacheDir: string,
+  module: string,
+  planned: readonly Task[],
+  args: readonly string[],
+): Promise<Map<string, unknown> | undefined> {
+  const key = runIdentity(module, cacheDir, planned, args);
+  let data: Uint8Array<ArrayBuffer>;
+  try {
+    data = Deno.readFileSync(snapshotPath(cacheDir, key));
+  } catch {
+    return undefined;
+  }
+  if (data.length <= SUM_BYTES || data[SUM_BYTES] !== JSON_MARK) return undefined;
+  const body = data.subarray(SUM_BYTES + 1);
+  const text = codeText(planned);
+  if (text === undefined) return undefined;
+  const [sum, code] = await Promise.all([
+    crypto.subtle.digest("SHA-256", body),
+    crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)),
+  ]);
+  const sumBytes = new Uint8Array(sum);
+  for (let i = 0; i < SUM_BYTES; i++) if (sumBytes[i] !== data[i]) return undefined;
+  let snapshot: NoOpSnapshot;
+  try {
+    snapshot = JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    return undefined;
+  }
+  if (snapshot.key !== key || snapshot.code !== hex(new Uint8Array(code))) return undefined;
+  const base = baseDir(module);
+  const prefix = base.endsWith(SEP) ? base : base + SEP;
+  const full = (path: string) => isAbsolutePath(path) ? path : prefix + path;
+  try {
+    const dirs = snapshot.dirs;
+    for (let i = 0; i < dirs.length; i += 3) {
+      const info = Deno.statSync(full(dirs[i] as string));
+      if (
+        !info.isDirectory || info.mtime?.getTime() !== dirs[i + 1] ||
+        (info.ino ?? 0) !== dirs[i + 2]
+      ) return undefined;
+    }
+    for (const dir in snapshot.files) {
+      const at = dir === "" ? prefix : full(dir) + SEP;
+      const files = snapshot.files[dir];
+      for (let i = 0; i < files.length; i += 4) {
+        const info = Deno.statSync(at + files[i]);
+        if (
+          !info.isFile || info.size !== files[i + 1] || info.mtime?.getTime() !== files[i + 2] ||
+          (info.ino ?? 0) !== files[i + 3]
+        ) return undefined;
+      }
+    }
+  } catch {
+    // A file or folder gone.
+    return undefined;
+  }
+  for (const path of snapshot.gone) {
+    try {
+      Deno.statSync(full(path));
+      return undefined;
+    } catch {
+      // Still missing.
+    }
+  }
+  const results = new Map<string, unknown>();
+  for (const task of planned) {
+    const result = snapshot.results[task.name];
+    if (result === undefined) return undefined;
+    results.set(task.name, result[0]);
+  }
+  return results;
+}
+
+function isAbsolutePath(path: string): boolean {
+  return WINDOWS ? /^([a-zA-Z]:)?[\\/]/.test(path) : path.startsWith("/");
+}
+
+/**
+ * A path as a snapshot holds it: relative to the task file's folder when
+ * under it.
+ *
+ * @param prefix The task file's folder, with a trailing separator.
+ * @param path An absolute path.
+ * @returns The path to store.
+ */
+export function snapshotRelative(prefix: string, path: string): string {
+  return path.startsWith(prefix) ? path.slice(prefix.length) : path;
+}
+
+function hex(bytes: Uint8Array): string {
+  let out = "";
+  for (const byte of bytes) out += byte.toString(16).padStart(2, "0");
+  return out;
+}
