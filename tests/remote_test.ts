@@ -12,6 +12,15 @@ import {
 } from "./_helpers.ts";
 import { NATS_MISSING, startNats } from "./_nats_server.ts";
 import { NatsLink } from "../lib/remote/_nats.ts";
+import { NatsLane } from "../lib/remote/nats_lane.ts";
+import {
+  type Batch,
+  decode,
+  encode,
+  type LegacyWork,
+  type Outcome,
+} from "../lib/remote/_messages.ts";
+import { taskFileHash } from "../lib/remote/_task_file_hash.ts";
 
 const TASKS = fixture("remote/tasks.ts");
 const CHANGED = fixture("remote/changed_tasks.ts");
@@ -127,6 +136,52 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "kill -9 of a worker holding a batch half done: the batch is redelivered, each task counted once",
+  ignore: NATS_MISSING,
+  async fn() {
+    await using nats = await startNats();
+    await using dir = await tempDir();
+    const reportFile = `${dir.path}/report.json`;
+    await using doomed = await worker(nats.url, TASKS, "-w", "1", "--ack-wait", "1s");
+    // Eight ready jobs for one slot: they go two per message.
+    await using run = background([
+      "-f",
+      TASKS,
+      "run",
+      "--nats",
+      nats.url,
+      "--report-file",
+      reportFile,
+      ...CPU,
+      "--",
+      "--sleep=1000",
+    ]);
+    await until("a first task's result to reach the run", () => /\nok +work:\d/.test(run.stderr));
+    // Its batch's other job holds the slot: the message is not acked yet.
+    Deno.kill(doomed.pid, "SIGKILL");
+    await doomed.status;
+    const first = run.stderr.match(/\nok +(work:\d)/)![1];
+    await using rescuer = await worker(nats.url, TASKS, "-w", "4", "--ack-wait", "1s");
+    const status = await run.status;
+    assert.equal(status.code, 0, run.stderr);
+    const report: Report = JSON.parse(await Deno.readTextFile(reportFile));
+    assert.deepEqual(
+      report.tasks.map((task) => task.name).sort(),
+      ["seed", ...CPU].sort(),
+      "each task once",
+    );
+    assert.ok(report.tasks.every((task) => task.status === "ok" && task.attempts === undefined));
+    assert.deepEqual(workerPids(report, [first]), new Set([doomed.pid]), "its first result counts");
+    assert.match(rescuer.stderr, new RegExp(`ok "${first}"`), "it ran again with its batch");
+    assert.deepEqual(
+      workerPids(report, CPU.filter((name) => name !== first)),
+      new Set([rescuer.pid]),
+    );
+  },
+});
+
+Deno.test({
   name: "A worker whose task file differs refuses the run's tasks, and the run fails saying why",
   ignore: NATS_MISSING,
   async fn() {
@@ -139,6 +194,107 @@ Deno.test({
       /refused task "work:0": its task file ".*changed_tasks\.ts" \([0-9a-f]{12}\) differs from the run's \([0-9a-f]{12}\): start the worker with the same task file/,
     );
     assert.match(other.stderr, /Refused task "work:0"/);
+  },
+});
+
+Deno.test({
+  name: "A worker refuses a job in the message format before batches, answering in that format",
+  ignore: NATS_MISSING,
+  async fn() {
+    await using nats = await startNats();
+    await using current = await worker(nats.url, TASKS, "-w", "1");
+    const link = await NatsLink.connect(nats.url, { name: "spool test: a run from before" });
+    try {
+      // What a run from before batches sends: one job per message, its fields at the top.
+      const run = crypto.randomUUID().replaceAll("-", "");
+      const module = new URL(`file://${TASKS}`).href;
+      const work: LegacyWork = {
+        run,
+        job: 0,
+        task: "work:0",
+        hash: await taskFileHash(module),
+        args: [],
+        kind: "run",
+        deps: { seed: 1 },
+      };
+      const { promise, resolve } = Promise.withResolvers<Outcome>();
+      const stop = await link.onResults(run, (data) => resolve(decode<Outcome>(data)));
+      try {
+        await link.queue(run, encode(work));
+        const outcome = await promise;
+        assert.equal(outcome.job, 0);
+        assert.equal(outcome.ok, false);
+        assert.ok(!outcome.ok && outcome.why === "refused");
+        assert.match(
+          !outcome.ok ? outcome.error.message : "",
+          /refused task "work:0": it was sent in another message format than this worker's \(protocol \d+\): start the worker with the same spool version as the run/,
+        );
+      } finally {
+        stop();
+      }
+      await until("the worker to log it", () => current.stderr.includes('Refused task "work:0"'));
+      assert.equal(await link.queuedCount(), 0, "the refused job is not left queued");
+    } finally {
+      await link.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "A worker from before batches refuses a batch as one job, and every job of it fails",
+  ignore: NATS_MISSING,
+  async fn() {
+    await using nats = await startNats();
+    const module = new URL(`file://${TASKS}`).href;
+    const lane = await NatsLane.connect(nats.url, { module });
+    const old = await NatsLink.connect(nats.url, { name: "spool test: a worker from before" });
+    try {
+      await old.ensureWorkerConsumer(30_000);
+      const jobs = CPU.map((task) =>
+        lane.run(task, { seed: 1 }).then(
+          () => assert.fail(`${task} ran`),
+          (error: Error) => error,
+        )
+      );
+      // What a worker from before batches does: it reads the fields at the top,
+      // sees another task file hash, and answers for that one job.
+      let messages = 0;
+      const pulling = new AbortController();
+      const refusing = (async () => {
+        while (!pulling.signal.aborted) {
+          for await (const message of old.pull(CPU.length, 1000, pulling.signal)) {
+            messages++;
+            const work = decode<Batch>(message.data);
+            const refused: Outcome = {
+              ok: false,
+              job: work.job,
+              place: { machine: "old", pid: 1, slot: -1 },
+              why: "refused",
+              error: {
+                name: "WorkerRefusedError",
+                message: `Worker old pid 1 refused task "${work.task}": its task file differs`,
+              },
+            };
+            await old.publishResult(work.run, String(work.job), encode(refused));
+            message.ack();
+          }
+        }
+      })();
+      // The refusing loop ends only when aborted: its failure fails the test at once.
+      const errors = await Promise.race([
+        Promise.all(jobs),
+        refusing.then(() => Promise.reject(new Error("the old worker stopped"))),
+      ]);
+      pulling.abort();
+      await refusing;
+      for (const error of errors) {
+        assert.match(error.message, /refused task .*its task file differs/);
+      }
+      assert.ok(messages < CPU.length, `${CPU.length} jobs went in ${messages} messages`);
+    } finally {
+      await old.close();
+      await lane.close();
+    }
   },
 });
 
