@@ -25,6 +25,8 @@ import { taskFileHash } from "../lib/remote/_task_file_hash.ts";
 const TASKS = fixture("remote/tasks.ts");
 const CHANGED = fixture("remote/changed_tasks.ts");
 const CPU = Array.from({ length: 8 }, (_, i) => `work:${i}`);
+const BATCHED = fixture("remote/batch_tasks.ts");
+const BATCHED_TASKS = Array.from({ length: 32 }, (_, i) => `job:${i}`);
 
 /** A `spool worker`, started and ready for jobs. */
 async function worker(url: string, file: string, ...flags: string[]): Promise<Background> {
@@ -143,41 +145,38 @@ Deno.test({
     await using nats = await startNats();
     await using dir = await tempDir();
     const reportFile = `${dir.path}/report.json`;
-    await using doomed = await worker(nats.url, TASKS, "-w", "1", "--ack-wait", "1s");
-    // Eight ready jobs for one slot: they go two per message.
+    await using doomed = await worker(nats.url, BATCHED, "-w", "1", "--ack-wait", "1s");
+    // 32 ready jobs for one slot: they go two per message.
     await using run = background([
       "-f",
-      TASKS,
+      BATCHED,
       "run",
       "--nats",
       nats.url,
       "--report-file",
       reportFile,
-      ...CPU,
       "--",
       "--sleep=1000",
     ]);
-    await until("a first task's result to reach the run", () => /\nok +work:\d/.test(run.stderr));
+    await until("a first task's result to reach the run", () => /\nok +job:\d+/.test(run.stderr));
     // Its batch's other job holds the slot: the message is not acked yet.
     Deno.kill(doomed.pid, "SIGKILL");
     await doomed.status;
-    const first = run.stderr.match(/\nok +(work:\d)/)![1];
-    await using rescuer = await worker(nats.url, TASKS, "-w", "4", "--ack-wait", "1s");
+    const first = run.stderr.match(/\nok +(job:\d+)/)![1];
+    await using rescuer = await worker(nats.url, BATCHED, "-w", "8", "--ack-wait", "1s");
     const status = await run.status;
     assert.equal(status.code, 0, run.stderr);
     const report: Report = JSON.parse(await Deno.readTextFile(reportFile));
     assert.deepEqual(
       report.tasks.map((task) => task.name).sort(),
-      ["seed", ...CPU].sort(),
+      BATCHED_TASKS.toSorted(),
       "each task once",
     );
     assert.ok(report.tasks.every((task) => task.status === "ok" && task.attempts === undefined));
     assert.deepEqual(workerPids(report, [first]), new Set([doomed.pid]), "its first result counts");
     assert.match(rescuer.stderr, new RegExp(`ok "${first}"`), "it ran again with its batch");
-    assert.deepEqual(
-      workerPids(report, CPU.filter((name) => name !== first)),
-      new Set([rescuer.pid]),
-    );
+    const others = BATCHED_TASKS.filter((name) => name !== first);
+    assert.deepEqual(workerPids(report, others), new Set([rescuer.pid]));
   },
 });
 
@@ -245,12 +244,12 @@ Deno.test({
   ignore: NATS_MISSING,
   async fn() {
     await using nats = await startNats();
-    const module = new URL(`file://${TASKS}`).href;
+    const module = new URL(`file://${BATCHED}`).href;
     const lane = await NatsLane.connect(nats.url, { module });
     const old = await NatsLink.connect(nats.url, { name: "spool test: a worker from before" });
     try {
       await old.ensureWorkerConsumer(30_000);
-      const jobs = CPU.map((task) =>
+      const jobs = BATCHED_TASKS.map((task) =>
         lane.run(task, { seed: 1 }).then(
           () => assert.fail(`${task} ran`),
           (error: Error) => error,
@@ -262,7 +261,7 @@ Deno.test({
       const pulling = new AbortController();
       const refusing = (async () => {
         while (!pulling.signal.aborted) {
-          for await (const message of old.pull(CPU.length, 1000, pulling.signal)) {
+          for await (const message of old.pull(BATCHED_TASKS.length, 1000, pulling.signal)) {
             messages++;
             const work = decode<Batch>(message.data);
             const refused: Outcome = {
@@ -290,7 +289,10 @@ Deno.test({
       for (const error of errors) {
         assert.match(error.message, /refused task .*its task file differs/);
       }
-      assert.ok(messages < CPU.length, `${CPU.length} jobs went in ${messages} messages`);
+      assert.ok(
+        messages < BATCHED_TASKS.length,
+        `${BATCHED_TASKS.length} jobs went in ${messages} messages`,
+      );
     } finally {
       await old.close();
       await lane.close();

@@ -68,6 +68,8 @@ const CHUNKS_PER_SLOT = 32;
 
 /** Batches per worker slot that a flush's jobs are spread over, at most. */
 const SPREAD = 4;
+/** Messages that a flush's pending jobs are spread over, at least. */
+const MIN_MESSAGES = 16;
 /** Jobs in one work message, at most. */
 const MAX_BATCH = 64;
 /** Jobs waiting to be queued that make a flush at once. */
@@ -314,21 +316,20 @@ export class NatsLane implements CpuLane {
 
   /**
    * Queues the jobs submitted since the last flush, in batches whose size
-   * grows with the jobs pending: up to {@linkcode SPREAD} batches' worth per
-   * worker slot are pending before a batch holds two jobs, so that a few long
-   * tasks still go one per message to the first free slots, while thousands
-   * of tiny ones (or a sharded task's chunks in flight) cost a publish per
-   * batch of up to {@linkcode MAX_BATCH}.
+   * grows with the jobs pending: a batch holds two jobs only once
+   * {@linkcode SPREAD} messages' worth per worker slot (and at least
+   * {@linkcode MIN_MESSAGES}) are pending, so that a few long tasks still go
+   * one per message to the first free slots, even to workers the run has not
+   * heard of yet, while thousands of tiny ones (or a sharded task's chunks in
+   * flight) cost a publish per batch of up to {@linkcode MAX_BATCH}.
    */
   #flush(): void {
     clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
     const jobs = this.#outbox.filter((job) => this.#jobs.has(job.job));
     this.#outbox = [];
-    const size = Math.min(
-      MAX_BATCH,
-      Math.max(1, Math.floor(this.#jobs.size / (this.size * SPREAD))),
-    );
+    const messages = Math.max(this.size * SPREAD, MIN_MESSAGES);
+    const size = Math.min(MAX_BATCH, Math.max(1, Math.floor(this.#jobs.size / messages)));
     for (let at = 0; at < jobs.length; at += size) this.#queue(jobs.slice(at, at + size));
   }
 
