@@ -68,10 +68,18 @@ const CHUNKS_PER_SLOT = 32;
 
 /** Batches per worker slot that a flush's jobs are spread over, at most. */
 const SPREAD = 4;
+/** How long a job submitted while others are out waits for more to join its batch, in ms. */
+const LINGER_MS = 1;
 /** Messages that a flush's pending jobs are spread over, at least. */
 const MIN_MESSAGES = 16;
 /** Jobs in one work message, at most. */
-const MAX_BATCH = 64;
+const MAX_BATCH = 16;
+/**
+ * Work one batch holds, at most, once jobs' times are known: a batch goes to
+ * one worker, so that a batch of long tasks would leave others idle at the
+ * end of a run.
+ */
+const BATCH_BUDGET_MS = 50;
 /** Jobs waiting to be queued that make a flush at once. */
 const MAX_OUTBOX = 4096;
 
@@ -110,6 +118,8 @@ export class NatsLane implements CpuLane {
   #outbox: Job[] = [];
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #batches = new Map<number, QueuedBatch>();
+  /** A moving average of jobs' times on workers, in ms, once one ended. */
+  #jobMs: number | undefined;
   #places = new Map<string, number>();
   #names: string[] = [];
   #announced = new Map<string, number>();
@@ -310,7 +320,11 @@ export class NatsLane implements CpuLane {
       signal?.addEventListener("abort", onAbort, { once: true });
       this.#outbox.push({ ...kind, job, task, args: options.args ?? [] });
       if (this.#outbox.length >= MAX_OUTBOX) this.#flush();
-      else this.#flushTimer ??= setTimeout(() => this.#flush(), 0);
+      else {
+        // With jobs out, their results bring more jobs soon: they join this batch.
+        const linger = this.#jobs.size > this.#outbox.length ? LINGER_MS : 0;
+        this.#flushTimer ??= setTimeout(() => this.#flush(), linger);
+      }
     });
   }
 
@@ -321,7 +335,8 @@ export class NatsLane implements CpuLane {
    * {@linkcode MIN_MESSAGES}) are pending, so that a few long tasks still go
    * one per message to the first free slots, even to workers the run has not
    * heard of yet, while thousands of tiny ones (or a sharded task's chunks in
-   * flight) cost a publish per batch of up to {@linkcode MAX_BATCH}.
+   * flight) cost a publish per batch of up to {@linkcode MAX_BATCH}, or of
+   * {@linkcode BATCH_BUDGET_MS} of work once jobs' times are known.
    */
   #flush(): void {
     clearTimeout(this.#flushTimer);
@@ -329,7 +344,10 @@ export class NatsLane implements CpuLane {
     const jobs = this.#outbox.filter((job) => this.#jobs.has(job.job));
     this.#outbox = [];
     const messages = Math.max(this.size * SPREAD, MIN_MESSAGES);
-    const size = Math.min(MAX_BATCH, Math.max(1, Math.floor(this.#jobs.size / messages)));
+    const budget = this.#jobMs === undefined
+      ? MAX_BATCH
+      : Math.floor(BATCH_BUDGET_MS / Math.max(this.#jobMs, 0.01));
+    const size = Math.max(1, Math.min(MAX_BATCH, budget, Math.floor(this.#jobs.size / messages)));
     for (let at = 0; at < jobs.length; at += size) this.#queue(jobs.slice(at, at + size));
   }
 
@@ -470,8 +488,11 @@ export class NatsLane implements CpuLane {
     this.#leaveBatch(outcome.job, pending.batch, false);
     const worker = this.#index(outcome.place);
     this.#started(pending, worker);
-    if (outcome.ok) pending.resolve({ value: outcome.value, worker, ms: outcome.ms });
-    else pending.reject(deserializeError(outcome.error));
+    if (outcome.ok) {
+      const ms = Number.isFinite(outcome.ms) && outcome.ms >= 0 ? outcome.ms : this.#jobMs;
+      if (ms !== undefined) this.#jobMs = 0.9 * (this.#jobMs ?? ms) + 0.1 * ms;
+      pending.resolve({ value: outcome.value, worker, ms: outcome.ms });
+    } else pending.reject(deserializeError(outcome.error));
   }
 
   /** Jobs wait for a first worker: remind, and fail them after the worker timeout. */
