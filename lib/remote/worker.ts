@@ -58,9 +58,10 @@ export interface WorkerOptions {
   /** How long a job may go unacked before the server redelivers it; default 30 s. */
   ackWaitMs?: number;
   /**
-   * Jobs taken beyond the free slots, to wait in the pool's queue (with
-   * heartbeats): faster for tiny tasks, but a long job taken ahead waits
-   * while another worker may be idle. Default 0.
+   * Work messages taken beyond one per slot, their jobs to wait in the
+   * pool's queue (with heartbeats): faster for tiny tasks, but a long job
+   * taken ahead waits while another worker may be idle. A message holds one
+   * job, or a batch of them when a run has many pending. Default 0.
    */
   prefetch?: number;
   /** Deliveries of one job before it fails as crashed; default 3. */
@@ -190,16 +191,17 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
       quiet: options.quiet ?? false,
       log,
     };
-    // Pull requests ask for what the slots (and the jobs taken ahead) can
-    // take: a batch at a time when the queue is deep, one when it is not.
+    // Pull requests ask for a message per slot (and those taken ahead): a
+    // message holds one job, or a batch when its run has many pending (it
+    // sizes batches so that its pending jobs span many messages).
     const capacity = size + prefetch;
     let busy = 0;
     let asked = 0;
     const fetches = new Set<Promise<void>>();
     const jobs = new Set<Promise<void>>();
     // While a pull request is open, freed slots are asked for a quarter of
-    // the capacity at a time: a pull request per finished job would cost a
-    // round trip (and a subscription) per job.
+    // the capacity at a time: a pull request per finished message would cost
+    // a round trip (and a subscription) per message.
     const batch = Math.max(1, Math.floor(capacity / 4));
     const pump = () => {
       const want = capacity - busy - asked;
