@@ -300,6 +300,32 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "Jobs whose inputs would make a batch too big for one NATS message still all run",
+  ignore: NATS_MISSING,
+  async fn() {
+    await using nats = await startNats();
+    // One slot: 32 jobs go two per message.
+    await using busy = await worker(nats.url, BATCHED, "-w", "1", "--quiet");
+    const lane = await NatsLane.connect(nats.url, { module: new URL(`file://${BATCHED}`).href });
+    try {
+      // 600 kB each: two of them exceed the server's 1 MB max_payload, one does not.
+      const results = await Promise.all(
+        BATCHED_TASKS.map((task) =>
+          lane.run(task, { blob: new Uint8Array(600_000) }, { args: ["--sleep=10"] })
+        ),
+      );
+      assert.deepEqual(
+        results.map((result) => (result.value as { value: number }).value),
+        BATCHED_TASKS.map((_, i) => i),
+      );
+      assert.doesNotMatch(busy.stderr, /error/);
+    } finally {
+      await lane.close();
+    }
+  },
+});
+
 Deno.test("An unreachable NATS server: run and worker exit 2 naming the URL, nothing runs", async () => {
   // A port that was free a moment ago: nothing listens there.
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -66,7 +66,7 @@ export const NO_WORKER_REMINDER_MS = 30_000;
  */
 const CHUNKS_PER_SLOT = 32;
 
-/** Batches per worker slot that a flush's jobs are spread over, at most. */
+/** Messages per worker slot that a flush's pending jobs are spread over, at least. */
 const SPREAD = 4;
 /** How long a job submitted while others are out waits for more to join its batch, in ms. */
 const LINGER_MS = 1;
@@ -80,6 +80,11 @@ const MAX_BATCH = 16;
  * end of a run.
  */
 const BATCH_BUDGET_MS = 50;
+/**
+ * A batch's bytes past which it goes as two: the server refuses messages over
+ * its `max_payload` (1 MB by default), which one job alone may stay under.
+ */
+const MAX_BATCH_BYTES = 256 * 1024;
 /** Jobs waiting to be queued that make a flush at once. */
 const MAX_OUTBOX = 4096;
 
@@ -381,7 +386,15 @@ export class NatsLane implements CpuLane {
           return false;
         }
       });
-      if (sendable.length > 0 && sendable.length < jobs.length) this.#queue(sendable);
+      if (sendable.length < jobs.length) {
+        if (sendable.length > 0) this.#queue(sendable);
+      } else for (const job of jobs) this.#queue([job]);
+      return;
+    }
+    if (data.length > MAX_BATCH_BYTES && jobs.length > 1) {
+      const half = Math.ceil(jobs.length / 2);
+      this.#queue(jobs.slice(0, half));
+      this.#queue(jobs.slice(half));
       return;
     }
     const members = new Set(jobs.map((job) => job.job));
@@ -441,6 +454,7 @@ export class NatsLane implements CpuLane {
       return;
     }
     for (const event of events) {
+      if (typeof event !== "object" || event === null) continue;
       const pending = this.#jobs.get(event.job);
       if (pending === undefined) continue;
       this.#heardFrom();
@@ -471,6 +485,7 @@ export class NatsLane implements CpuLane {
       return;
     }
     for (const outcome of outcomes) {
+      if (typeof outcome !== "object" || outcome === null) continue;
       const batch = this.#batches.get(outcome.job);
       if (batch !== undefined && !outcome.ok) {
         // A worker of the format before batches refused the batch as one job: all of it fails.
