@@ -326,6 +326,31 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "Results that together would be too big for one NATS message all reach the run",
+  ignore: NATS_MISSING,
+  async fn() {
+    await using nats = await startNats();
+    // Eight slots whose jobs end together: their results go back in one flush.
+    await using busy = await worker(nats.url, BATCHED, "-w", "8", "--quiet");
+    const lane = await NatsLane.connect(nats.url, { module: new URL(`file://${BATCHED}`).href });
+    try {
+      const tasks = BATCHED_TASKS.slice(0, 16);
+      const results = await Promise.all(
+        tasks.map((task) => lane.run(task, {}, { args: ["--sleep=50", "--bytes=600000"] })),
+      );
+      for (const [i, result] of results.entries()) {
+        const value = result.value as { value: number; bytes: Uint8Array };
+        assert.equal(value.value, i);
+        assert.equal(value.bytes.length, 600_000);
+      }
+      assert.doesNotMatch(busy.stderr, /error/);
+    } finally {
+      await lane.close();
+    }
+  },
+});
+
 Deno.test("An unreachable NATS server: run and worker exit 2 naming the URL, nothing runs", async () => {
   // A port that was free a moment ago: nothing listens there.
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -15,6 +15,8 @@ import type { NatsLink } from "./_nats.ts";
 
 /** How long a reply waits for others to join it, in ms. */
 export const LINGER_MS = 1;
+/** A message's bytes past which its outcomes go as two. */
+const MAX_REPLY_BYTES = 256 * 1024;
 /** Replies that go out at once, without waiting for the linger. */
 const MAX_REPLIES = 256;
 
@@ -93,18 +95,25 @@ export class Replies {
       const done = new Set(outcomes.map((outcome) => outcome.job));
       const sent = events.filter((event) => event.type !== "start" || !done.has(event.job));
       if (sent.length > 0) this.#link.send(`spool.event.${run}`, encode({ events: sent }));
-      if (outcomes.length === 0) continue;
-      const storing = this.#link.publishResult(
-        run,
-        `${this.#id}-${this.#sent++}`,
-        encodeAll(outcomes),
-      )
-        .then(
-          () => stored.forEach(({ resolve }) => resolve()),
-          (error) => stored.forEach(({ reject }) => reject(error)),
-        ).finally(() => this.#storing.delete(storing));
-      this.#storing.add(storing);
+      if (outcomes.length > 0) this.#publish(run, outcomes, stored);
     }
+  }
+
+  #publish(run: string, outcomes: Outcome[], stored: Waiting["stored"]): void {
+    const data = encodeAll(outcomes);
+    if (data.length > MAX_REPLY_BYTES && outcomes.length > 1) {
+      // Each result alone may fit the server's max_payload; together they may not.
+      const half = Math.ceil(outcomes.length / 2);
+      this.#publish(run, outcomes.slice(0, half), stored.slice(0, half));
+      this.#publish(run, outcomes.slice(half), stored.slice(half));
+      return;
+    }
+    const storing = this.#link.publishResult(run, `${this.#id}-${this.#sent++}`, data)
+      .then(
+        () => stored.forEach(({ resolve }) => resolve()),
+        (error) => stored.forEach(({ reject }) => reject(error)),
+      ).finally(() => this.#storing.delete(storing));
+    this.#storing.add(storing);
   }
 
   /** Sends what waits and waits for the server to store it. */
