@@ -154,7 +154,10 @@ export async function remoteRows(
       workers,
       isolation: "worker",
     });
-    if (!report.ok) throw new Error(`a bench run failed: ${JSON.stringify(report.tasks[0])}`);
+    if (!report.ok) {
+      const failed = report.tasks.find((task) => task.status === "failed") ?? report.tasks[0];
+      throw new Error(`a bench run failed: ${JSON.stringify(failed)}`);
+    }
     return performance.now() - t0;
   };
   try {

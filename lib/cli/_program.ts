@@ -296,7 +296,7 @@ second signal exits at once. --report-file is written in every case.`,
     .addOption(
       new Option(
         "--prefetch <n>",
-        "Jobs to take beyond the free slots (faster tiny tasks; long ones spread less evenly)",
+        "Work messages to take beyond one per slot (faster tiny tasks; long ones spread less evenly)",
       ).argParser((value) => commanderParser(positiveInt, "--prefetch")(value)),
     )
     .option("--nats-creds <file>", "NATS credentials file (.creds)")

@@ -5,6 +5,14 @@
  * `postMessage` (typed arrays, `Map`, `Date`, `undefined` intact). Only task
  * names, inputs and results cross; never code.
  *
+ * Jobs travel in batches: a {@linkcode Batch} carries the jobs a run queued
+ * in one turn of its event loop, a {@linkcode Results} the outcomes a worker
+ * had ready at once, an {@linkcode Events} its events; one message each
+ * instead of one per tiny job. A batch still reads as one job of the format
+ * before batches ({@linkcode LegacyWork}: its `job` is the batch's own id and
+ * its `hash` carries {@linkcode PROTOCOL}), so that a worker from before
+ * refuses it with an outcome for that id, which fails every job of the batch.
+ *
  * @module
  */
 
@@ -17,19 +25,42 @@ export type WorkKind =
   | { kind: "chunk"; items: ArrayLike<unknown>; start: number }
   | { kind: "step"; step: "items" | "fold"; input: Record<string, unknown> | unknown[] };
 
-/** A unit of work on the `SPOOL_WORK` stream. */
-export type Work = WorkKind & {
-  /** The run's id. */
-  run: string;
+/**
+ * The message format's version, hashed with the task file (see
+ * `_task_file_hash.ts`): peers of another format see another hash and
+ * refuse each other's jobs.
+ */
+export const PROTOCOL = 2;
+
+/** One job of a {@linkcode Batch}. */
+export type Job = WorkKind & {
   /** The job's id within the run: a retry is a new job. */
   job: number;
   /** The task's name in the task file. */
   task: string;
-  /** The hash of the run's task file graph; a worker with another refuses. */
-  hash: string;
   /** The run's arguments, for `context.args`. */
   args: readonly string[];
 };
+
+/** The fields every work message has had, batch or not: what a worker checks first. */
+export interface WorkHeader {
+  /** The run's id. */
+  run: string;
+  /** A job's id; for a batch, the batch's own (from the same counter as its jobs'). */
+  job: number;
+  /** A task's name; for a batch, its first job's. */
+  task: string;
+  /** The hash of the run's task file graph and {@linkcode PROTOCOL}; a worker with another refuses. */
+  hash: string;
+  /** The run's arguments. */
+  args: readonly string[];
+}
+
+/** A message on the `SPOOL_WORK` stream: jobs of one run, acked together. */
+export type Batch = WorkHeader & { jobs: Job[] };
+
+/** A job as one message, the format before batches: refused, with an outcome in that format. */
+export type LegacyWork = WorkHeader & WorkKind;
 
 /** Where a job ran: the worker's machine, process and slot in its pool. */
 export interface Place {
@@ -41,7 +72,7 @@ export interface Place {
   slot: number;
 }
 
-/** A job's outcome, on `spool.result.<run>.<job>`. */
+/** A job's outcome: one of a {@linkcode Results}, or alone in the format before batches. */
 export type Outcome =
   & { job: number; place: Place }
   & (
@@ -54,10 +85,20 @@ export type Outcome =
     }
   );
 
-/** Progress on `spool.event.<run>`: a job started, or printed. */
+/** Outcomes of one run's jobs, on `spool.result.<run>.<id>`. */
+export interface Results {
+  outcomes: Outcome[];
+}
+
+/** Progress: a job started, or printed. */
 export type Event =
   | { type: "start"; job: number; place: Place }
   | { type: "output"; job: number; stream: "stdout" | "stderr"; text: string };
+
+/** Events of one run's jobs, in order, on `spool.event.<run>`. */
+export interface Events {
+  events: Event[];
+}
 
 /** A worker's answer on `spool.presence` to a run's hello: how many slots it has. */
 export interface Presence {
@@ -77,7 +118,9 @@ export interface Cancel {
  * @param message Any message above.
  * @returns Its bytes.
  */
-export function encode(message: Work | Outcome | Event | Cancel | Presence): Uint8Array {
+export function encode(
+  message: Batch | LegacyWork | Results | Outcome | Events | Cancel | Presence,
+): Uint8Array {
   return serialize(message);
 }
 
@@ -87,7 +130,9 @@ export function encode(message: Work | Outcome | Event | Cancel | Presence): Uin
  * @param data Its bytes.
  * @returns The message; check its fields before use, as any peer may send.
  */
-export function decode<T extends Work | Outcome | Event | Cancel | Presence>(data: Uint8Array): T {
+export function decode<
+  T extends Batch | LegacyWork | Results | Outcome | Events | Event | Cancel | Presence,
+>(data: Uint8Array): T {
   return deserialize(data) as T;
 }
 

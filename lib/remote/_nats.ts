@@ -9,8 +9,9 @@
  * - the stream `SPOOL_WORK` (subjects `spool.work.<run>`, work-queue
  *   retention): cpu tasks and shard chunks waiting for a worker;
  * - its durable pull consumer `spool-workers`, shared by every worker;
- * - the stream `SPOOL_RESULTS` (subjects `spool.result.<run>.<job>`, kept an
- *   hour): results, deduplicated by message id `<run>.<job>`;
+ * - the stream `SPOOL_RESULTS` (subjects `spool.result.<run>.<id>`, kept an
+ *   hour): results, deduplicated by message id `<run>.<id>` (a publish sent
+ *   again is stored once; a job run twice is counted once by its run);
  * - core subjects `spool.event.<run>` (a task started, printed) and
  *   `spool.cancel.<run>` (stop a job, or the whole run).
  *
@@ -187,12 +188,13 @@ export class NatsLink {
   }
 
   /**
-   * Publishes a result, once per job however often it is sent.
+   * Publishes results, once per id however often they are sent.
    *
+   * @param id A subject token naming the message, unique within the run.
    * @returns Resolves when the server stored it (or knew it already).
    */
-  async publishResult(run: string, job: number, data: Uint8Array): Promise<void> {
-    await this.#js.publish(`spool.result.${run}.${job}`, data, { msgID: `${run}.${job}` });
+  async publishResult(run: string, id: string, data: Uint8Array): Promise<void> {
+    await this.#js.publish(`spool.result.${run}.${id}`, data, { msgID: `${run}.${id}` });
   }
 
   /**

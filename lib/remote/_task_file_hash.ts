@@ -1,6 +1,7 @@
 /**
  * The fingerprint a run and a worker compare before a worker runs a task: a
- * SHA-256 over spool's version and every local code file of the task
+ * SHA-256 over spool's version, its NATS message format's version
+ * ({@linkcode PROTOCOL}) and every local code file of the task
  * module's graph (the files a sandbox host reads, see `_code_paths.ts`), each
  * named by its path relative to the task file's folder, so that the same
  * checkout on two machines hashes the same wherever it lives.
@@ -12,6 +13,7 @@ import { codePaths } from "../pool/_code_paths.ts";
 import { resolutionFlags } from "../pool/_endpoint.ts";
 import { WORKER_MAIN } from "../pool/worker_pool.ts";
 import denoJson from "../../deno.json" with { type: "json" };
+import { PROTOCOL } from "./_messages.ts";
 
 /**
  * Hashes a task module's code graph.
@@ -24,7 +26,7 @@ export async function taskFileHash(module: string): Promise<string> {
   const base = decodeURIComponent(new URL(".", module).pathname);
   const spool = decodeURIComponent(new URL(".", WORKER_MAIN).pathname).replace(/\/$/, "");
   const encoder = new TextEncoder();
-  const parts: Uint8Array[] = [encoder.encode(`spool ${denoJson.version}\n`)];
+  const parts: Uint8Array[] = [encoder.encode(`spool ${denoJson.version} protocol ${PROTOCOL}\n`)];
   const files = paths.filter((path) => path !== spool).map((path) => ({
     path,
     name: path.startsWith(base) ? path.slice(base.length) : path,

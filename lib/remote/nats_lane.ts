@@ -14,15 +14,19 @@ import { deserializeError, type SerializedError } from "../pool/_protocol.ts";
 import type { ChunkResult, CpuChunk, CpuResult, CpuRunOptions } from "../pool/worker_pool.ts";
 import type { CpuLane } from "../run/scheduler.ts";
 import {
+  type Batch,
   type Cancel,
   decode,
   describePlace,
   encode,
   type Event,
+  type Events,
+  type Job,
+  type LegacyWork,
   type Outcome,
   type Place,
   type Presence,
-  type Work,
+  type Results,
   type WorkKind,
 } from "./_messages.ts";
 import { connectOrExplain } from "./_connect.ts";
@@ -61,7 +65,39 @@ export const NO_WORKER_REMINDER_MS = 30_000;
  * stream for a free slot instead of a round trip through the run, which is
  * what tiny chunks over a network are made of.
  */
-const CHUNKS_PER_SLOT = 8;
+const CHUNKS_PER_SLOT = 32;
+
+/** Messages per worker slot that a flush's pending jobs are spread over, at least. */
+const SPREAD = 4;
+/** How long a job submitted while others are out waits for more to join its batch, in ms. */
+const LINGER_MS = 1;
+/** Messages that a flush's pending jobs are spread over, at least. */
+const MIN_MESSAGES = 16;
+/** Jobs in one work message, at most. */
+const MAX_BATCH = 16;
+/**
+ * Work one batch holds, at most, once jobs' times are known: a batch goes to
+ * one worker, so that a batch of long tasks would leave others idle at the
+ * end of a run.
+ */
+const BATCH_BUDGET_MS = 50;
+/**
+ * A batch's bytes past which it goes as two: the server refuses messages over
+ * its `max_payload` (1 MB by default), which one job alone may stay under.
+ */
+const MAX_BATCH_BYTES = 256 * 1024;
+/** Jobs waiting to be queued that make a flush at once. */
+const MAX_OUTBOX = 4096;
+
+/** A queued work message, until its jobs settle. */
+interface QueuedBatch {
+  /** Its jobs still pending. */
+  members: Set<number>;
+  /** Its sequence number in the work stream, once stored. */
+  seq: number | undefined;
+  /** Whether one of its jobs was aborted. */
+  aborted: boolean;
+}
 
 /** How long connecting waits for a first worker to say it is there, in ms. */
 const HELLO_WAIT_MS = 250;
@@ -70,6 +106,8 @@ interface Pending {
   options: CpuRunOptions;
   /** The worker it last started on. */
   worker: number | undefined;
+  /** The batch it was queued in. */
+  batch: number | undefined;
   resolve: (result: ChunkResult) => void;
   reject: (error: unknown) => void;
 }
@@ -82,6 +120,12 @@ export class NatsLane implements CpuLane {
   #hash: string;
   #nextJob = 0;
   #jobs = new Map<number, Pending>();
+  /** Jobs submitted, not yet queued: they go in batches, once per turn of the event loop. */
+  #outbox: Job[] = [];
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  #batches = new Map<number, QueuedBatch>();
+  /** A moving average of jobs' times on workers, in ms, once one ended. */
+  #jobMs: number | undefined;
   #places = new Map<string, number>();
   #names: string[] = [];
   #announced = new Map<string, number>();
@@ -258,20 +302,13 @@ export class NatsLane implements CpuLane {
     if (this.#noWorker !== undefined) return Promise.reject(this.#noWorker);
     if (!this.#heard && this.#timers.length === 0) this.#watchForWorkers();
     const job = this.#nextJob++;
-    const work: Work = {
-      ...kind,
-      run: this.#run,
-      job,
-      task,
-      hash: this.#hash,
-      args: options.args ?? [],
-    };
     return new Promise<ChunkResult>((resolve, reject) => {
-      let seq: number | undefined;
       const onAbort = () => {
-        if (!this.#jobs.delete(job)) return;
-        // Queued: gone from the stream; taken: its worker stops it.
-        if (seq !== undefined) this.#link.unqueue(seq);
+        const pending = this.#jobs.get(job);
+        if (pending === undefined) return;
+        this.#jobs.delete(job);
+        // Queued: gone from the stream with the last of its batch; taken: its worker stops it.
+        this.#leaveBatch(job, pending.batch, true);
         this.#link.send(`spool.cancel.${this.#run}`, encode({ job } satisfies Cancel));
         reject(signal!.reason);
       };
@@ -282,33 +319,119 @@ export class NatsLane implements CpuLane {
       this.#jobs.set(job, {
         options,
         worker: undefined,
+        batch: undefined,
         resolve: settle(resolve),
         reject: settle(reject),
       });
       signal?.addEventListener("abort", onAbort, { once: true });
-      let data: Uint8Array;
-      try {
-        data = encode(work);
-      } catch (error) {
-        this.#jobs.get(job)?.reject(
-          new TypeError(`Cannot send task "${task}" to a worker: ${(error as Error).message}`),
-        );
-        this.#jobs.delete(job);
-        return;
+      this.#outbox.push({ ...kind, job, task, args: options.args ?? [] });
+      if (this.#outbox.length >= MAX_OUTBOX) this.#flush();
+      else {
+        // With jobs out, their results bring more jobs soon: they join this batch.
+        const linger = this.#jobs.size > this.#outbox.length ? LINGER_MS : 0;
+        this.#flushTimer ??= setTimeout(() => this.#flush(), linger);
       }
-      this.#link.queue(this.#run, data).then((queued) => {
-        seq = queued;
-        if (!this.#jobs.has(job)) this.#link.unqueue(queued);
-      }, (error) => {
+    });
+  }
+
+  /**
+   * Queues the jobs submitted since the last flush, in batches whose size
+   * grows with the jobs pending: a batch holds two jobs only once
+   * {@linkcode SPREAD} messages' worth per worker slot (and at least
+   * {@linkcode MIN_MESSAGES}) are pending, so that a few long tasks still go
+   * one per message to the first free slots, even to workers the run has not
+   * heard of yet, while thousands of tiny ones (or a sharded task's chunks in
+   * flight) cost a publish per batch of up to {@linkcode MAX_BATCH}, or of
+   * {@linkcode BATCH_BUDGET_MS} of work once jobs' times are known.
+   */
+  #flush(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    const jobs = this.#outbox.filter((job) => this.#jobs.has(job.job));
+    this.#outbox = [];
+    const messages = Math.max(this.size * SPREAD, MIN_MESSAGES);
+    const budget = this.#jobMs === undefined
+      ? MAX_BATCH
+      : Math.floor(BATCH_BUDGET_MS / Math.max(this.#jobMs, 0.01));
+    const size = Math.max(1, Math.min(MAX_BATCH, budget, Math.floor(this.#jobs.size / messages)));
+    for (let at = 0; at < jobs.length; at += size) this.#queue(jobs.slice(at, at + size));
+  }
+
+  #queue(jobs: Job[]): void {
+    const id = this.#nextJob++;
+    const batch: Batch = {
+      run: this.#run,
+      job: id,
+      task: jobs[0].task,
+      hash: this.#hash,
+      args: jobs[0].args,
+      jobs,
+    };
+    let data: Uint8Array;
+    try {
+      data = encode(batch);
+    } catch {
+      // One job's input cannot cross: it fails alone, the others go.
+      const sendable = jobs.filter((job) => {
+        try {
+          encode(job as unknown as LegacyWork);
+          return true;
+        } catch (error) {
+          const pending = this.#jobs.get(job.job);
+          this.#jobs.delete(job.job);
+          pending?.reject(
+            new TypeError(
+              `Cannot send task "${job.task}" to a worker: ${(error as Error).message}`,
+            ),
+          );
+          return false;
+        }
+      });
+      if (sendable.length < jobs.length) {
+        if (sendable.length > 0) this.#queue(sendable);
+      } else for (const job of jobs) this.#queue([job]);
+      return;
+    }
+    if (data.length > MAX_BATCH_BYTES && jobs.length > 1) {
+      const half = Math.ceil(jobs.length / 2);
+      this.#queue(jobs.slice(0, half));
+      this.#queue(jobs.slice(half));
+      return;
+    }
+    const members = new Set(jobs.map((job) => job.job));
+    const entry: QueuedBatch = { members, seq: undefined, aborted: false };
+    this.#batches.set(id, entry);
+    for (const job of jobs) this.#jobs.get(job.job)!.batch = id;
+    this.#link.queue(this.#run, data).then((seq) => {
+      entry.seq = seq;
+      if (entry.members.size === 0 && entry.aborted) this.#link.unqueue(seq);
+    }, (error) => {
+      this.#batches.delete(id);
+      for (const job of members) {
         const pending = this.#jobs.get(job);
         this.#jobs.delete(job);
         pending?.reject(
-          new Error(`Cannot queue task "${task}" on ${this.#url}: ${(error as Error).message}`, {
-            cause: error,
-          }),
+          new Error(
+            `Cannot queue task "${jobs.find((j) => j.job === job)!.task}" on ${this.#url}: ${
+              (error as Error).message
+            }`,
+            { cause: error },
+          ),
         );
-      });
+      }
     });
+  }
+
+  /** A job settled, or was aborted: a batch all aborted leaves the stream if still queued. */
+  #leaveBatch(job: number, batch: number | undefined, aborted: boolean): void {
+    if (batch === undefined) return;
+    const entry = this.#batches.get(batch);
+    if (entry === undefined) return;
+    entry.members.delete(job);
+    if (aborted) entry.aborted = true;
+    if (entry.members.size > 0) return;
+    this.#batches.delete(batch);
+    if (entry.aborted && entry.seq !== undefined) this.#link.unqueue(entry.seq);
   }
 
   #index(place: Place): number {
@@ -322,21 +445,26 @@ export class NatsLane implements CpuLane {
   }
 
   #onEvent(data: Uint8Array): void {
-    let event: Event;
+    let events: Event[];
     try {
-      event = decode<Event>(data);
+      const message = decode<Events | Event>(data);
+      events = "events" in message && Array.isArray(message.events)
+        ? message.events
+        : [message as Event];
     } catch {
       return;
     }
-    if (!isEvent(event)) return;
-    const pending = this.#jobs.get(event.job);
-    if (pending === undefined) return;
-    this.#heardFrom();
-    if (event.type === "start") this.#started(pending, this.#index(event.place));
-    else if (event.type === "output") {
-      const { onOutput } = pending.options;
-      if (onOutput !== undefined) onOutput(event.stream, event.text);
-      else (event.stream === "stderr" ? console.error : console.log)(event.text);
+    for (const event of events) {
+      if (!isEvent(event)) continue;
+      const pending = this.#jobs.get(event.job);
+      if (pending === undefined) continue;
+      this.#heardFrom();
+      if (event.type === "start") this.#started(pending, this.#index(event.place));
+      else if (event.type === "output") {
+        const { onOutput } = pending.options;
+        if (onOutput !== undefined) onOutput(event.stream, event.text);
+        else (event.stream === "stderr" ? console.error : console.log)(event.text);
+      }
     }
   }
 
@@ -348,22 +476,39 @@ export class NatsLane implements CpuLane {
   }
 
   #onOutcome(data: Uint8Array): void {
-    let outcome: Outcome;
+    let outcomes: Outcome[];
     try {
-      outcome = decode<Outcome>(data);
+      const message = decode<Results | Outcome>(data);
+      outcomes = "outcomes" in message && Array.isArray(message.outcomes)
+        ? message.outcomes
+        : [message as Outcome];
     } catch {
       return;
     }
-    if (!isOutcome(outcome)) return;
+    for (const outcome of outcomes) {
+      if (!isOutcome(outcome)) continue;
+      const batch = this.#batches.get(outcome.job);
+      if (batch !== undefined && !outcome.ok) {
+        // A worker of the format before batches refused the batch as one job: all of it fails.
+        for (const job of [...batch.members]) this.#settle({ ...outcome, job });
+      } else this.#settle(outcome);
+    }
+  }
+
+  #settle(outcome: Outcome): void {
     const pending = this.#jobs.get(outcome.job);
     // Already settled: a second delivery's result, or an aborted job's.
     if (pending === undefined) return;
     this.#heardFrom();
     this.#jobs.delete(outcome.job);
+    this.#leaveBatch(outcome.job, pending.batch, false);
     const worker = this.#index(outcome.place);
     this.#started(pending, worker);
-    if (outcome.ok) pending.resolve({ value: outcome.value, worker, ms: outcome.ms });
-    else pending.reject(remoteError(outcome.error));
+    if (outcome.ok) {
+      const ms = Number.isFinite(outcome.ms) && outcome.ms >= 0 ? outcome.ms : this.#jobMs;
+      if (ms !== undefined) this.#jobMs = 0.9 * (this.#jobMs ?? ms) + 0.1 * ms;
+      pending.resolve({ value: outcome.value, worker, ms: outcome.ms });
+    } else pending.reject(remoteError(outcome.error));
   }
 
   /** Jobs wait for a first worker: remind, and fail them after the worker timeout. */
@@ -411,6 +556,9 @@ export class NatsLane implements CpuLane {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#clearTimers();
+      clearTimeout(this.#flushTimer);
+      this.#outbox = [];
+      this.#batches.clear();
       for (const stop of this.#stop) stop();
       this.#link.send(`spool.cancel.${this.#run}`, encode({} satisfies Cancel));
       for (const [job, pending] of this.#jobs) {

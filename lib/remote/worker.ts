@@ -19,15 +19,20 @@ import { safeLine } from "../report/_sanitize.ts";
 import { hostGrants, promptGuard } from "../run/_sandbox_checks.ts";
 import type { Task } from "../declare/define.ts";
 import {
+  type Batch,
   type Cancel,
   decode,
   encode,
   type Event,
+  type Job,
+  type LegacyWork,
   type Outcome,
   type Place,
   type Presence,
-  type Work,
+  PROTOCOL,
+  type WorkHeader,
 } from "./_messages.ts";
+import { Replies } from "./_replies.ts";
 import type { NatsLink, WorkMessage } from "./_nats.ts";
 import { connectOrExplain } from "./_connect.ts";
 import { taskFileHash } from "./_task_file_hash.ts";
@@ -53,9 +58,10 @@ export interface WorkerOptions {
   /** How long a job may go unacked before the server redelivers it; default 30 s. */
   ackWaitMs?: number;
   /**
-   * Jobs taken beyond the free slots, to wait in the pool's queue (with
-   * heartbeats): faster for tiny tasks, but a long job taken ahead waits
-   * while another worker may be idle. Default 0.
+   * Work messages taken beyond one per slot, their jobs to wait in the
+   * pool's queue (with heartbeats): faster for tiny tasks, but a long job
+   * taken ahead waits while another worker may be idle. A message holds one
+   * job, or a batch of them when a run has many pending. Default 0.
    */
   prefetch?: number;
   /** Deliveries of one job before it fails as crashed; default 3. */
@@ -125,7 +131,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   if (signal?.aborted) stop.abort();
   const running = new Map<string, Running>();
   const cancelled = new Set<string>();
-  const settling = new Set<Promise<void>>();
+  const replies = new Replies(link);
   const log = (line: string) => stderr.write(`${safeLine(line)}\n`);
   try {
     try {
@@ -181,20 +187,21 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
       maxDeliveries,
       running,
       cancelled,
-      settling,
+      replies,
       quiet: options.quiet ?? false,
       log,
     };
-    // Pull requests ask for what the slots (and the jobs taken ahead) can
-    // take: a batch at a time when the queue is deep, one when it is not.
+    // Pull requests ask for a message per slot (and those taken ahead): a
+    // message holds one job, or a batch when its run has many pending (it
+    // sizes batches so that its pending jobs span many messages).
     const capacity = size + prefetch;
     let busy = 0;
     let asked = 0;
     const fetches = new Set<Promise<void>>();
     const jobs = new Set<Promise<void>>();
     // While a pull request is open, freed slots are asked for a quarter of
-    // the capacity at a time: a pull request per finished job would cost a
-    // round trip (and a subscription) per job.
+    // the capacity at a time: a pull request per finished message would cost
+    // a round trip (and a subscription) per message.
     const batch = Math.max(1, Math.floor(capacity / 4));
     const pump = () => {
       const want = capacity - busy - asked;
@@ -207,7 +214,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
             arrived++;
             asked--;
             busy++;
-            const job = runJob(message, context, stop.signal)
+            const job = runBatch(message, context, stop.signal)
               .catch((error) => log(`error: ${(error as Error)?.message ?? error}`))
               .finally(() => {
                 busy--;
@@ -244,7 +251,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     signal?.removeEventListener("abort", onStop);
     for (const entry of running.values()) entry.controller.abort(new Error("worker stopping"));
     pool.close();
-    await Promise.all(settling);
+    await replies.drain();
     await link.close();
   }
 }
@@ -260,76 +267,130 @@ interface JobContext {
   maxDeliveries: number;
   running: Map<string, Running>;
   cancelled: Set<string>;
-  /** Results being stored, to wait for before closing. */
-  settling: Set<Promise<void>>;
+  /** Outcomes and events on their way to runs. */
+  replies: Replies;
   quiet: boolean;
   log: (line: string) => void;
 }
 
-/** Runs one delivered job to its acked end. */
-async function runJob(message: WorkMessage, context: JobContext, stop: AbortSignal): Promise<void> {
-  const { link, cancelled, log } = context;
-  let work: Work;
+/** Runs one delivered work message's jobs to its acked end. */
+async function runBatch(
+  message: WorkMessage,
+  context: JobContext,
+  stop: AbortSignal,
+): Promise<void> {
+  const { cancelled, log } = context;
+  let batch: Batch | LegacyWork;
   try {
-    work = decode<Work>(message.data);
+    batch = decode<Batch | LegacyWork>(message.data);
   } catch {
     log("error: Dropped a job that is not a spool message");
     message.ack();
     return;
   }
-  const { run, job, task: name } = work;
-  const label = `"${name}" (run ${run.slice(0, 8)}, job ${job})`;
-  if (cancelled.has(run) || cancelled.has(`${run}.${job}`)) {
+  const { run } = batch;
+  const place: Place = { machine: context.machine, pid: Deno.pid, slot: -1 };
+  if (!("jobs" in batch) || !Array.isArray(batch.jobs)) {
+    // A run of the format before batches: refused in its own format.
+    await refuseLegacy(message, batch, place, context);
+    return;
+  }
+  if (cancelled.has(run)) {
     message.ack();
     return;
   }
-  const place: Place = { machine: context.machine, pid: Deno.pid, slot: -1 };
-  // Acked only once the result is stored; the slot goes on meanwhile.
-  const finish = (outcome: Outcome) => {
-    const settling = link.publishResult(run, job, encode(outcome)).then(
-      () => message.ack(),
-      (error) => {
-        message.nak();
-        log(`error: Cannot store the result of task ${label}, handed it back: ${error.message}`);
-      },
-    ).finally(() => context.settling.delete(settling));
-    context.settling.add(settling);
-  };
+  const jobs = batch.jobs;
+  const labels = jobs.length === 1
+    ? `task ${label(run, jobs[0])}`
+    : `${jobs.length} tasks (run ${run.slice(0, 8)})`;
+  let fail: ((job: Job) => Outcome) | undefined;
   if (message.deliveryCount > context.maxDeliveries) {
-    log(`error: Gave up task ${label}: delivered ${message.deliveryCount} times`);
-    return finish(failure(job, place, "crashed", {
-      name: "WorkerCrashError",
-      message:
-        `Task "${name}" was delivered to workers ${message.deliveryCount} times and none finished it: each worker holding it died or stopped (spool worker --max-deliveries raises the limit)`,
-    }));
+    log(`error: Gave up ${labels}: delivered ${message.deliveryCount} times`);
+    fail = (job) =>
+      failure(job.job, place, "crashed", {
+        name: "WorkerCrashError",
+        message:
+          `Task "${job.task}" was delivered to workers ${message.deliveryCount} times and none finished it: each worker holding it died or stopped (spool worker --max-deliveries raises the limit)`,
+      });
+  } else if (batch.hash !== context.hash) {
+    const refusal = `its task file "${context.file}" (${
+      context.hash.slice(0, 12)
+    }) differs from the run's (${
+      String(batch.hash).slice(0, 12)
+    }): start the worker with the same task file and spool version as the run`;
+    log(`error: Refused ${labels}: ${refusal}`);
+    fail = (job) =>
+      failure(job.job, place, "refused", {
+        name: "WorkerRefusedError",
+        message: `Worker ${context.machine} pid ${Deno.pid} refused task "${job.task}": ${refusal}`,
+      });
   }
+  // Tells the server the jobs are alive, so that they are not given to another worker.
+  const heartbeat = setInterval(() => message.working(), Math.max(100, context.ackWaitMs / 3));
+  try {
+    const stored = await Promise.allSettled(
+      jobs.map((job) =>
+        fail !== undefined
+          ? context.replies.outcome(run, fail(job))
+          : runJob(run, job, place, context, stop)
+      ),
+    );
+    const lost = stored.find((result) => result.status === "rejected");
+    if (stop.aborted) {
+      // Back to the queue at once, for another worker; results already stored count once.
+      message.nak();
+      log(`Handed back ${labels}: the worker is stopping`);
+    } else if (lost !== undefined) {
+      message.nak();
+      log(
+        `error: Cannot store the results of ${labels}, handed them back: ${lost.reason?.message}`,
+      );
+    } else message.ack();
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
+function label(run: string, job: { job: number; task: string }): string {
+  return `"${job.task}" (run ${run.slice(0, 8)}, job ${job.job})`;
+}
+
+/**
+ * Runs one job of a batch.
+ *
+ * @returns Resolves once its outcome is stored (or at once when it was cancelled).
+ */
+async function runJob(
+  run: string,
+  work: Job,
+  place: Place,
+  context: JobContext,
+  stop: AbortSignal,
+): Promise<void> {
+  const { job, task: name } = work;
+  if (context.cancelled.has(`${run}.${job}`)) return;
   const task = context.tasks.get(name);
-  const refusal = work.hash !== context.hash
-    ? `its task file "${context.file}" (${context.hash.slice(0, 12)}) differs from the run's (${
-      String(work.hash).slice(0, 12)
-    }): start the worker with the same task file and spool version as the run`
-    : task === undefined || task.kind !== "cpu"
-    ? `its task file "${context.file}" has no cpu task "${name}"`
-    : undefined;
-  if (refusal !== undefined) {
-    log(`error: Refused task ${label}: ${refusal}`);
-    return finish(failure(job, place, "refused", {
-      name: "WorkerRefusedError",
-      message: `Worker ${context.machine} pid ${Deno.pid} refused task "${name}": ${refusal}`,
-    }));
+  if (task === undefined || task.kind !== "cpu") {
+    const refusal = `its task file "${context.file}" has no cpu task "${name}"`;
+    context.log(`error: Refused task ${label(run, work)}: ${refusal}`);
+    return context.replies.outcome(
+      run,
+      failure(job, place, "refused", {
+        name: "WorkerRefusedError",
+        message: `Worker ${context.machine} pid ${Deno.pid} refused task "${name}": ${refusal}`,
+      }),
+    );
   }
   const controller = new AbortController();
   const onStop = () => controller.abort(new Error("worker stopping"));
   stop.addEventListener("abort", onStop, { once: true });
   const key = `${run}.${job}`;
   context.running.set(key, { run, job, controller });
-  // Tells the server the job is alive, so that it is not given to another worker.
-  const heartbeat = setInterval(() => message.working(), Math.max(100, context.ackWaitMs / 3));
-  const event = (data: Event) => link.send(`spool.event.${run}`, encode(data));
+  const event = (data: Event) => context.replies.event(run, data);
   const options = {
-    permissions: task!.permissions,
-    maxHeapMb: task!.maxHeapMb,
-    isolation: task!.isolation,
+    permissions: task.permissions,
+    maxHeapMb: task.maxHeapMb,
+    isolation: task.isolation,
     args: work.args,
     signal: controller.signal,
     onStart: (slot: number) => event({ type: "start", job, place: { ...place, slot } }),
@@ -337,6 +398,7 @@ async function runJob(message: WorkMessage, context: JobContext, stop: AbortSign
       event({ type: "output", job, stream, text }),
   };
   const t0 = performance.now();
+  let outcome: Outcome;
   try {
     let result: CpuResult & { ms?: number };
     if (work.kind === "run") result = await context.pool.run(name, work.deps, options);
@@ -346,24 +408,44 @@ async function runJob(message: WorkMessage, context: JobContext, stop: AbortSign
     // A chunk's time is its `map`'s, as the run counts it; a whole task's is measured here.
     const wall = performance.now() - t0;
     const ms = work.kind === "chunk" ? result.ms ?? wall : wall;
-    finish({ ok: true, job, place: { ...place, slot: result.worker }, value: result.value, ms });
-    if (!context.quiet) log(`ok ${label} in ${Math.round(wall)}ms`);
+    outcome = { ok: true, job, place: { ...place, slot: result.worker }, value: result.value, ms };
+    if (!context.quiet) context.log(`ok ${label(run, work)} in ${Math.round(wall)}ms`);
   } catch (error) {
-    if (stop.aborted) {
-      // Back to the queue at once, for another worker.
-      message.nak();
-      log(`Handed back task ${label}: the worker is stopping`);
-    } else if (controller.signal.aborted) {
-      message.ack();
-      log(`Cancelled task ${label}: its run cancelled it`);
-    } else {
-      finish(failure(job, place, "failed", serializeError(error)));
-      if (!context.quiet) log(`failed ${label}: ${(error as Error)?.message ?? error}`);
+    if (stop.aborted) return;
+    if (controller.signal.aborted) {
+      context.log(`Cancelled task ${label(run, work)}: its run cancelled it`);
+      return;
+    }
+    outcome = failure(job, place, "failed", serializeError(error));
+    if (!context.quiet) {
+      context.log(`failed ${label(run, work)}: ${(error as Error)?.message ?? error}`);
     }
   } finally {
-    clearInterval(heartbeat);
     context.running.delete(key);
     stop.removeEventListener("abort", onStop);
+  }
+  return context.replies.outcome(run, outcome);
+}
+
+/** Refuses a job of the format before batches, answering in that format. */
+async function refuseLegacy(
+  message: WorkMessage,
+  work: WorkHeader,
+  place: Place,
+  context: JobContext,
+): Promise<void> {
+  const refusal =
+    `it was sent in another message format than this worker's (protocol ${PROTOCOL}): start the worker with the same spool version as the run`;
+  context.log(`error: Refused task ${label(work.run, work)}: ${refusal}`);
+  const outcome = failure(work.job, place, "refused", {
+    name: "WorkerRefusedError",
+    message: `Worker ${context.machine} pid ${Deno.pid} refused task "${work.task}": ${refusal}`,
+  });
+  try {
+    await context.link.publishResult(work.run, String(work.job), encode(outcome));
+    message.ack();
+  } catch {
+    message.nak();
   }
 }
 
