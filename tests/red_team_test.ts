@@ -19,7 +19,7 @@ import type { CacheEntry } from "../lib/cache/cache_store.ts";
 import { CLI, fixture, ROOT, spool, tempDir } from "./_helpers.ts";
 import { NATS_MISSING, startNats } from "./_nats_server.ts";
 import { NatsLink } from "../lib/remote/_nats.ts";
-import { decode, encode, type Work } from "../lib/remote/_messages.ts";
+import { type Batch, decode, encode, type LegacyWork } from "../lib/remote/_messages.ts";
 
 Deno.test("A task cannot make the runner start more than 8 of its $ commands at once", async () => {
   const { code, stdout, stderr } = await spool([
@@ -217,18 +217,27 @@ Deno.test({
       const place = { machine: "peer", pid: 1, slot: 0 };
       peer.listen("spool.work.*", (subject, data) => {
         const run = subject.slice("spool.work.".length);
-        const { job } = decode<Work>(data);
+        // A work message is a batch (its jobs) or, as before batches, one job.
+        const work = decode<Batch | LegacyWork>(data);
+        const job = "jobs" in work ? work.jobs[0].job : work.job;
         const forged = [{ type: "output", job, stream: "stdout", text: {} }, {
           type: "start",
           job,
           place: null,
         }, { type: "output", job, stream: "bogus", text: "x" }];
         for (const event of forged) {
-          peer.send(`spool.event.${run}`, encode(event as unknown as Work));
+          peer.send(`spool.event.${run}`, encode(event as unknown as LegacyWork));
         }
-        peer.send(`spool.event.${run}`, encode({ type: "start", job, place } as unknown as Work));
+        peer.send(
+          `spool.event.${run}`,
+          encode({ type: "start", job, place } as unknown as LegacyWork),
+        );
         peer.flush().then(() =>
-          peer.publishResult(run, job, encode({ job, place, ok: true, value: "answered", ms: 1 }))
+          peer.publishResult(
+            run,
+            String(job),
+            encode({ job, place, ok: true, value: "answered", ms: 1 }),
+          )
         );
       });
       await peer.flush();
