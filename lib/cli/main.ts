@@ -5,6 +5,8 @@
  * @module
  */
 
+const CLI = new URL("./cli.ts", import.meta.url).href;
+
 /**
  * Runs a task file as a program: with
  * `if (import.meta.main) await main(import.meta.url);` at its end,
@@ -23,7 +25,11 @@
  * ```
  */
 export async function main(module: string, args: readonly string[] = Deno.args): Promise<number> {
-  const { runCli } = await import("./cli.ts");
+  // Not a string literal: Deno loads the graph of every literal dynamic
+  // import along with the module that holds it, so `import("./cli.ts")`
+  // would put the whole CLI's code (commander, the reporters) into every
+  // worker and sandbox host that imports the task file, about 1 MiB each.
+  const { runCli }: typeof import("./cli.ts") = await import(CLI);
   const code = await runCli(["--file", module, ...args]);
   if (code === 130 || code === 143) Deno.exit(code);
   Deno.exitCode = code;
