@@ -5,8 +5,6 @@
  * @module
  */
 
-const CLI = new URL("./cli.ts", import.meta.url).href;
-
 /**
  * Runs a task file as a program: with
  * `if (import.meta.main) await main(import.meta.url);` at its end,
@@ -25,11 +23,11 @@ const CLI = new URL("./cli.ts", import.meta.url).href;
  * ```
  */
 export async function main(module: string, args: readonly string[] = Deno.args): Promise<number> {
-  // Not a string literal: Deno loads the graph of every literal dynamic
-  // import along with the module that holds it, so `import("./cli.ts")`
-  // would put the whole CLI's code (commander, the reporters) into every
-  // worker and sandbox host that imports the task file, about 1 MiB each.
-  const { runCli }: typeof import("./cli.ts") = await import(CLI);
+  // A string literal, though Deno then loads the CLI's code (not runs it)
+  // into every worker that imports the task file, about 1 MiB each: a module
+  // outside the static graph needs read permission for spool's own files at
+  // run time, which `deno run tasks.ts` without --allow-read does not have.
+  const { runCli } = await import("./cli.ts");
   const code = await runCli(["--file", module, ...args]);
   if (code === 130 || code === 143) Deno.exit(code);
   Deno.exitCode = code;
