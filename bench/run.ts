@@ -11,6 +11,8 @@
  *     deno task bench --only cache     # incremental runs against make and deno task
  *     deno task bench --only commands  # what a command task (sh) costs
  *     deno task bench --only runner    # the runner's cost per io task: CLI and run() against floors
+ *     deno task bench --only startup   # spool --help, list, run against an empty deno run
+ *     deno task bench --only memory    # RSS with 2 and 8 workers, memory per worker
  *
  * Peers: Piscina on Node (installed from npm into a temporary folder for the
  * run) and Python's `concurrent.futures.ProcessPoolExecutor`, with the same
@@ -35,6 +37,8 @@ import { formatRunnerRows, type RunnerRow, runnerRows } from "./_runner.ts";
 import { commandRows, formatCommandRows } from "./_commands.ts";
 import { LONG_TASKS } from "./_tasks.ts";
 import { formatRemoteRows, remoteRows } from "./_remote.ts";
+import { formatRows, type MemoryRow, memoryRows, memorySamples } from "./_memory.ts";
+import { startupRows, startupSamples } from "./_startup.ts";
 import { failed, type Figure, type Ratio, ratio, series, takeTurns } from "./_turns.ts";
 
 const { values: flags } = parseArgs({
@@ -133,6 +137,30 @@ if (flags.only === "runner") {
   }
   Deno.exit(0);
 }
+
+// --only startup: spool --help, list and run against an empty deno run.
+if (flags.only === "startup") {
+  log("running start-up: spool --help, list and run against an empty deno run...");
+  const startup = await startupSamples({ repeat: sizes.repeat, inner: quick ? 1 : 3, log });
+  console.log(formatRows(startupRows(startup)));
+  if (flags.json !== undefined) {
+    await Deno.writeTextFile(flags.json, JSON.stringify({ quick, startup }, null, 2) + "\n");
+  }
+  Deno.exit(0);
+}
+
+// --only memory: resident size with 2 and 8 workers against Piscina, per worker against an empty one.
+if (flags.only === "memory") {
+  log("running memory: RSS with 2 and 8 workers, spool, Piscina and empty Deno workers...");
+  await using installed = flags["no-peers"] ? undefined : await installPiscina();
+  const memory = await memorySamples({ repeat: sizes.repeat, piscina: installed?.path, log });
+  console.log(formatRows(memoryRows(memory)));
+  if (flags.json !== undefined) {
+    await Deno.writeTextFile(flags.json, JSON.stringify({ quick, memory }, null, 2) + "\n");
+  }
+  Deno.exit(0);
+}
+
 // --only remote: spool over NATS JetStream (needs nats-server on PATH).
 if (flags.only === "remote") {
   log("running spool over NATS: dispatch rate against the local pool, scaling over 1-8 workers...");
@@ -151,9 +179,11 @@ const peers: Peer[] = [];
 await using stack = new AsyncDisposableStack();
 const spool = stack.use(await startSpool(workers));
 peers.push(spool);
+let piscinaDir: string | undefined;
 if (!flags["no-peers"]) {
   log("installing piscina from npm into a temporary folder...");
   const dir = stack.use(await installPiscina());
+  piscinaDir = dir.path;
   peers.push(stack.use(await startPiscina(dir.path, { workers })));
   peers.push(stack.use(await startPython({ workers })));
 }
@@ -561,6 +591,16 @@ if (everything) {
   console.log(`\n${formatRunnerRows(runner)}`);
 }
 
+// Start-up and memory (bench/_startup.ts, bench/_memory.ts), taking turns too.
+let startup: MemoryRow[] | undefined;
+let memory: MemoryRow[] | undefined;
+if (everything) {
+  log("running start-up and memory...");
+  startup = startupRows(await startupSamples({ repeat: sizes.repeat, inner: quick ? 1 : 3, log }));
+  memory = memoryRows(await memorySamples({ repeat: sizes.repeat, piscina: piscinaDir, log }));
+  console.log(`\n${formatRows([...startup, ...memory])}`);
+}
+
 if (flags.json !== undefined) {
   const figures = {
     workers,
@@ -580,6 +620,8 @@ if (flags.json !== undefined) {
     rows,
     sandbox,
     runner,
+    startup,
+    memory,
   };
   await Deno.writeTextFile(flags.json, JSON.stringify(figures, null, 2) + "\n");
   log(`figures written to ${flags.json}`);

@@ -40,3 +40,58 @@ for (
     assert.match(stderr, /^result double: 42$/m);
   });
 }
+
+Deno.test("A task file on the light entry (declare.ts) runs with deno run like one on mod.ts", async () => {
+  await using dir = await tempDir();
+  const file = await dir.write("tasks.ts", TASK_FILE(`${ROOT}/declare.ts`));
+  const { code, stderr } = await deno(
+    [
+      "run",
+      "--no-prompt",
+      "--allow-read",
+      "--allow-run=deno",
+      "--allow-net=127.0.0.1",
+      file,
+      "--show-results",
+    ],
+    { cwd: dir.path },
+  );
+  assert.equal(code, 0, stderr);
+  assert.match(stderr, /^result double: 42$/m);
+});
+
+Deno.test("The light entry gives the same functions as mod.ts", async () => {
+  const light = await import("../declare.ts");
+  const full = await import("../mod.ts");
+  for (const [name, value] of Object.entries(light)) {
+    assert.equal(value, (full as Record<string, unknown>)[name], name);
+  }
+});
+
+Deno.test("The light entry's code graph holds no npm: package and no node: module", async () => {
+  // Every worker and sandbox host runs this graph again, so what it holds is
+  // paid once per worker. Dynamic imports are left out: main()'s import of
+  // the CLI is loaded but never run in a worker.
+  const { code, stdout, stderr } = await deno(["info", "--json", `${ROOT}/declare.ts`]);
+  assert.equal(code, 0, stderr);
+  const graph: {
+    roots: string[];
+    modules: {
+      specifier: string;
+      dependencies?: { code?: { specifier: string }; isDynamic?: boolean }[];
+    }[];
+  } = JSON.parse(stdout);
+  const byUrl = new Map(graph.modules.map((m) => [m.specifier, m]));
+  const seen = new Set<string>();
+  const visit = (url: string) => {
+    if (seen.has(url)) return;
+    seen.add(url);
+    for (const dep of byUrl.get(url)?.dependencies ?? []) {
+      if (dep.code !== undefined && !dep.isDynamic) visit(dep.code.specifier);
+    }
+  };
+  visit(graph.roots[0]);
+  const heavy = [...seen].filter((url) => !url.startsWith("file:"));
+  assert.deepEqual(heavy, []);
+  assert.ok(seen.size > 5, `only ${seen.size} modules: the graph was not read`);
+});

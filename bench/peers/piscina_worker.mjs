@@ -28,3 +28,10 @@ export function noop() {
 }
 
 export default noop;
+
+// Keeps a thread busy for `ms`, so that a pool's every thread takes one.
+export function spin(ms) {
+  const end = Date.now() + ms;
+  while (Date.now() < end);
+  return 0;
+}

@@ -23,6 +23,10 @@
  * ```
  */
 export async function main(module: string, args: readonly string[] = Deno.args): Promise<number> {
+  // A string literal, though Deno then loads the CLI's code (not runs it)
+  // into every worker that imports the task file, about 1 MiB each: a module
+  // outside the static graph needs read permission for spool's own files at
+  // run time, which `deno run tasks.ts` without --allow-read does not have.
   const { runCli } = await import("./cli.ts");
   const code = await runCli(["--file", module, ...args]);
   if (code === 130 || code === 143) Deno.exit(code);

@@ -9,7 +9,7 @@
  */
 
 import { flagFor, PERMISSION_NAMES, type Permissions } from "../declare/permissions.ts";
-import { denoExecutable } from "../pool/_endpoint.ts";
+import { denoExecutable } from "../pool/_deno_executable.ts";
 
 /** What the shell process reads from its argument. */
 export interface ShellConfig {

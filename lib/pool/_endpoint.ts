@@ -16,6 +16,9 @@
 import { FrameWriter, readFrames } from "./_frames.ts";
 import type { FromWorker, HostConfig, ToHost } from "./_protocol.ts";
 import { grantFlags, type Permissions, workerPermissions } from "../declare/permissions.ts";
+import { denoExecutable } from "./_deno_executable.ts";
+
+export { denoExecutable };
 
 /** Where a worker lives: a sandbox host process, or this process. */
 export type Isolation = "process" | "worker";
@@ -305,22 +308,6 @@ export function resolutionFlags(): string[] {
     } else if (RESOLUTION.has(name) && WITH_VALUE.has(name)) flags.push(own[i], own[++i]);
   }
   return flags;
-}
-
-/**
- * The `deno` to start sandboxes with: this process's own executable when it
- * may run it, else `deno` from PATH when that is granted (`--allow-run=deno`
- * grants the PATH entry, which can be a link to the executable).
- *
- * @returns The command, or `undefined` when neither may be run.
- */
-export function denoExecutable(): string | undefined {
-  const own = Deno.execPath();
-  if (Deno.permissions.querySync({ name: "run", command: own }).state === "granted") return own;
-  if (Deno.permissions.querySync({ name: "run", command: "deno" }).state === "granted") {
-    return "deno";
-  }
-  return undefined;
 }
 
 /** The host process's main module. */

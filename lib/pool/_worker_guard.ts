@@ -213,7 +213,13 @@ function guard(): void {
       }): a task cannot end its sandbox; throw an error to fail the task`,
     );
   };
-  const kill = Deno.kill.bind(Deno);
+  // The original through its getter, called only when a task signals: reading
+  // `Deno.kill` now would load Deno's process module into every worker (about
+  // 0.7 MiB each), and the getter still gives the original once it is replaced.
+  const killGetter = Object.getOwnPropertyDescriptor(Deno, "kill")?.get;
+  const eager = killGetter === undefined ? Deno.kill : undefined;
+  const kill = (pid: number, signal?: Deno.Signal): void =>
+    reflectApply(eager ?? reflectApply(killGetter!, Deno, []), Deno, [pid, signal]);
   Deno.kill = (pid: number, signal?: Deno.Signal | number): void => {
     const own = pid === Deno.pid || pid === 0 || pid === -Deno.pid || pid === -1;
     if (own && Deno.permissions.querySync({ name: "run" }).state !== "granted") {

@@ -313,11 +313,18 @@ function notServed(type: string): TypeError {
  * throw as that job's fault instead of an uncaught error.
  */
 function wrapTimers(ownerNow: () => Job | undefined): void {
-  const g = globalThis as unknown as Record<string, (...args: unknown[]) => unknown>;
+  type Scheduler = (...args: unknown[]) => unknown;
   for (const name of ["setTimeout", "setInterval", "queueMicrotask"]) {
-    const original = g[name];
-    if (typeof original !== "function") continue;
-    g[name] = function (callback: unknown, ...rest: unknown[]): unknown {
+    // The original is taken through its getter at the first call, not read
+    // now: reading `setTimeout` loads Deno's timers into the worker (about
+    // 1.8 MiB each), which a worker whose tasks set no timer never needs.
+    const descriptor = Object.getOwnPropertyDescriptor(globalThis, name);
+    const getter = descriptor?.get;
+    let resolved = getter === undefined ? descriptor?.value as Scheduler | undefined : undefined;
+    if (getter === undefined && typeof resolved !== "function") continue;
+    const originalOf = (): Scheduler => resolved ??= getter!.call(globalThis) as Scheduler;
+    const wrapper = function (callback: unknown, ...rest: unknown[]): unknown {
+      const original = originalOf();
       if (typeof callback !== "function") return original.call(globalThis, callback, ...rest);
       const job = ownerNow();
       const args = name === "queueMicrotask" ? [] : rest.slice(1);
@@ -336,6 +343,12 @@ function wrapTimers(ownerNow: () => Job | undefined): void {
         ? original.call(globalThis, wrapped)
         : original.call(globalThis, wrapped, rest[0]);
     };
+    Object.defineProperty(globalThis, name, {
+      value: wrapper,
+      writable: true,
+      configurable: true,
+      enumerable: descriptor?.enumerable ?? true,
+    });
   }
 }
 
