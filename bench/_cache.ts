@@ -32,7 +32,9 @@ export interface CacheRow {
 }
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
-const MOD = new URL("../mod.ts", import.meta.url).href;
+// The generated task file imports the light entry, as a task file that
+// cares about start-up should (README "Start-up and memory").
+const MOD = new URL("../declare.ts", import.meta.url).href;
 
 /**
  * Writes the tree, the spool task file, the Makefile and the deno.json.
