@@ -21,6 +21,7 @@ import {
 import type { Reporter } from "../report/reporter.ts";
 import { withTaskOutput } from "./_io_console.ts";
 import { runShard } from "./shard.ts";
+import { IoContext } from "./_io_context.ts";
 import type { CpuLane } from "./scheduler.ts";
 import type { CpuResult, CpuRunOptions } from "../pool/worker_pool.ts";
 import type { MainGuard } from "./_main_guard.ts";
@@ -471,21 +472,7 @@ export class Execution {
       }
       started();
       const body = async () => {
-        // Its signal and `$` are made if the body reads them: most bodies
-        // never do, and 10,000 attempts may be alive at once.
-        let shell: TaskShell | undefined;
-        const makeShell = () => this.#shell(task, deadline.signal);
-        const context = {
-          name: task.name,
-          get signal() {
-            return deadline.signal;
-          },
-          deps,
-          args,
-          get $() {
-            return shell ??= makeShell();
-          },
-        };
+        const context = new IoContext(task.name, deps, args, deadline, this.#shellMaker(task));
         let out: unknown;
         span.begins();
         try {
@@ -530,6 +517,11 @@ export class Execution {
       isolation: task.isolation,
       args,
     }).then((result) => result.value);
+  }
+
+  /** Makes the `$` of a task on this thread: its commands run with its permissions, signal and output. */
+  #shellMaker(task: Task): (signal: AbortSignal) => TaskShell {
+    return (signal) => this.#shell(task, signal);
   }
 
   /** The `$` of a task on this thread: its commands run with its permissions, signal and output. */
