@@ -14,6 +14,9 @@ Deno.test("Deadline follows the run's signal with one listener however many atte
     { length: 1000 },
     () => new Deadline(run.signal, undefined, () => 0),
   );
+  // Without a limit, a deadline makes its signal when asked for it.
+  assert.equal(listeners, 0);
+  for (const deadline of deadlines) assert.equal(deadline.signal.aborted, false);
   const released = deadlines.pop()!;
   released[Symbol.dispose]();
   assert.equal(listeners, 1);
@@ -31,4 +34,37 @@ Deno.test("Deadline on an already aborted run starts aborted with the run's reas
   using deadline = new Deadline(run.signal, 1000, () => "timeout");
   assert.equal(deadline.signal.reason, "stopped");
   assert.equal(deadline.timedOut, false);
+});
+
+Deno.test("Deadline without a limit settles its body, and stops waiting for it a grace after the run stops", async () => {
+  const run = new AbortController();
+  using passes = new Deadline(run.signal, undefined, () => 0);
+  assert.equal(await passes.settle(Promise.resolve("done"), 0), "done");
+
+  const deadlines = Array.from({ length: 100 }, () => new Deadline(run.signal, undefined, () => 0));
+  const never = new Promise<never>(() => {});
+  const settled = deadlines.map((deadline) => deadline.settle(never, 0));
+  const reason = new Error("run stopped");
+  run.abort(reason);
+  for (const outcome of await Promise.allSettled(settled)) {
+    assert.deepEqual(outcome, { status: "rejected", reason });
+  }
+  for (const deadline of deadlines) {
+    assert.equal(deadline.aborted, true);
+    assert.equal(deadline.timedOut, false);
+    assert.equal(deadline.signal.reason, reason);
+    deadline[Symbol.dispose]();
+  }
+});
+
+Deno.test("Deadline with a limit rejects its body's wait with the timeout error once armed", async () => {
+  const run = new AbortController();
+  const timeout = new Error("timed out");
+  using deadline = new Deadline(run.signal, 1, () => timeout);
+  const settled = deadline.settle(new Promise<never>(() => {}), 0);
+  deadline.arm();
+  await assert.rejects(settled, (error) => error === timeout);
+  assert.equal(deadline.timedOut, true);
+  assert.equal(deadline.reason, timeout);
+  assert.equal(deadline.signal.reason, timeout);
 });

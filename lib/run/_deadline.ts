@@ -59,30 +59,38 @@ export function isValidLimit(value: unknown): value is number {
   return typeof value === "number" && value > 0 && !Number.isNaN(value);
 }
 
-/**
- * The controllers following each parent signal. One listener per parent
- * aborts them all: thousands of attempts share the run's signal, and a
- * listener each would cost more with every one added (EventTarget scans its
- * list for duplicates), as would `AbortSignal.any` in garbage.
- */
-const followers = new WeakMap<AbortSignal, Set<AbortController>>();
+/** What follows a parent signal: a controller it aborts, or a function it calls. */
+type Follower = AbortController | (() => void);
 
-function follow(parent: AbortSignal, controller: AbortController): () => void {
-  if (parent.aborted) {
-    controller.abort(parent.reason);
-    return () => {};
-  }
+/**
+ * The followers of each parent signal. One listener per parent notifies
+ * them all: thousands of attempts share the run's signal, and a listener
+ * each would cost more with every one added (EventTarget scans its list for
+ * duplicates), as would `AbortSignal.any` in garbage.
+ */
+const followers = new WeakMap<AbortSignal, Set<Follower>>();
+
+function notify(follower: Follower, parent: AbortSignal): void {
+  if (typeof follower === "function") follower();
+  else follower.abort(parent.reason);
+}
+
+function follow(parent: AbortSignal, follower: Follower): void {
+  if (parent.aborted) return notify(follower, parent);
   let set = followers.get(parent);
   if (set === undefined) {
     const created = set = new Set();
     followers.set(parent, created);
     parent.addEventListener("abort", () => {
-      for (const follower of created) follower.abort(parent.reason);
+      for (const each of created) notify(each, parent);
       created.clear();
     }, { once: true });
   }
-  set.add(controller);
-  return () => set.delete(controller);
+  set.add(follower);
+}
+
+function unfollow(parent: AbortSignal, follower: Follower): void {
+  followers.get(parent)?.delete(follower);
 }
 
 /**
@@ -90,14 +98,22 @@ function follow(parent: AbortSignal, controller: AbortController): () => void {
  * and with a timeout error once the deadline passes. The deadline starts on
  * {@linkcode Deadline.arm} (when the body actually starts, not while it
  * waits for a slot). Dispose it when the attempt ends.
+ *
+ * An attempt without a limit aborts only with the run, so its own
+ * controller is made only if something asks for {@linkcode Deadline.signal}
+ * (a task body reading `ctx.signal`): 10,000 such attempts alive at once
+ * make no controllers, no signals and no timers.
  */
 export class Deadline implements Disposable {
-  #controller = new AbortController();
-  #unfollow: () => void;
+  #parent: AbortSignal;
+  #controller: AbortController | undefined;
   #ms: number | undefined;
   #reason: () => unknown;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timedOut = false;
+  #disposed = false;
+  /** The grace timer of {@linkcode Deadline.settle}'s body, once the signal aborted. */
+  #onAbort: (() => void) | undefined;
 
   /**
    * Creates an attempt's signal, following the run's.
@@ -107,14 +123,34 @@ export class Deadline implements Disposable {
    * @param reason Makes the timeout error.
    */
   constructor(parent: AbortSignal, ms: number | undefined, reason: () => unknown) {
+    this.#parent = parent;
     this.#ms = ms !== undefined && ms <= MAX_TIMER_MS ? ms : undefined;
     this.#reason = reason;
-    this.#unfollow = follow(parent, this.#controller);
+    if (this.#ms !== undefined) this.#own();
+  }
+
+  #own(): AbortController {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      // Made after its attempt ended, it follows nothing: that attempt is over.
+      if (!this.#disposed) follow(this.#parent, this.#controller);
+    }
+    return this.#controller;
   }
 
   /** The signal the attempt runs under. */
   get signal(): AbortSignal {
-    return this.#controller.signal;
+    return this.#own().signal;
+  }
+
+  /** Whether the attempt's signal aborted, without making one. */
+  get aborted(): boolean {
+    return this.#timedOut || (!this.#disposed && this.#parent.aborted);
+  }
+
+  /** Why it aborted: the timeout error or the run's reason. */
+  get reason(): unknown {
+    return this.#timedOut ? this.#controller!.signal.reason : this.#parent.reason;
   }
 
   /** Whether the deadline passed (rather than the run stopping). */
@@ -124,53 +160,61 @@ export class Deadline implements Disposable {
 
   /** Starts the clock; later calls do nothing. */
   arm(): void {
-    if (this.#ms === undefined || this.#timer !== undefined || this.signal.aborted) return;
+    if (this.#ms === undefined || this.#timer !== undefined || this.aborted) return;
     this.#timer = setTimeout(() => {
-      if (this.signal.aborted) return;
+      if (this.aborted) return;
       this.#timedOut = true;
-      this.#controller.abort(this.#reason());
+      this.#own().abort(this.#reason());
+      this.#onAbort?.();
     }, this.#ms);
+  }
+
+  /**
+   * Waits for a body to settle; once the signal aborts, waits at most
+   * `graceMs` more and then rejects with its reason, leaving the body
+   * behind. One body per deadline.
+   *
+   * @param body The running body.
+   * @param graceMs How long an aborted body may still take.
+   * @returns What the body returned.
+   * @throws What the body threw, or the abort reason when it outlived its grace.
+   */
+  settle<T>(body: Promise<T>, graceMs: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const onAbort = () => {
+        if (timer !== undefined) return;
+        timer = setTimeout(() => reject(this.reason), graceMs);
+      };
+      if (this.aborted) onAbort();
+      else {
+        // The run's stop reaches it through the run's one listener, a
+        // timeout through arm()'s timer: no listener of its own.
+        this.#onAbort = onAbort;
+        follow(this.#parent, onAbort);
+      }
+      // One reaction for both outcomes, no `finally` chained on it: this runs
+      // once per task attempt.
+      const done = () => {
+        clearTimeout(timer);
+        this.#onAbort = undefined;
+        unfollow(this.#parent, onAbort);
+      };
+      body.then((value) => {
+        done();
+        resolve(value);
+      }, (error) => {
+        done();
+        reject(error);
+      });
+    });
   }
 
   /** Stops the clock and stops following the run's signal. */
   [Symbol.dispose](): void {
+    this.#disposed = true;
     clearTimeout(this.#timer);
-    this.#unfollow();
+    if (this.#controller !== undefined) unfollow(this.#parent, this.#controller);
+    if (this.#onAbort !== undefined) unfollow(this.#parent, this.#onAbort);
   }
-}
-
-/**
- * Waits for a body to settle; once `signal` aborts, waits at most `graceMs`
- * more and then rejects with the signal's reason, leaving the body behind.
- *
- * @param body The running body.
- * @param signal The attempt's signal.
- * @param graceMs How long an aborted body may still take.
- * @returns What the body returned.
- * @throws What the body threw, or the signal's reason when it outlived its grace.
- */
-export function settleWithin<T>(
-  body: Promise<T>,
-  signal: AbortSignal,
-  graceMs: number,
-): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const onAbort = () => timer = setTimeout(() => reject(signal.reason), graceMs);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
-    // One reaction for both outcomes, no `finally` chained on it: this runs
-    // once per task attempt.
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-    };
-    body.then((value) => {
-      done();
-      resolve(value);
-    }, (error) => {
-      done();
-      reject(error);
-    });
-  });
 }

@@ -8,7 +8,7 @@
  */
 
 import type { Task } from "../declare/define.ts";
-import { ABORT_GRACE_MS, Deadline, settleWithin, timeoutError } from "./_deadline.ts";
+import { ABORT_GRACE_MS, Deadline, timeoutError } from "./_deadline.ts";
 import { backoffDelay, DEFAULT_BACKOFF, sleep } from "./_retry.ts";
 import type { IoLane } from "./io_lane.ts";
 import {
@@ -21,6 +21,7 @@ import {
 import type { Reporter } from "../report/reporter.ts";
 import { withTaskOutput } from "./_io_console.ts";
 import { runShard } from "./shard.ts";
+import { IoContext } from "./_io_context.ts";
 import type { CpuLane } from "./scheduler.ts";
 import type { CpuResult, CpuRunOptions } from "../pool/worker_pool.ts";
 import type { MainGuard } from "./_main_guard.ts";
@@ -327,10 +328,11 @@ export class Execution {
     first: boolean,
   ): Promise<Attempt | undefined> {
     const limit = task.timeout ?? this.#options.timeout;
+    const parent = this.#services === undefined
+      ? this.#controller.signal
+      : this.#services.signalFor(task, this.#controller.signal);
     using deadline = new Deadline(
-      this.#services === undefined
-        ? this.#controller.signal
-        : this.#services.signalFor(task, this.#controller.signal),
+      parent,
       limit,
       limit === undefined ? noTimeout : () => timeoutError(task.name, limit),
     );
@@ -344,7 +346,8 @@ export class Execution {
       resolve(outcome = await attempt);
       // The slot stays taken while a body left behind past its grace runs on.
       if (outcome === undefined || outcome.leftBehind) await body.catch(noop);
-    }, { signal: deadline.signal }).then(
+      // Its deadline is not armed while it waits: only the run's stop ends the wait.
+    }, { signal: parent }).then(
       // Its slot is free: the next ready io task may start, unless this
       // attempt's outcome is yet to be handled (a failure may stop the run),
       // and then handling it starts the next.
@@ -399,28 +402,28 @@ export class Execution {
     };
     let running: Promise<unknown>;
     try {
-      running = this.#body(task, deps, deadline.signal, started, work, { begins, ended });
+      running = this.#body(task, deps, deadline, started, work, { begins, ended });
     } catch (error) {
       running = Promise.reject(error);
     }
     const body = running.finally(ended);
     const attempt = (async (): Promise<Attempt | undefined> => {
       try {
-        const value = await settleWithin(body, deadline.signal, ABORT_GRACE_MS);
+        const value = await deadline.settle(body, ABORT_GRACE_MS);
         // A result that came after the deadline is still a timeout.
-        if (deadline.timedOut) throw deadline.signal.reason;
+        if (deadline.timedOut) throw deadline.reason;
         assertReportable(task.name, value);
         return { status: "ok", startMs: startMs!, endMs: endMs!, worker, value, work };
       } catch (thrown) {
         if (startMs === undefined) {
           // Aborted while it waited for a slot: it never ran.
-          if (this.#stopReason !== undefined || deadline.signal.aborted) return undefined;
+          if (this.#stopReason !== undefined || deadline.aborted) return undefined;
           // Its sandbox could not start (the task module failed to load there):
           // a failure of this task, with the error that says why.
           started();
           endMs = startMs;
         }
-        const error = deadline.timedOut ? deadline.signal.reason : thrown;
+        const error = deadline.timedOut ? deadline.reason : thrown;
         // Once the run has stopped, whatever a running task did next was
         // brought on by the stop; its own error stays in the report.
         const status = this.#stopReason !== undefined && !deadline.timedOut
@@ -446,7 +449,7 @@ export class Execution {
   #body(
     task: Task,
     deps: Record<string, unknown>,
-    signal: AbortSignal,
+    deadline: Deadline,
     started: (worker?: number) => void,
     work: ShardWork | undefined,
     span: { begins: () => void; ended: () => void },
@@ -459,7 +462,7 @@ export class Execution {
         // The body starts when its sandbox has it, not while the sandbox starts.
         return host(task.name, deps, {
           permissions: task.permissions,
-          signal,
+          signal: deadline.signal,
           onStart: () => started(),
           onOutput: this.#output(task.name),
           onFault,
@@ -470,7 +473,7 @@ export class Execution {
       }
       started();
       const body = async () => {
-        const context = { name: task.name, signal, deps, args, $: this.#shell(task, signal) };
+        const context = new IoContext(task.name, deps, args, deadline, this.#shellMaker(task));
         let out: unknown;
         span.begins();
         try {
@@ -495,7 +498,7 @@ export class Execution {
         maxHeapMb: task.maxHeapMb,
         isolation: task.isolation,
         permissions: task.permissions,
-        signal,
+        signal: deadline.signal,
         onStart: started,
         onOutput: this.#output(task.name),
         onChunk: ({ worker, ms, done, total }) => {
@@ -507,7 +510,7 @@ export class Execution {
     }
     return lane.run(task.name, deps, {
       permissions: task.permissions,
-      signal,
+      signal: deadline.signal,
       onStart: started,
       onOutput: this.#output(task.name),
       onFault,
@@ -515,6 +518,11 @@ export class Execution {
       isolation: task.isolation,
       args,
     }).then((result) => result.value);
+  }
+
+  /** Makes the `$` of a task on this thread: its commands run with its permissions, signal and output. */
+  #shellMaker(task: Task): (signal: AbortSignal) => TaskShell {
+    return (signal) => this.#shell(task, signal);
   }
 
   /** The `$` of a task on this thread: its commands run with its permissions, signal and output. */

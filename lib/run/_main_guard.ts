@@ -73,7 +73,14 @@ export function guardMainThread(): MainGuard {
       return new Promise((resolve, reject) => {
         running.add(reject);
         last = onLate;
-        body().then(resolve, reject).finally(() => running.delete(reject));
+        // One reaction for both outcomes, no `finally`: this runs once per task.
+        body().then((value) => {
+          running.delete(reject);
+          resolve(value);
+        }, (error) => {
+          running.delete(reject);
+          reject(error);
+        });
       });
     },
     [Symbol.dispose]() {
