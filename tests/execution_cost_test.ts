@@ -7,13 +7,17 @@
  */
 
 import assert from "node:assert/strict";
-import { defineTasks, io, run, type TaskDefinition } from "../mod.ts";
+import { defineTasks, io, run, type RunReport, type TaskDefinition } from "../mod.ts";
 
-Deno.test("Trivial io tasks at concurrency 1 report spans that do not overlap", async () => {
+/** `count` trusted io tasks whose bodies return at once. */
+function trivialTasks(count: number) {
   const specs: Record<string, TaskDefinition<unknown, never>> = {};
-  for (let i = 0; i < 2000; i++) specs[`t${i}`] = io({ trusted: true, run: () => i });
-  const report = await run(defineTasks(specs), { concurrency: 1 });
-  assert(report.ok);
+  for (let i = 0; i < count; i++) specs[`t${i}`] = io({ trusted: true, run: () => i });
+  return defineTasks(specs);
+}
+
+/** One thread runs one body at a time: sorted by start, each task starts after the one before ended. */
+function assertSpansDoNotOverlap(report: RunReport): void {
   const spans = report.tasks
     .map(({ name, startMs, endMs }) => ({ name, startMs: startMs!, endMs: endMs! }))
     .sort((a, b) => a.startMs - b.startMs);
@@ -24,6 +28,12 @@ Deno.test("Trivial io tasks at concurrency 1 report spans that do not overlap", 
       `"${next.name}" started at ${next.startMs} ms, before "${previous.name}" ended at ${previous.endMs} ms`,
     );
   }
+}
+
+Deno.test("Trivial io tasks at concurrency 1 report spans that do not overlap", async () => {
+  const report = await run(trivialTasks(2000), { concurrency: 1 });
+  assert(report.ok);
+  assertSpansDoNotOverlap(report);
 });
 
 Deno.test("Synchronous io bodies started together report spans that do not overlap, as they ran", async () => {
@@ -32,20 +42,9 @@ Deno.test("Synchronous io bodies started together report spans that do not overl
   // time is the time it ran: one thread runs one body at a time, so the
   // spans cannot overlap, and their sum cannot exceed the wall.
   const count = 5000;
-  const specs: Record<string, TaskDefinition<unknown, never>> = {};
-  for (let i = 0; i < count; i++) specs[`t${i}`] = io({ trusted: true, run: () => i });
-  const report = await run(defineTasks(specs), { concurrency: count });
+  const report = await run(trivialTasks(count), { concurrency: count });
   assert(report.ok);
-  const spans = report.tasks
-    .map(({ name, startMs, endMs }) => ({ name, startMs: startMs!, endMs: endMs! }))
-    .sort((a, b) => a.startMs - b.startMs);
-  for (let i = 1; i < spans.length; i++) {
-    const [previous, next] = [spans[i - 1], spans[i]];
-    assert(
-      next.startMs >= previous.endMs,
-      `"${next.name}" started at ${next.startMs} ms, before "${previous.name}" ended at ${previous.endMs} ms`,
-    );
-  }
+  assertSpansDoNotOverlap(report);
   assert(report.busyMs <= report.wallMs, `${report.busyMs} ms of task time in ${report.wallMs} ms`);
   assert(report.speedup <= 1, `speedup ${report.speedup}`);
 });
@@ -55,9 +54,7 @@ Deno.test("A reporter's work on a task's start is not counted in the task's time
   // not the task's.
   const count = 1000;
   const reporterMs = 0.2;
-  const specs: Record<string, TaskDefinition<unknown, never>> = {};
-  for (let i = 0; i < count; i++) specs[`t${i}`] = io({ trusted: true, run: () => i });
-  const report = await run(defineTasks(specs), {
+  const report = await run(trivialTasks(count), {
     concurrency: count,
     reporter: {
       taskStart() {
