@@ -32,6 +32,13 @@ export type WorkKind =
  */
 export const PROTOCOL = 2;
 
+/**
+ * The bytes past which a message of several jobs or outcomes goes as two:
+ * the server refuses messages over its `max_payload` (1 MB by default),
+ * which each job or result alone may stay under.
+ */
+export const MAX_MESSAGE_BYTES = 256 * 1024;
+
 /** One job of a {@linkcode Batch}. */
 export type Job = WorkKind & {
   /** The job's id within the run: a retry is a new job. */

@@ -10,13 +10,11 @@
  */
 
 import { serializeError } from "../pool/_protocol.ts";
-import { encode, type Event, type Outcome, type Results } from "./_messages.ts";
+import { encode, type Event, MAX_MESSAGE_BYTES, type Outcome, type Results } from "./_messages.ts";
 import type { NatsLink } from "./_nats.ts";
 
 /** How long a reply waits for others to join it, in ms. */
 export const LINGER_MS = 1;
-/** A message's bytes past which its outcomes go as two. */
-const MAX_REPLY_BYTES = 256 * 1024;
 /** Replies that go out at once, without waiting for the linger. */
 const MAX_REPLIES = 256;
 
@@ -101,7 +99,7 @@ export class Replies {
 
   #publish(run: string, outcomes: Outcome[], stored: Waiting["stored"]): void {
     const data = encodeAll(outcomes);
-    if (data.length > MAX_REPLY_BYTES && outcomes.length > 1) {
+    if (data.length > MAX_MESSAGE_BYTES && outcomes.length > 1) {
       // Each result alone may fit the server's max_payload; together they may not.
       const half = Math.ceil(outcomes.length / 2);
       this.#publish(run, outcomes.slice(0, half), stored.slice(0, half));

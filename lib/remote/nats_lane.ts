@@ -23,6 +23,7 @@ import {
   type Events,
   type Job,
   type LegacyWork,
+  MAX_MESSAGE_BYTES,
   type Outcome,
   type Place,
   type Presence,
@@ -81,11 +82,6 @@ const MAX_BATCH = 16;
  * end of a run.
  */
 const BATCH_BUDGET_MS = 50;
-/**
- * A batch's bytes past which it goes as two: the server refuses messages over
- * its `max_payload` (1 MB by default), which one job alone may stay under.
- */
-const MAX_BATCH_BYTES = 256 * 1024;
 /** Jobs waiting to be queued that make a flush at once. */
 const MAX_OUTBOX = 4096;
 
@@ -392,7 +388,7 @@ export class NatsLane implements CpuLane {
       } else for (const job of jobs) this.#queue([job]);
       return;
     }
-    if (data.length > MAX_BATCH_BYTES && jobs.length > 1) {
+    if (data.length > MAX_MESSAGE_BYTES && jobs.length > 1) {
       const half = Math.ceil(jobs.length / 2);
       this.#queue(jobs.slice(0, half));
       this.#queue(jobs.slice(half));
