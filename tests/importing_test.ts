@@ -16,10 +16,11 @@ if (import.meta.main) await main(import.meta.url);
 `;
 
 for (
-  const [way, spool] of [["path", `${ROOT}/mod.ts`], [
-    "file: URL",
-    pathToFileURL(`${ROOT}/mod.ts`).href,
-  ]]
+  const [way, spool] of [
+    ["path", `${ROOT}/mod.ts`],
+    ["file: URL", pathToFileURL(`${ROOT}/mod.ts`).href],
+    ["a path to the light entry (declare.ts)", `${ROOT}/declare.ts`],
+  ]
 ) {
   Deno.test(`A project with no deno.json imports spool by ${way} and runs its task file with deno run`, async () => {
     await using dir = await tempDir();
@@ -40,25 +41,6 @@ for (
     assert.match(stderr, /^result double: 42$/m);
   });
 }
-
-Deno.test("A task file on the light entry (declare.ts) runs with deno run like one on mod.ts", async () => {
-  await using dir = await tempDir();
-  const file = await dir.write("tasks.ts", TASK_FILE(`${ROOT}/declare.ts`));
-  const { code, stderr } = await deno(
-    [
-      "run",
-      "--no-prompt",
-      "--allow-read",
-      "--allow-run=deno",
-      "--allow-net=127.0.0.1",
-      file,
-      "--show-results",
-    ],
-    { cwd: dir.path },
-  );
-  assert.equal(code, 0, stderr);
-  assert.match(stderr, /^result double: 42$/m);
-});
 
 Deno.test("The light entry gives the same functions as mod.ts", async () => {
   const light = await import("../declare.ts");
