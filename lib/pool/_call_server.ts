@@ -17,6 +17,7 @@
 import { channel } from "./_worker_guard.ts";
 import { serializeError, type ToWorker, transferList } from "./_protocol.ts";
 import { packNumbers } from "./_packed_numbers.ts";
+import { isThenable } from "./_thenable.ts";
 
 type Call = ToWorker & { type: "call" };
 type Callable = (input: unknown, context: { signal: AbortSignal }) => unknown;
@@ -114,9 +115,4 @@ export function callServer(module: Record<string, unknown>): (call: Call) => voi
     const pending = run(data);
     if (pending !== undefined) running = pending.then(drain);
   };
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === "object" || typeof value === "function") && value !== null &&
-    typeof (value as PromiseLike<unknown>).then === "function";
 }

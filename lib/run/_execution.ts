@@ -26,6 +26,7 @@ import type { CpuLane } from "./scheduler.ts";
 import type { CpuResult, CpuRunOptions } from "../pool/worker_pool.ts";
 import type { MainGuard } from "./_main_guard.ts";
 import { serializeError } from "../pool/_protocol.ts";
+import { isThenable } from "../pool/_thenable.ts";
 import type { CacheDecision } from "../cache/task_cache.ts";
 import type { RunCache } from "../cache/open_run_cache.ts";
 import { type TaskShell, taskShell } from "../commands/task_shell.ts";
@@ -672,11 +673,6 @@ export class Execution {
 }
 
 function noop(): void {}
-
-function isThenable(value: unknown): boolean {
-  return (typeof value === "object" || typeof value === "function") && value !== null &&
-    typeof (value as { then?: unknown }).then === "function";
-}
 
 function noTimeout(): never {
   throw new Error("Unreachable: a deadline without a limit timed out");
