@@ -22,6 +22,7 @@ import { channel, reportFault, setFaultOwner } from "./_worker_guard.ts";
 import { type FromWorker, serializeError, type ToWorker, transferList } from "./_protocol.ts";
 import { redirectConsole, taskConsole } from "./_console_capture.ts";
 import { callServer } from "./_call_server.ts";
+import { isThenable } from "./_thenable.ts";
 import { type CommandOutput, taskShell } from "../commands/task_shell.ts";
 
 interface TaskLike {
@@ -426,7 +427,7 @@ function mapChunk(
   try {
     if (length === 0) return { value: [] };
     const first = map(items[0], start);
-    if (typeof (first as PromiseLike<unknown> | undefined)?.then === "function") {
+    if (isThenable(first)) {
       throw new TypeError(
         `Cannot map cpu task "${name}" as 'map' must be synchronous: it returned a promise`,
       );
