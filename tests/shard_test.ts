@@ -203,6 +203,16 @@ Deno.test("A failing item fails its task with the item's index and its own error
   assert.match(boom.error?.stack ?? "", /shard_tasks\.ts:\d+:\d+/);
 });
 
+Deno.test("A sharded task whose map returns a promise fails, saying map must be synchronous", async () => {
+  const report = await run(tasks, { targets: ["asyncMap"], workers: 2 });
+  const task = report.tasks.find((t) => t.name === "asyncMap")!;
+  assert.equal(task.status, "failed");
+  assert.match(
+    task.error?.message ?? "",
+    /Cannot map cpu task "asyncMap" as 'map' must be synchronous: it returned a promise/,
+  );
+});
+
 Deno.test("ItemError carries the item's index and its own error as cause", () => {
   const cause = new RangeError("bad");
   const error = new ItemError("t", 5, cause);
