@@ -78,7 +78,10 @@ export function normalizePermissions(task: string, value: unknown): Permissions 
     );
   }
   const out: { [K in PermissionName]?: PermissionValue } = {};
-  for (const [key, raw] of Object.entries(value)) {
+  const keys = Object.keys(value);
+  for (let k = 0; k < keys.length; k++) {
+    const key = keys[k];
+    const raw = (value as Record<string, unknown>)[key];
     if (!(PERMISSION_NAMES as readonly string[]).includes(key)) {
       throw new TypeError(
         `Task "${task}" declares unknown permission '${key}': use one of ${
@@ -100,7 +103,8 @@ export function normalizePermissions(task: string, value: unknown): Permissions 
       );
     }
     const scopes: string[] = [];
-    for (const scope of raw) {
+    for (let i = 0; i < raw.length; i++) {
+      const scope: unknown = raw[i];
       if (typeof scope !== "string" || scope.trim() === "") {
         throw new TypeError(
           `Task "${task}" has invalid permission '${name}': every entry must be a non-empty string, got ${
