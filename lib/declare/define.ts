@@ -298,6 +298,11 @@ const TASK_KIND = Symbol.for("spool.task.kind");
 const TASK_SET = Symbol.for("spool.taskset");
 const REGISTRY = Symbol.for("spool.registry");
 
+// One descriptor per lane rather than one per call: io() and cpu() run once
+// per task in every process that imports the task file.
+const IO_MARK: PropertyDescriptor = { value: "io" };
+const CPU_MARK: PropertyDescriptor = { value: "cpu" };
+
 function mark<T>(kind: TaskKind, spec: T): T & { readonly kind: TaskKind } {
   if (spec === null || typeof spec !== "object") {
     throw new TypeError(
@@ -307,7 +312,7 @@ function mark<T>(kind: TaskKind, spec: T): T & { readonly kind: TaskKind } {
     );
   }
   const definition = { ...spec, kind };
-  Object.defineProperty(definition, TASK_KIND, { value: kind });
+  Object.defineProperty(definition, TASK_KIND, kind === "io" ? IO_MARK : CPU_MARK);
   return definition;
 }
 
