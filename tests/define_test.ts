@@ -211,3 +211,17 @@ Deno.test("defineTasks gives tasks that share one permissions object the same no
   });
   assert.match(error.message, /Task "first" has invalid permission 'sys': unknown kind "cpu"/);
 });
+
+Deno.test("defineTasks keeps each dependency once, in the order first declared", () => {
+  const run = () => 1;
+  const names = Array.from({ length: 20 }, (_, i) => `d${i}`);
+  const set = defineTasks({
+    ...Object.fromEntries(names.map((name) => [name, io({ run })])),
+    few: io({ deps: ["d2", "d1", "d2", "d0", "d1"], run }),
+    distinct: io({ deps: ["d3", "d1"], run }),
+    many: io({ deps: [...names, ...names.toReversed()], run }),
+  });
+  assert.deepEqual(set.tasks.get("few")!.deps, ["d2", "d1", "d0"]);
+  assert.deepEqual(set.tasks.get("distinct")!.deps, ["d3", "d1"]);
+  assert.deepEqual(set.tasks.get("many")!.deps, names);
+});

@@ -30,17 +30,21 @@ export function isStringList(list: readonly unknown[], nonEmpty: boolean): boole
 
 /**
  * The list without repeats, first occurrences in order: `[...new Set(list)]`
- * without a Set for the short lists tasks declare.
+ * without a Set for the short lists tasks declare, and in an array of the
+ * exact size when nothing repeats (one grown by `push` holds 17 slots).
  *
  * @param list Strings, possibly repeated.
  * @returns A new array.
  */
 export function distinct(list: readonly string[]): string[] {
-  if (list.length > 16) return [...new Set(list)];
-  const out: string[] = [];
-  for (let i = 0; i < list.length; i++) {
-    const item = list[i];
-    if (!out.includes(item)) out.push(item);
+  const n = list.length;
+  if (n === 0) return [];
+  if (n === 1) return [list[0]];
+  if (n > 16) return [...new Set(list)];
+  for (let i = 1; i < n; i++) {
+    for (let j = 0; j < i; j++) {
+      if (list[i] === list[j]) return [...new Set(list)];
+    }
   }
-  return out;
+  return [...list];
 }
