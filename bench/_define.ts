@@ -4,7 +4,9 @@
  * its specs and closures, with `io()` and `defineTasks()` doing nothing),
  * taking turns in each repetition. Each import is timed in a fresh process,
  * cold, after spool's modules are loaded (their load is the same for any
- * file; the startup bench times it).
+ * file; the startup bench times it); the table gives its wall time and the
+ * process's CPU time beyond the bare file's, per task (all threads, the
+ * garbage collector's included: less disturbed by a busy machine).
  *
  *     deno run -A bench/_define.ts
  *     deno run -A bench/_define.ts --quick
@@ -13,7 +15,8 @@
  * The files: 10,000 io tasks that wait (bench/_sandbox.ts's `waits()`), and
  * 1,000 tasks with deps, inputs, outputs and one permission set
  * (bench/_cache.ts's shape). `--against` adds a third contender, another
- * copy of spool's `declare.ts` (an older commit, say), in the same turns.
+ * copy of spool's `declare.ts` (an older commit, say), in the same turns; its
+ * CPU figure also holds any difference in loading its own modules.
  *
  * @module
  */
@@ -21,20 +24,35 @@
 import { parseArgs } from "node:util";
 import { median } from "./_stats.ts";
 
-/** One task file: spool's import time against the file's own work. */
+/** Median, min and max of per-repetition figures. */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** One spool's figures for one task file, each against the bare declarations of the same turn. */
+export interface Contender {
+  /** Median import time, in ms. */
+  ms: number;
+  /** Import time / the bare import's, per repetition. */
+  ratio: Spread;
+  /** Process CPU time beyond the bare import's, per task, in µs, per repetition. */
+  cpuPerTask: Spread;
+}
+
+/** One task file: spool's import against the file's own work. */
 export interface DefineRow {
   /** The task file. */
   name: string;
   /** How many tasks it declares. */
   tasks: number;
-  /** Median import time with spool, in ms. */
-  spool: number;
   /** Median import time of the bare declarations, in ms. */
   bare: number;
-  /** Spool / bare per repetition: median, min, max. */
-  ratio: { median: number; min: number; max: number };
-  /** With `against`: the other spool's median import time and its ratio to bare. */
-  against?: { ms: number; ratio: { median: number; min: number; max: number } };
+  /** This spool. */
+  spool: Contender;
+  /** With `against`: the other spool. */
+  against?: Contender;
 }
 
 const DECLARE = new URL("../declare.ts", import.meta.url).href;
@@ -45,12 +63,16 @@ export const cpu = io;
 export function defineTasks(tasks) { return tasks; }
 `;
 
-// Loads the declaring module, then times the task file's import alone.
-const PROBE = `const [declare, file] = Deno.args;
+// Loads spool's modules, then times the task file's import alone; prints
+// that time and the process's CPU time (all threads, the collector's too).
+const PROBE = `import process from "node:process";
+const [declare, file] = Deno.args;
 await import(declare);
 const start = performance.now();
 await import(file);
-console.log(performance.now() - start);
+const ms = performance.now() - start;
+const { user, system } = process.cpuUsage();
+console.log(JSON.stringify({ ms, cpuMs: (user + system) / 1000 }));
 `;
 
 function waits(count: number): string {
@@ -80,7 +102,14 @@ ${lines.join("\n")}
 `;
 }
 
-async function importMs(dir: string, declare: string, file: string): Promise<number> {
+interface Sample {
+  /** The import's wall time. */
+  ms: number;
+  /** The process's CPU time when the import is done. */
+  cpuMs: number;
+}
+
+async function importOnce(dir: string, declare: string, file: string): Promise<Sample> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--no-prompt", `${dir}/probe.js`, declare, file],
     stdin: "null",
@@ -90,10 +119,10 @@ async function importMs(dir: string, declare: string, file: string): Promise<num
   if (code !== 0) {
     throw new Error(`Importing ${file} failed: ${new TextDecoder().decode(stderr)}`);
   }
-  return Number(new TextDecoder().decode(stdout).trim());
+  return JSON.parse(new TextDecoder().decode(stdout));
 }
 
-function spread(ratios: number[]): { median: number; min: number; max: number } {
+function spread(ratios: number[]): Spread {
   return { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
 }
 
@@ -113,18 +142,23 @@ export async function defineRows(
   try {
     await Deno.writeTextFile(`${dir}/probe.js`, PROBE);
     await Deno.writeTextFile(`${dir}/bare.js`, BARE);
+    // What each task file imports, and what its process loads before the
+    // timed import: spool's modules for the bare file too, so that the two
+    // processes differ only in the declarations.
     const declares: Record<string, string> = { spool: DECLARE, bare: `file://${dir}/bare.js` };
+    const preload: Record<string, string> = { spool: DECLARE, bare: DECLARE };
     if (options.against !== undefined) {
-      declares.against = new URL(options.against, `file://${Deno.cwd()}/`).href;
+      declares.against = preload.against = new URL(options.against, `file://${Deno.cwd()}/`).href;
     }
+    const count = (n: number) => n.toLocaleString("en-US");
     const shapes = [
-      { name: "10,000 io tasks that wait (bench/_sandbox.ts)", tasks: 10_000 / scale, body: waits },
+      { name: "io tasks that wait (bench/_sandbox.ts)", tasks: 10_000 / scale, body: waits },
       {
-        name: "1,000 tasks: deps, inputs, outputs, permissions (bench/_cache.ts)",
+        name: "tasks: deps, inputs, outputs, permissions (bench/_cache.ts)",
         tasks: 1_000 / scale,
         body: graph,
       },
-    ];
+    ].map((shape) => ({ ...shape, name: `${count(shape.tasks)} ${shape.name}` }));
     const rows: DefineRow[] = [];
     for (const [s, shape] of shapes.entries()) {
       const files: Record<string, string> = {};
@@ -137,25 +171,29 @@ export async function defineRows(
         files[who] = `file://${path}`;
       }
       const who = Object.keys(declares);
-      const samples: Record<string, number[]> = Object.fromEntries(who.map((w) => [w, []]));
+      const samples: Record<string, Sample[]> = Object.fromEntries(who.map((w) => [w, []]));
       // One warm-up round, for deno's caches; then turns, rotating who goes first.
       for (let r = -1; r < repeat; r++) {
         const order = who.map((_, i) => who[(i + Math.max(r, 0)) % who.length]);
         for (const w of order) {
-          const ms = await importMs(dir, declares[w], files[w]);
-          if (r >= 0) samples[w].push(ms);
+          const sample = await importOnce(dir, preload[w], files[w]);
+          if (r >= 0) samples[w].push(sample);
         }
       }
-      const ratios = (w: string) => samples[w].map((ms, i) => ms / samples.bare[i]);
+      const bare = samples.bare;
+      const contender = (w: string): Contender => ({
+        ms: median(samples[w].map((x) => x.ms)),
+        ratio: spread(samples[w].map((x, i) => x.ms / bare[i].ms)),
+        cpuPerTask: spread(
+          samples[w].map((x, i) => ((x.cpuMs - bare[i].cpuMs) * 1000) / shape.tasks),
+        ),
+      });
       rows.push({
         name: shape.name,
         tasks: shape.tasks,
-        spool: median(samples.spool),
-        bare: median(samples.bare),
-        ratio: spread(ratios("spool")),
-        against: samples.against === undefined
-          ? undefined
-          : { ms: median(samples.against), ratio: spread(ratios("against")) },
+        bare: median(bare.map((x) => x.ms)),
+        spool: contender("spool"),
+        against: samples.against === undefined ? undefined : contender("against"),
       });
     }
     return rows;
@@ -171,23 +209,23 @@ export async function defineRows(
  * @returns The table.
  */
 export function formatDefineRows(rows: DefineRow[]): string {
-  const x = (r: { median: number; min: number; max: number }) =>
-    `${r.median.toFixed(2)}x [${r.min.toFixed(2)}-${r.max.toFixed(2)}]`;
+  const x = (r: Spread) => `${r.median.toFixed(2)}x [${r.min.toFixed(2)}-${r.max.toFixed(2)}]`;
+  const us = (r: Spread) => `${r.median.toFixed(1)} µs [${r.min.toFixed(1)}-${r.max.toFixed(1)}]`;
   const against = rows.some((r) => r.against !== undefined);
   const lines = [
-    `| import a task file (fresh process) | spool | bare declarations | ratio (median [min-max]) | spool's share per task |${
-      against ? " other spool | its ratio |" : ""
+    `| import a task file (fresh process) | bare declarations | spool | ratio (median [min-max]) | spool's CPU per task |${
+      against ? " other spool | its ratio | its CPU per task |" : ""
     }`,
-    `| --- | --- | --- | --- | --- |${against ? " --- | --- |" : ""}`,
+    `| --- | --- | --- | --- | --- |${against ? " --- | --- | --- |" : ""}`,
   ];
   for (const r of rows) {
-    const perTask = ((r.spool - r.bare) * 1000) / r.tasks;
+    const other = r.against === undefined
+      ? ""
+      : ` ${r.against.ms.toFixed(1)} ms | ${x(r.against.ratio)} | ${us(r.against.cpuPerTask)} |`;
     lines.push(
-      `| ${r.name} | ${r.spool.toFixed(1)} ms | ${r.bare.toFixed(1)} ms | ${x(r.ratio)} | ${
-        perTask.toFixed(2)
-      } µs |${
-        r.against === undefined ? "" : ` ${r.against.ms.toFixed(1)} ms | ${x(r.against.ratio)} |`
-      }`,
+      `| ${r.name} | ${r.bare.toFixed(1)} ms | ${r.spool.ms.toFixed(1)} ms | ${
+        x(r.spool.ratio)
+      } | ${us(r.spool.cpuPerTask)} |${other}`,
     );
   }
   return lines.join("\n");
