@@ -22,6 +22,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { findMissingGrants, normalizePermissions } from "../lib/declare/permissions.ts";
 import { median } from "./_stats.ts";
 
 /** Median, min and max of per-repetition figures. */
@@ -231,6 +232,78 @@ export function formatDefineRows(rows: DefineRow[]): string {
   return lines.join("\n");
 }
 
+/** The runner's grant check over many tasks that share one permissions object. */
+export interface GrantRow {
+  /** How many tasks. */
+  tasks: number;
+  /** Median time when they share one normalized object (as defineTasks gives them), in ms. */
+  shared: number;
+  /** Median time when each holds its own equal object, in ms. */
+  distinct: number;
+  /** Distinct / shared per repetition. */
+  ratio: Spread;
+}
+
+/**
+ * Times `findMissingGrants` (the check `run()` makes before any task
+ * starts) over tasks that share one permissions object, against the same
+ * tasks each holding an equal object of its own, taking turns. The process
+ * holds every grant, so both find nothing missing.
+ *
+ * @param options `quick` for a tenth of the tasks; `repeat` repetitions.
+ * @returns The row.
+ */
+export function grantRow(options: { quick?: boolean; repeat?: number } = {}): GrantRow {
+  const count = options.quick ? 1_000 : 10_000;
+  const repeat = options.repeat ?? 5;
+  const declared = { read: ["/tmp", "/etc"], write: ["/tmp"], env: ["HOME"], net: ["example.com"] };
+  const one = normalizePermissions("t", declared);
+  const shared = Array.from({ length: count }, (_, i) => ({ name: `t${i}`, permissions: one }));
+  const distinct = shared.map(({ name }) => ({
+    name,
+    permissions: normalizePermissions(name, declared),
+  }));
+  const time = (tasks: typeof shared) => {
+    const start = performance.now();
+    if (findMissingGrants(tasks).length > 0) throw new Error("Run the bench with -A");
+    return performance.now() - start;
+  };
+  const samples = { shared: [] as number[], distinct: [] as number[] };
+  for (let r = -1; r < repeat; r++) {
+    const first = r % 2 === 0 ? "shared" : "distinct";
+    const second = first === "shared" ? "distinct" : "shared";
+    const a = time(first === "shared" ? shared : distinct);
+    const b = time(second === "shared" ? shared : distinct);
+    if (r < 0) continue;
+    samples[first].push(a);
+    samples[second].push(b);
+  }
+  return {
+    tasks: count,
+    shared: median(samples.shared),
+    distinct: median(samples.distinct),
+    ratio: spread(samples.distinct.map((ms, i) => ms / samples.shared[i])),
+  };
+}
+
+/**
+ * The grant row as a Markdown table.
+ *
+ * @param row From {@linkcode grantRow}.
+ * @returns The table.
+ */
+export function formatGrantRow(row: GrantRow): string {
+  return [
+    "| grant check before a run (in process) | one shared object | an equal object each | ratio (median [min-max]) |",
+    "| --- | --- | --- | --- |",
+    `| findMissingGrants over ${row.tasks.toLocaleString("en-US")} tasks, 5 scopes | ${
+      row.shared.toFixed(1)
+    } ms | ${row.distinct.toFixed(1)} ms | ${row.ratio.median.toFixed(2)}x [${
+      row.ratio.min.toFixed(2)
+    }-${row.ratio.max.toFixed(2)}] |`,
+  ].join("\n");
+}
+
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
@@ -240,10 +313,9 @@ if (import.meta.main) {
       against: { type: "string" },
     },
   });
-  const rows = await defineRows({
-    quick: values.quick,
-    repeat: values.repeat === undefined ? undefined : Number(values.repeat),
-    against: values.against,
-  });
+  const repeat = values.repeat === undefined ? undefined : Number(values.repeat);
+  const rows = await defineRows({ quick: values.quick, repeat, against: values.against });
   console.log(formatDefineRows(rows));
+  console.log();
+  console.log(formatGrantRow(grantRow({ quick: values.quick, repeat })));
 }

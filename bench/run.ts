@@ -34,7 +34,7 @@ import { startSpool } from "./_spool.ts";
 import { median } from "./_stats.ts";
 import { cacheRows, formatCacheRows } from "./_cache.ts";
 import { formatSandboxRows, type SandboxRow, sandboxRows } from "./_sandbox.ts";
-import { defineRows, formatDefineRows } from "./_define.ts";
+import { defineRows, formatDefineRows, formatGrantRow, grantRow } from "./_define.ts";
 import { formatRunnerRows, type RunnerRow, runnerRows } from "./_runner.ts";
 import { commandRows, formatCommandRows } from "./_commands.ts";
 import { LONG_TASKS } from "./_tasks.ts";
@@ -133,9 +133,10 @@ if (flags.only === "sandbox") {
 if (flags.only === "define") {
   log("running declaration: big task files imported in fresh processes, spool and bare...");
   const define = await defineRows({ quick, repeat: sizes.repeat });
-  console.log(formatDefineRows(define));
+  const grants = grantRow({ quick, repeat: sizes.repeat });
+  console.log(formatDefineRows(define) + "\n\n" + formatGrantRow(grants));
   if (flags.json !== undefined) {
-    await Deno.writeTextFile(flags.json, JSON.stringify({ quick, define }, null, 2) + "\n");
+    await Deno.writeTextFile(flags.json, JSON.stringify({ quick, define, grants }, null, 2) + "\n");
   }
   Deno.exit(0);
 }
