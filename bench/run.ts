@@ -7,6 +7,7 @@
  *     deno task bench --quick    # small sizes, two repetitions: a smoke run
  *     deno task bench --json bench.json --no-peers
  *     deno task bench --only sandbox   # the sandbox's cost alone
+ *     deno task bench --only define    # importing a big task file: spool against bare declarations
  *     deno task bench --only remote    # spool over NATS (nats-server on PATH)
  *     deno task bench --only cache     # incremental runs against make and deno task
  *     deno task bench --only commands  # what a command task (sh) costs
@@ -33,6 +34,7 @@ import { startSpool } from "./_spool.ts";
 import { median } from "./_stats.ts";
 import { cacheRows, formatCacheRows } from "./_cache.ts";
 import { formatSandboxRows, type SandboxRow, sandboxRows } from "./_sandbox.ts";
+import { defineRows, formatDefineRows, formatGrantRow, grantRow } from "./_define.ts";
 import { formatRunnerRows, type RunnerRow, runnerRows } from "./_runner.ts";
 import { commandRows, formatCommandRows } from "./_commands.ts";
 import { LONG_TASKS } from "./_tasks.ts";
@@ -124,6 +126,17 @@ if (flags.only === "sandbox") {
       flags.json,
       JSON.stringify({ workers, quick, sandbox }, null, 2) + "\n",
     );
+  }
+  Deno.exit(0);
+}
+// --only define: importing a big task file, with spool and with bare declarations.
+if (flags.only === "define") {
+  log("running declaration: big task files imported in fresh processes, spool and bare...");
+  const define = await defineRows({ quick, repeat: sizes.repeat });
+  const grants = grantRow({ quick, repeat: sizes.repeat });
+  console.log(formatDefineRows(define) + "\n\n" + formatGrantRow(grants));
+  if (flags.json !== undefined) {
+    await Deno.writeTextFile(flags.json, JSON.stringify({ quick, define, grants }, null, 2) + "\n");
   }
   Deno.exit(0);
 }

@@ -167,3 +167,61 @@ Deno.test("defineTasks rejects an empty task set and a value that is not an obje
     assert.equal(error.exitCode, 2);
   }
 });
+
+Deno.test("defineTasks accepts names that differ in more than case and names the first pair that does not", () => {
+  const run = () => 1;
+  const set = defineTasks({
+    Build: io({ run }),
+    deploy: io({ run }),
+    "Ünïcode": io({ run }),
+    "t\u00e9st": io({ run }),
+    build2: io({ run }),
+  });
+  assert.deepEqual([...set.tasks.keys()], ["Build", "deploy", "Ünïcode", "t\u00e9st", "build2"]);
+  const cases: [string[], string][] = [
+    // The second of each pair is the one that clashes with a name declared before it.
+    [["a", "B", "x", "b"], 'Tasks "B" and "b" differ'],
+    [["Build", "BUILD"], 'Tasks "Build" and "BUILD" differ'],
+    [["ｂｕｉｌｄ", "Build", "build"], 'Tasks "ｂｕｉｌｄ" and "Build" differ'],
+    [["tests", "caf\u00e9", "CAF\u00c9"], 'Tasks "caf\u00e9" and "CAF\u00c9" differ'],
+  ];
+  for (const [names, message] of cases) {
+    const error = rejects(Object.fromEntries(names.map((name) => [name, io({ run })])));
+    assert.ok(error.message.includes(`: ${message} only in case`), error.message);
+  }
+});
+
+Deno.test("defineTasks gives tasks that share one permissions object the same normalized set", () => {
+  const run = () => 1;
+  const permissions = { read: ["src", "src"], write: ["out"], env: false };
+  const set = defineTasks({
+    a: io({ permissions, run }),
+    b: cpu({ permissions, run }),
+    c: io({ permissions: { read: ["src"] }, run }),
+  });
+  assert.deepEqual(set.tasks.get("a")!.permissions, { read: ["src"], write: ["out"] });
+  assert.deepEqual(set.tasks.get("b")!.permissions, { read: ["src"], write: ["out"] });
+  assert.deepEqual(set.tasks.get("c")!.permissions, { read: ["src"] });
+  // An invalid shared object is reported on the first task that declares it.
+  const bad = { read: ["src"], sys: ["cpu"] };
+  const error = rejects({
+    ok: io({ run }),
+    first: io({ permissions: bad, run } as Anything),
+    second: io({ permissions: bad, run } as Anything),
+  });
+  assert.match(error.message, /Task "first" has invalid permission 'sys': unknown kind "cpu"/);
+});
+
+Deno.test("defineTasks keeps each dependency once, in the order first declared", () => {
+  const run = () => 1;
+  const names = Array.from({ length: 20 }, (_, i) => `d${i}`);
+  const set = defineTasks({
+    ...Object.fromEntries(names.map((name) => [name, io({ run })])),
+    few: io({ deps: ["d2", "d1", "d2", "d0", "d1"], run }),
+    distinct: io({ deps: ["d3", "d1"], run }),
+    many: io({ deps: [...names, ...names.toReversed()], run }),
+  });
+  assert.deepEqual(set.tasks.get("few")!.deps, ["d2", "d1", "d0"]);
+  assert.deepEqual(set.tasks.get("distinct")!.deps, ["d3", "d1"]);
+  assert.deepEqual(set.tasks.get("many")!.deps, names);
+});

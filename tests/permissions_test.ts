@@ -122,12 +122,40 @@ Deno.test("findMissingGrants reports only what a limited process lacks, scope by
     JSON.stringify(tasks),
   ]);
   assert.equal(code, 0, stderr);
-  assert.deepEqual(JSON.parse(stdout), [
+  assert.deepEqual(JSON.parse(stdout).missing, [
     { task: "a", permission: "read", value: ["/etc"], flag: "--allow-read=/etc" },
     { task: "b", permission: "net", value: true, flag: "--allow-net" },
     { task: "b", permission: "env", value: true, flag: "--allow-env" },
     { task: "b", permission: "sys", value: ["hostname"], flag: "--allow-sys=hostname" },
   ]);
+});
+
+Deno.test("findMissingGrants reports every task of a shared permissions object, each on its own", async () => {
+  const shared = { read: ["/tmp", "/etc"], net: true };
+  const tasks = [
+    { name: "a", permissions: shared },
+    { name: "b", permissions: { read: ["/tmp"] } },
+    { name: "c", permissions: shared },
+    { name: "d", permissions: shared },
+  ];
+  const { code, stdout, stderr } = await deno([
+    "run",
+    "--no-prompt",
+    "--allow-read=/tmp",
+    fixture("missing_grants.ts"),
+    JSON.stringify(tasks),
+    "--share",
+  ]);
+  assert.equal(code, 0, stderr);
+  const { missing, sharedValues } = JSON.parse(stdout);
+  assert.deepEqual(
+    missing,
+    ["a", "c", "d"].flatMap((task) => [
+      { task, permission: "net", value: true, flag: "--allow-net" },
+      { task, permission: "read", value: ["/etc"], flag: "--allow-read=/etc" },
+    ]),
+  );
+  assert.equal(sharedValues, false, "each report holds its own list of scopes");
 });
 
 Deno.test("A missing grant stops the run before any task starts (exit 2, exact flag)", async () => {

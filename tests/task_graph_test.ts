@@ -178,3 +178,12 @@ Deno.test("TaskGraph.toMermaid draws each edge from a dependency to its dependan
   assert.match(mermaid, new RegExp(`^  ${ids.get("cpuSum")}\\["cpuSum \\(cpu\\)"\\]$`, "m"));
   assert.match(mermaid, new RegExp(`^  ${ids.get("fetch")}\\(\\["fetch \\(io\\)"\\]\\)$`, "m"));
 });
+
+Deno.test("TaskGraph orders a graph declared dependencies first as it orders any other", () => {
+  // Each level after the one before it, not declaration order: "c" is ready before "b".
+  const g = graph({ a: [], b: ["a"], c: [], d: ["b", "c"] });
+  assert.deepEqual(g.dependantsOf("a"), ["b"]);
+  assert.deepEqual(g.order, ["a", "c", "b", "d"]);
+  assert.deepEqual(g.select(["d"]), ["a", "c", "b", "d"]);
+  assert.deepEqual(graph({ a: [], b: [], c: [] }).select(), ["a", "b", "c"]);
+});

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { isStringList } from "./_string_lists.ts";
+
 /** A task's cache fields, validated; absent keys were not declared. */
 export interface CacheFields {
   inputs?: readonly string[];
@@ -18,32 +20,39 @@ export interface CacheFields {
  *
  * @param name The task's name, for messages.
  * @param d The declaration.
- * @returns The fields that were declared.
+ * @returns The fields that were declared, `undefined` when none were.
  * @throws {TypeError} Worded for the task file, naming the field.
  */
-export function normalizeCacheFields(name: string, d: Record<PropertyKey, unknown>): CacheFields {
-  const fields: CacheFields = {};
-  for (const key of ["inputs", "outputs", "env"] as const) {
-    const value = d[key];
-    if (value === undefined) continue;
-    if (
-      !Array.isArray(value) || value.some((item) => typeof item !== "string" || item === "")
-    ) {
-      throw new TypeError(
-        `Task "${name}" has invalid '${key}': expected a list of ${
-          key === "env" ? "variable names" : "paths or globs relative to the task file"
-        }, such as ${key === "env" ? '["NODE_ENV"]' : '["src/**/*.ts"]'}`,
-      );
-    }
-    fields[key] = [...value];
-  }
+export function normalizeCacheFields(
+  name: string,
+  d: Record<PropertyKey, unknown>,
+): CacheFields | undefined {
+  let fields: CacheFields | undefined;
+  // Field by field, in this order, so that the first invalid one is named.
+  const inputs = d.inputs;
+  if (inputs !== undefined) (fields ??= {}).inputs = list(name, "inputs", inputs);
+  const outputs = d.outputs;
+  if (outputs !== undefined) (fields ??= {}).outputs = list(name, "outputs", outputs);
+  const env = d.env;
+  if (env !== undefined) (fields ??= {}).env = list(name, "env", env);
   if (d.cache !== undefined) {
     if (typeof d.cache !== "boolean") {
       throw new TypeError(
         `Task "${name}" has invalid 'cache': expected true (cache it, at your risk) or false (never)`,
       );
     }
-    fields.cache = d.cache;
+    (fields ??= {}).cache = d.cache;
   }
   return fields;
+}
+
+function list(name: string, key: "inputs" | "outputs" | "env", value: unknown): string[] {
+  if (!Array.isArray(value) || !isStringList(value, true)) {
+    throw new TypeError(
+      `Task "${name}" has invalid '${key}': expected a list of ${
+        key === "env" ? "variable names" : "paths or globs relative to the task file"
+      }, such as ${key === "env" ? '["NODE_ENV"]' : '["src/**/*.ts"]'}`,
+    );
+  }
+  return [...value];
 }

@@ -11,7 +11,8 @@ import { normalizeBackoff, normalizeRetries } from "../run/_retry.ts";
 import { TaskFileError } from "../errors.ts";
 import { normalizePermissions, type Permissions } from "./permissions.ts";
 import { TaskGraph } from "./task_graph.ts";
-import { normalizeCacheFields } from "./_cache_policy.ts";
+import { type CacheFields, normalizeCacheFields } from "./_cache_policy.ts";
+import { distinct, isStringList } from "./_string_lists.ts";
 import type { TaskShell } from "../commands/task_shell.ts";
 
 /** The lane a task runs in: `io` on the event loop, `cpu` in a worker. */
@@ -297,6 +298,11 @@ const TASK_KIND = Symbol.for("spool.task.kind");
 const TASK_SET = Symbol.for("spool.taskset");
 const REGISTRY = Symbol.for("spool.registry");
 
+// One descriptor per lane rather than one per call: io() and cpu() run once
+// per task in every process that imports the task file.
+const IO_MARK: PropertyDescriptor = { value: "io" };
+const CPU_MARK: PropertyDescriptor = { value: "cpu" };
+
 function mark<T>(kind: TaskKind, spec: T): T & { readonly kind: TaskKind } {
   if (spec === null || typeof spec !== "object") {
     throw new TypeError(
@@ -306,7 +312,7 @@ function mark<T>(kind: TaskKind, spec: T): T & { readonly kind: TaskKind } {
     );
   }
   const definition = { ...spec, kind };
-  Object.defineProperty(definition, TASK_KIND, { value: kind });
+  Object.defineProperty(definition, TASK_KIND, kind === "io" ? IO_MARK : CPU_MARK);
   return definition;
 }
 
@@ -473,11 +479,30 @@ export function defineTasks(
       { file: module },
     );
   }
+  // Indexed loops over Object.keys, not Object.entries: every sandbox host
+  // imports the task file again, so this runs cold once per host, over up to
+  // tens of thousands of tasks (bench/_sandbox.ts, bench/_io.ts).
+  const names = Object.keys(tasks);
   const validated = new Map<string, Task>();
-  for (const [name, definition] of Object.entries(tasks)) {
-    validated.set(name, validateTask(name, definition, module));
+  const shared: SharedDeclarations = { permissions: new Map() };
+  // Names other than lowercase ASCII: only these can be confused with another name.
+  let unusual: string[] | undefined;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    if (!LOWER_ASCII_NAME.test(name)) {
+      if (!NAME.test(name)) {
+        fail(
+          module,
+          `Task name ${
+            quoteName(name)
+          } is invalid: use letters, digits, '_', '.', ':' or '-', starting with a letter, digit or '_'`,
+        );
+      }
+      (unusual ??= []).push(name);
+    }
+    validated.set(name, validateTask(name, tasks[name], module, shared));
   }
-  assertDistinctNames([...validated.keys()], module);
+  if (unusual !== undefined) assertDistinctNames(unusual, validated, module);
   if (validated.size === 0) {
     throw new TaskFileError(
       "Cannot define tasks: the task set is empty, declare at least one task",
@@ -502,63 +527,86 @@ export function defineTasks(
 // Marks (\p{M}) after the first character: Devanagari, Thai and decomposed
 // accents need them.
 const NAME = /^[\p{L}\p{N}_][\p{L}\p{M}\p{N}_.:\-]*$/u;
+// The common case, tested first: a valid name that is its own key in
+// assertDistinctNames (ASCII letters are \p{L}, ASCII digits \p{N}).
+const LOWER_ASCII_NAME = /^[a-z0-9_][a-z0-9_.:\-]*$/;
 
-function validateTask(name: string, definition: unknown, file: string | undefined): Task {
-  const fail = (message: string): never => {
-    throw new TaskFileError(message, { file });
-  };
-  if (!NAME.test(name)) {
-    fail(
-      `Task name ${
-        quoteName(name)
-      } is invalid: use letters, digits, '_', '.', ':' or '-', starting with a letter, digit or '_'`,
-    );
-  }
+function fail(file: string | undefined, message: string): never {
+  throw new TaskFileError(message, { file });
+}
+
+/**
+ * What tasks of one file often declare with one object (`const permissions =
+ * {...}` given to every task), normalized once per object: the tasks then
+ * share the normalized value. The first task that declares an invalid one
+ * is still the one named, since an invalid value is never remembered.
+ */
+interface SharedDeclarations {
+  permissions: Map<unknown, Permissions>;
+}
+
+/** Validates one declaration whose name is already known to be valid. */
+function validateTask(
+  name: string,
+  definition: unknown,
+  file: string | undefined,
+  shared: SharedDeclarations,
+): Task {
   if (definition === null || typeof definition !== "object") {
-    fail(`Task "${name}" is neither io nor cpu: declare it as io({ run }) or cpu({ run })`);
+    fail(file, `Task "${name}" is neither io nor cpu: declare it as io({ run }) or cpu({ run })`);
   }
   const d = definition as Record<PropertyKey, unknown>;
   const kind = d[TASK_KIND] ?? d.kind;
   if (kind !== "io" && kind !== "cpu") {
-    fail(`Task "${name}" is neither io nor cpu: declare it as io({ run }) or cpu({ run })`);
+    fail(file, `Task "${name}" is neither io nor cpu: declare it as io({ run }) or cpu({ run })`);
   }
   const shard = d.items !== undefined || d.map !== undefined
-    ? validateShard(name, kind as TaskKind, d, fail)
+    ? validateShard(name, kind as TaskKind, d, file)
     : undefined;
   if (shard === undefined && typeof d.run !== "function") {
-    fail(`Task "${name}" has no run function: give it run(context) { ... }`);
+    fail(file, `Task "${name}" has no run function: give it run(context) { ... }`);
   }
   if (d.description !== undefined && typeof d.description !== "string") {
-    fail(`Task "${name}" has an invalid 'description': expected a string`);
+    fail(file, `Task "${name}" has an invalid 'description': expected a string`);
   }
   const deps = d.deps ?? [];
-  if (!Array.isArray(deps) || deps.some((dep) => typeof dep !== "string")) {
-    fail(`Task "${name}" has invalid 'deps': expected a list of task names`);
+  if (!Array.isArray(deps) || !isStringList(deps, false)) {
+    fail(file, `Task "${name}" has invalid 'deps': expected a list of task names`);
   }
   let permissions: Permissions = {};
   let retries = 0;
   let backoff: Required<BackoffOptions> | undefined;
-  let cacheFields = {};
+  let cacheFields: CacheFields | undefined;
   try {
     cacheFields = normalizeCacheFields(name, d);
-    permissions = normalizePermissions(name, d.permissions);
+    const declared = d.permissions;
+    let known = typeof declared === "object" ? shared.permissions.get(declared) : undefined;
+    if (known === undefined) {
+      known = normalizePermissions(name, declared);
+      if (typeof declared === "object" && declared !== null) {
+        shared.permissions.set(declared, known);
+      }
+    }
+    permissions = known;
     retries = normalizeRetries(name, d.retries);
     backoff = normalizeBackoff(name, d.backoff);
   } catch (error) {
-    fail((error as Error).message);
+    fail(file, (error as Error).message);
   }
   if (d.timeout !== undefined && !isValidLimit(d.timeout)) {
     fail(
+      file,
       `Task "${name}" has invalid 'timeout': expected a number of ms above 0 (Infinity for none), got ${
         typeof d.timeout === "string" ? JSON.stringify(d.timeout) : String(d.timeout)
       }`,
     );
   }
   if (d.trusted !== undefined && typeof d.trusted !== "boolean") {
-    fail(`Task "${name}" has invalid 'trusted': expected true or false`);
+    fail(file, `Task "${name}" has invalid 'trusted': expected true or false`);
   }
   if (d.trusted === true && kind !== "io") {
     fail(
+      file,
       `Task "${name}" is a cpu task and cannot be 'trusted': only io tasks may run on the runner's thread`,
     );
   }
@@ -567,6 +615,7 @@ function validateTask(name: string, definition: unknown, file: string | undefine
     (typeof d.maxHeapMb !== "number" || !Number.isInteger(d.maxHeapMb) || d.maxHeapMb < 16)
   ) {
     fail(
+      file,
       `Task "${name}" has invalid 'maxHeapMb': expected a whole number of MiB, at least 16, got ${
         JSON.stringify(d.maxHeapMb) ?? String(d.maxHeapMb)
       }`,
@@ -574,6 +623,7 @@ function validateTask(name: string, definition: unknown, file: string | undefine
   }
   if (d.isolation !== undefined && d.isolation !== "process" && d.isolation !== "worker") {
     fail(
+      file,
       `Task "${name}" has invalid 'isolation': expected "process" or "worker", got ${
         JSON.stringify(d.isolation) ?? String(d.isolation)
       }`,
@@ -589,7 +639,7 @@ function validateTask(name: string, definition: unknown, file: string | undefine
     name,
     kind: kind as TaskKind,
     description: (d.description as string | undefined) ?? "",
-    deps: (deps as string[]).length === 0 ? [] : [...new Set(deps as string[])],
+    deps: distinct(deps as string[]),
     permissions,
     run: shard === undefined
       ? d.run as (context: TaskContext) => unknown
@@ -604,7 +654,7 @@ function validateTask(name: string, definition: unknown, file: string | undefine
   if (d.trusted === true) task.trusted = true;
   if (d.maxHeapMb !== undefined) task.maxHeapMb = d.maxHeapMb as number;
   if (d.isolation !== undefined) task.isolation = d.isolation as "process" | "worker";
-  Object.assign(task, cacheFields);
+  if (cacheFields !== undefined) Object.assign(task, cacheFields);
   if (typeof d.command === "string") task.command = d.command;
   if (d.service === true) task.service = true;
   return task;
@@ -614,31 +664,42 @@ function validateShard(
   name: string,
   kind: TaskKind,
   d: Record<PropertyKey, unknown>,
-  fail: (message: string) => never,
+  file: string | undefined,
 ): TaskShard {
   if (kind !== "cpu") {
-    fail(`Task "${name}" is an io task with 'items': only cpu tasks can be sharded, use cpu()`);
+    fail(
+      file,
+      `Task "${name}" is an io task with 'items': only cpu tasks can be sharded, use cpu()`,
+    );
   }
   if (d.run !== undefined) {
-    fail(`Task "${name}" has both 'run' and 'items': give either run(context) or items with map`);
+    fail(
+      file,
+      `Task "${name}" has both 'run' and 'items': give either run(context) or items with map`,
+    );
   }
   if (typeof d.map !== "function") {
-    fail(`Task "${name}" has 'items' but no map function: give it map(item, index) { ... }`);
+    fail(file, `Task "${name}" has 'items' but no map function: give it map(item, index) { ... }`);
   }
   const items = d.items;
   const listLike = typeof items === "object" && items !== null &&
     (Symbol.iterator in items || typeof (items as ArrayLike<unknown>).length === "number");
   if (typeof items !== "function" && !listLike) {
     fail(
+      file,
       `Task "${name}" has invalid 'items': expected an array, a typed array, an iterable or a function returning one`,
     );
   }
   if (d.reduce !== undefined && typeof d.reduce !== "function") {
-    fail(`Task "${name}" has an invalid 'reduce': expected a function (a, b) => a combined with b`);
+    fail(
+      file,
+      `Task "${name}" has an invalid 'reduce': expected a function (a, b) => a combined with b`,
+    );
   }
   const size = d.chunkSize;
   if (size !== undefined && (!Number.isSafeInteger(size) || (size as number) < 1)) {
     fail(
+      file,
       `Task "${name}" has an invalid 'chunkSize': expected a positive integer, got ${String(size)}`,
     );
   }
@@ -668,11 +729,40 @@ async function mapAll(shard: TaskShard, context: TaskContext): Promise<unknown> 
  * Names are typed on command lines and read in reports: two that differ only
  * in case, width or Unicode normalization ("café" typed two ways) would be
  * told apart by spool but not by people, so they are rejected.
+ *
+ * Two different names can share a key only if one of them is not its own key,
+ * and a lowercase ASCII name is its own key: so only the other names are
+ * looked at, each against every name and against each other. When one may
+ * clash, every name is checked in declaration order, as the message names
+ * the first pair.
+ *
+ * @param unusual The names that are not lowercase ASCII, in declaration order.
+ * @param all Every task, by name.
+ * @param file The task file, for the message.
  */
-function assertDistinctNames(names: string[], file: string | undefined): void {
+function assertDistinctNames(
+  unusual: readonly string[],
+  all: ReadonlyMap<string, unknown>,
+  file: string | undefined,
+): void {
+  const keys = new Set<string>();
+  for (let i = 0; i < unusual.length; i++) {
+    const name = unusual[i];
+    const key = nameKey(name);
+    if (key === name) continue;
+    if (all.has(key) || keys.has(key)) return assertAllDistinct([...all.keys()], file);
+    keys.add(key);
+  }
+}
+
+function nameKey(name: string): string {
+  return name.normalize("NFKC").toLowerCase();
+}
+
+function assertAllDistinct(names: readonly string[], file: string | undefined): void {
   const seen = new Map<string, string>();
   for (const name of names) {
-    const key = name.normalize("NFKC").toLowerCase();
+    const key = nameKey(name);
     const other = seen.get(key);
     if (other === undefined) {
       seen.set(key, name);

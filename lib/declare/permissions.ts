@@ -78,7 +78,10 @@ export function normalizePermissions(task: string, value: unknown): Permissions 
     );
   }
   const out: { [K in PermissionName]?: PermissionValue } = {};
-  for (const [key, raw] of Object.entries(value)) {
+  const keys = Object.keys(value);
+  for (let k = 0; k < keys.length; k++) {
+    const key = keys[k];
+    const raw = (value as Record<string, unknown>)[key];
     if (!(PERMISSION_NAMES as readonly string[]).includes(key)) {
       throw new TypeError(
         `Task "${task}" declares unknown permission '${key}': use one of ${
@@ -100,7 +103,8 @@ export function normalizePermissions(task: string, value: unknown): Permissions 
       );
     }
     const scopes: string[] = [];
-    for (const scope of raw) {
+    for (let i = 0; i < raw.length; i++) {
+      const scope: unknown = raw[i];
       if (typeof scope !== "string" || scope.trim() === "") {
         throw new TypeError(
           `Task "${task}" has invalid permission '${name}': every entry must be a non-empty string, got ${
@@ -197,17 +201,28 @@ export function findMissingGrants(
     }
     return state;
   };
+  // Many tasks share one permissions object too (defineTasks normalizes a
+  // declaration shared by many tasks once): each is looked at once.
+  const lacking = new Map<Permissions, [PermissionName, true | string[], string][]>();
   for (const { name: task, permissions } of tasks) {
-    for (const name of PERMISSION_NAMES) {
-      const value = permissions[name];
-      if (value === undefined || value === false) continue;
-      const scopes = value === true ? [true as const] : value;
-      const absent = scopes.filter((scope) =>
-        descriptors(name, scope === true ? true : [scope]).some((d) => !granted(d))
-      );
-      if (absent.length === 0) continue;
-      const need = value === true ? true : absent as string[];
-      missing.push({ task, permission: name, value: need, flag: flagFor(name, need) });
+    let lacks = lacking.get(permissions);
+    if (lacks === undefined) {
+      lacks = [];
+      for (const name of PERMISSION_NAMES) {
+        const value = permissions[name];
+        if (value === undefined || value === false) continue;
+        const scopes = value === true ? [true as const] : value;
+        const absent = scopes.filter((scope) =>
+          descriptors(name, scope === true ? true : [scope]).some((d) => !granted(d))
+        );
+        if (absent.length === 0) continue;
+        const need = value === true ? true : absent as string[];
+        lacks.push([name, need, flagFor(name, need)]);
+      }
+      lacking.set(permissions, lacks);
+    }
+    for (const [permission, need, flag] of lacks) {
+      missing.push({ task, permission, value: need === true ? true : [...need], flag });
     }
   }
   return missing;

@@ -24,11 +24,13 @@ export interface GraphNode {
 /** A validated, acyclic dependency graph. */
 export class TaskGraph {
   #nodes: ReadonlyMap<string, GraphNode>;
-  #order: readonly string[];
-  #dependants: Map<string, string[]>;
+  #order: readonly string[] | undefined;
+  #dependants: Map<string, string[]> | undefined;
+  #edges: boolean;
 
   /**
-   * Validates the graph and computes its order.
+   * Validates the graph: every dependency exists, none is the task itself,
+   * and there is no cycle.
    *
    * @param nodes The tasks by name.
    * @throws {TaskFileError} On a dependency that does not exist, a task that
@@ -36,9 +38,20 @@ export class TaskGraph {
    */
   constructor(nodes: ReadonlyMap<string, GraphNode>) {
     this.#nodes = nodes;
-    this.#dependants = new Map();
+    // Every sandbox host imports the task file again and builds this graph,
+    // then runs one task: the order and the dependants are computed on first
+    // use, and the common graph, whose tasks only depend on tasks declared
+    // before them, is found acyclic in one pass without them.
+    let edges = false;
+    let forward = true;
+    // The names declared before the current node, from the first node with deps on.
+    let before: Set<string> | undefined;
+    let index = 0;
     for (const node of nodes.values()) {
-      for (const dep of node.deps) {
+      const deps = node.deps;
+      if (deps.length > 0 && before === undefined) before = firstNames(nodes, index);
+      for (let i = 0; i < deps.length; i++) {
+        const dep = deps[i];
         if (!nodes.has(dep)) {
           const hint = closest(dep, [...nodes.keys()]);
           throw new TaskFileError(
@@ -54,17 +67,22 @@ export class TaskGraph {
             `Task "${node.name}" depends on itself: remove "${dep}" from its deps`,
           );
         }
-        let list = this.#dependants.get(dep);
-        if (list === undefined) this.#dependants.set(dep, list = []);
-        list.push(node.name);
+        edges = true;
+        if (forward && !before!.has(dep)) forward = false;
       }
+      if (forward && before !== undefined) before.add(node.name);
+      index++;
     }
-    this.#order = topologicalOrder(nodes);
+    this.#edges = edges;
+    // Kahn's algorithm finds the cycle, if any, and names it.
+    if (!forward) this.#order = topologicalOrder(nodes, this.#dependantsMap());
   }
 
   /** Every task in a dependency order (dependencies first). */
   get order(): readonly string[] {
-    return this.#order;
+    return this.#order ??= this.#edges
+      ? topologicalOrder(this.#nodes, this.#dependantsMap())
+      : [...this.#nodes.keys()];
   }
 
   /**
@@ -74,7 +92,21 @@ export class TaskGraph {
    * @returns Its direct dependants, in declaration order.
    */
   dependantsOf(name: string): readonly string[] {
-    return this.#dependants.get(name) ?? [];
+    return this.#dependantsMap().get(name) ?? [];
+  }
+
+  #dependantsMap(): Map<string, string[]> {
+    if (this.#dependants !== undefined) return this.#dependants;
+    const dependants = new Map<string, string[]>();
+    for (const node of this.#nodes.values()) {
+      const deps = node.deps;
+      for (let i = 0; i < deps.length; i++) {
+        let list = dependants.get(deps[i]);
+        if (list === undefined) dependants.set(deps[i], list = []);
+        list.push(node.name);
+      }
+    }
+    return this.#dependants = dependants;
   }
 
   /**
@@ -86,7 +118,8 @@ export class TaskGraph {
    * @throws {UsageError} When a target does not exist.
    */
   select(targets: readonly string[] = []): string[] {
-    if (targets.length === 0) return [...this.#order];
+    const order = this.order;
+    if (targets.length === 0) return [...order];
     const wanted = new Set<string>();
     const stack: string[] = [];
     for (const target of targets) {
@@ -106,7 +139,7 @@ export class TaskGraph {
       wanted.add(name);
       for (const dep of this.#nodes.get(name)!.deps) stack.push(dep);
     }
-    return this.#order.filter((name) => wanted.has(name));
+    return order.filter((name) => wanted.has(name));
   }
 
   /**
@@ -116,7 +149,7 @@ export class TaskGraph {
    * @param names The tasks to include; all by default.
    * @returns DOT source.
    */
-  toDot(names: readonly string[] = this.#order): string {
+  toDot(names: readonly string[] = this.order): string {
     const include = new Set(names);
     const lines = ["digraph spool {", "  rankdir=LR;"];
     for (const name of names) {
@@ -140,7 +173,7 @@ export class TaskGraph {
    * @param names The tasks to include; all by default.
    * @returns Mermaid source.
    */
-  toMermaid(names: readonly string[] = this.#order): string {
+  toMermaid(names: readonly string[] = this.order): string {
     const include = new Set(names);
     const id = new Map(names.map((name, i) => [name, `t${i}`]));
     const lines = ["flowchart LR"];
@@ -160,6 +193,16 @@ export class TaskGraph {
   }
 }
 
+function firstNames(nodes: ReadonlyMap<string, GraphNode>, count: number): Set<string> {
+  const names = new Set<string>();
+  let taken = 0;
+  for (const node of nodes.values()) {
+    if (taken++ === count) break;
+    names.add(node.name);
+  }
+  return names;
+}
+
 function quote(text: string): string {
   return `"${text.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
 }
@@ -168,24 +211,21 @@ function quote(text: string): string {
  * Kahn's algorithm over declaration order, so that the order is stable. When
  * tasks remain, they lie on or behind a cycle; find one and name it.
  */
-function topologicalOrder(nodes: ReadonlyMap<string, GraphNode>): string[] {
+function topologicalOrder(
+  nodes: ReadonlyMap<string, GraphNode>,
+  dependants: ReadonlyMap<string, readonly string[]>,
+): string[] {
   const pending = new Map<string, number>();
-  const dependants = new Map<string, string[]>();
-  for (const node of nodes.values()) {
-    pending.set(node.name, node.deps.length);
-    for (const dep of node.deps) {
-      let list = dependants.get(dep);
-      if (list === undefined) dependants.set(dep, list = []);
-      list.push(node.name);
-    }
-  }
+  for (const node of nodes.values()) pending.set(node.name, node.deps.length);
   const order: string[] = [];
   for (const [name, count] of pending) if (count === 0) order.push(name);
   for (let i = 0; i < order.length; i++) {
-    for (const next of dependants.get(order[i]) ?? []) {
-      const left = pending.get(next)! - 1;
-      pending.set(next, left);
-      if (left === 0) order.push(next);
+    const next = dependants.get(order[i]);
+    if (next === undefined) continue;
+    for (let j = 0; j < next.length; j++) {
+      const left = pending.get(next[j])! - 1;
+      pending.set(next[j], left);
+      if (left === 0) order.push(next[j]);
     }
   }
   if (order.length < nodes.size) {
