@@ -308,6 +308,22 @@ const RECENT = 64;
 // The way in for a cpu executor's calls: a function of this file, not a
 // method, so that the pool's public API stays the task runner's.
 let callInto: (pool: WorkerPool, call: PoolCall) => () => void;
+let launchedOf: (pool: WorkerPool) => Promise<void>;
+
+/**
+ * Resolves once every io host the pool has started has been handed its
+ * token, which a host waits for before it loads any code. The runner awaits
+ * this right after `warmIo`, before the synchronous work of planning and
+ * starting tasks, which would otherwise hold the write back and the host
+ * with it. A host still waiting for `deno info` (the first run of a module
+ * in a process that did not ask ahead) is not waited for.
+ *
+ * @param pool The pool.
+ * @returns Resolves when the tokens are written.
+ */
+export function hostsLaunched(pool: WorkerPool): Promise<void> {
+  return launchedOf(pool);
+}
 
 /**
  * Queues a chunk of calls on a pool's cpu slots, on a worker that imports
@@ -326,6 +342,7 @@ export function submitCall(pool: WorkerPool, call: PoolCall): () => void {
 export class WorkerPool {
   static {
     callInto = (pool, call) => pool.#call(call);
+    launchedOf = (pool) => pool.#launched();
   }
 
   #module: string | undefined;
@@ -339,6 +356,8 @@ export class WorkerPool {
   #closed = false;
   #listener: HostListener | undefined;
   #codePaths = new Map<string, Promise<string[]>>();
+  /** Modules whose code paths are known: their hosts start without waiting for `deno info`. */
+  #pathsKnown = new Set<string>();
   #onStray: (stream: "stdout" | "stderr", text: string) => void;
   /** Slot keys whose module failed to load: every call into them fails alike. */
   #broken = new Map<string, Breakage>();
@@ -644,6 +663,15 @@ export class WorkerPool {
     this.close();
   }
 
+  /** Resolves once the io hosts started so far have their tokens: see {@linkcode hostsLaunched}. */
+  async #launched(): Promise<void> {
+    // A `deno info` that has answered marks its module known in a reaction
+    // queued already: one turn, and the hosts it held back have started.
+    await null;
+    if (this.#module === undefined || !this.#pathsKnown.has(this.#module)) return;
+    await Promise.all([...this.#ioHosts.values()].map((host) => host.endpoint?.launched));
+  }
+
   #ioHost(key: string, spec: SandboxSpec): Host {
     let host = this.#ioHosts.get(key);
     if (host === undefined && !this.#closed) {
@@ -865,6 +893,7 @@ export class WorkerPool {
       let paths = this.#codePaths.get(module);
       if (paths === undefined) {
         paths = codePaths(module, WORKER_MAIN, resolutionFlags());
+        paths.then(() => this.#pathsKnown.add(module), () => {});
         this.#codePaths.set(module, paths);
       }
       endpoint = deferredEndpoint(paths, (paths) =>
@@ -1259,13 +1288,15 @@ function deferredEndpoint<T>(ready: Promise<T>, start: (value: T) => Endpoint): 
   let endpoint: Endpoint | undefined;
   let queued: [ToHost, Transferable[]][] = [];
   let terminated = false;
-  ready.then((value) => {
+  const launched = ready.then((value) => {
     if (terminated) return;
     endpoint = start(value);
     for (const [message, transfer] of queued) endpoint.post(message, transfer);
     queued = [];
+    return endpoint.launched;
   });
   return {
+    launched,
     post(message, transfer) {
       if (endpoint !== undefined) endpoint.post(message, transfer);
       else queued.push([message, transfer]);

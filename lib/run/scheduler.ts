@@ -14,7 +14,12 @@ import { Execution } from "./_execution.ts";
 import { isValidLimit } from "./_deadline.ts";
 import { IoLane } from "./io_lane.ts";
 import { PermissionError } from "../errors.ts";
-import { findMissingGrants, permissionKey, workerLoadGrant } from "../declare/permissions.ts";
+import {
+  findMissingGrants,
+  permissionKey,
+  type Permissions,
+  workerLoadGrant,
+} from "../declare/permissions.ts";
 import { buildReport, type RunReport } from "../report/report.ts";
 import type { Reporter, RunPlan } from "../report/reporter.ts";
 import { planRun, shellGrantsOf } from "./plan.ts";
@@ -235,16 +240,10 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
 
   // Loaded only when a task needs a sandbox: a run that is all cached starts
   // none, and need not load the pool's code either.
-  const { WorkerPool } = sandboxed.length > 0
+  const { WorkerPool, hostsLaunched } = sandboxed.length > 0
     ? await import("../pool/worker_pool.ts")
-    : { WorkerPool: undefined };
-  const plan: RunPlan = planRun(tasks, { targets: options.targets, workers, concurrency });
-  const reporter = safeReporter(options.reporter);
-  // Output is captured only for a reporter that shows it; otherwise io tasks print as usual.
-  const captureOutput = typeof options.reporter?.taskOutput === "function";
-  using _ioConsole = captureOutput ? captureIoConsole() : undefined;
-  reporter.runStart(plan);
-
+    : { WorkerPool: undefined, hostsLaunched: undefined };
+  // The run's wall time counts from here: its sandboxes' start included.
   const t0 = performance.now();
   const pool = WorkerPool !== undefined
     ? new WorkerPool(module!, {
@@ -256,6 +255,21 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
       onStrayOutput: (_stream, text) => console.error(text),
     })
     : undefined;
+  // Closed however this function ends, planning included.
+  using _pool = pool;
+  // The io hosts the first tasks need start now, before the plan and the
+  // tasks' start: a host's start is most of a sandboxed run's wait, and it
+  // goes on in its own process while this thread works.
+  const rootIo = sandboxedIo.filter((task) => task.deps.length === 0);
+  const ioReady = pool?.warmIo(uniqueSandboxes(rootIo));
+  if (pool !== undefined) await hostsLaunched!(pool);
+  const plan: RunPlan = planRun(tasks, { targets: options.targets, workers, concurrency });
+  const reporter = safeReporter(options.reporter);
+  // Output is captured only for a reporter that shows it; otherwise io tasks print as usual.
+  const captureOutput = typeof options.reporter?.taskOutput === "function";
+  using _ioConsole = captureOutput ? captureIoConsole() : undefined;
+  reporter.runStart(plan);
+
   const cpuLane: CpuLane | undefined = options.cpuLane ??
     (cpuTasks.length > 0 ? pool : undefined);
   using _mainGuard = planned.some((task) => task.kind === "io" && task.trusted)
@@ -265,8 +279,6 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
     // Sandboxes compete for the cores while they start: the io tasks that can
     // start at once get theirs first, and the cpu workers start after them,
     // unless a cpu task can start at once too.
-    const rootIo = sandboxedIo.filter((task) => task.deps.length === 0);
-    const ioReady = pool?.warmIo(rootIo);
     // No cpu task to run (all cached): nothing to warm.
     const warmCpu = () => {
       if (cpuTasks.length > 0) cpuLane?.warm?.(demandByPermissions(cpuTasks));
@@ -303,6 +315,7 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
     reporter.runEnd(report);
     return report;
   } finally {
+    // Now, not when `_pool` goes: the report is built and handed on.
     pool?.close();
   }
 }
@@ -343,6 +356,21 @@ function cachedTasks(cache: RunCache, planned: readonly Task[]): Set<string> {
     if (decision.hit) results.set(task.name, decision.result);
   }
   return new Set(results.keys());
+}
+
+/** One task of each sandbox (permissions, heap limit, isolation), in first-use order. */
+function uniqueSandboxes(tasks: Task[]): Task[] {
+  const seen = new Map<Permissions, Set<string>>();
+  const unique: Task[] = [];
+  for (const task of tasks) {
+    let variants = seen.get(task.permissions);
+    if (variants === undefined) seen.set(task.permissions, variants = new Set());
+    const variant = `${task.maxHeapMb} ${task.isolation}`;
+    if (variants.has(variant)) continue;
+    variants.add(variant);
+    unique.push(task);
+  }
+  return unique;
 }
 
 /** How many workers each permission set could keep busy, in first-use order. */
