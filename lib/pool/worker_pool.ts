@@ -420,6 +420,16 @@ export class WorkerPool {
     return this.#isolation;
   }
 
+  /** How many tasks a cpu worker runs before it is retired; `Infinity` when never. */
+  get maxTasksPerWorker(): number {
+    return this.#maxTasks;
+  }
+
+  /** Whether {@linkcode WorkerPool.close} was called: the pool runs nothing more. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** How many cpu workers are alive (starting, idle or busy). */
   get liveCount(): number {
     return this.#slots.filter((slot) => slot.endpoint !== undefined).length;
