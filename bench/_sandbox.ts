@@ -105,9 +105,13 @@ async function timed(
   tasks: TaskSet,
   concurrency: number,
   isolation: Isolation = "process",
+  pool?: WorkerPool,
 ): Promise<number> {
   const t0 = performance.now();
-  const report = await run(tasks, { concurrency, isolation });
+  const report = await run(tasks, pool === undefined ? { concurrency, isolation } : {
+    concurrency,
+    pool,
+  });
   if (!report.ok) throw new Error(`A benchmark run failed: ${JSON.stringify(report.tasks[0])}`);
   return performance.now() - t0;
 }
@@ -174,6 +178,22 @@ export async function sandboxRows(
         () => timed(waitsTrusted, waitCount),
       ),
     ));
+    {
+      // The same, with the sandbox host started by an earlier run: a pool
+      // kept across runs (RunOptions.pool), as spool run --watch does.
+      using pool = new WorkerPool(waitsSandboxed.module, {});
+      await timed(waitsSandboxed, waitCount, "process", pool);
+      rows.push(row(
+        `${waitCount.toLocaleString("en")} io tasks x 100 ms wait, warm sandbox (pool kept): wall`,
+        "ms",
+        "trusted",
+        await turns(
+          repeat,
+          () => timed(waitsSandboxed, waitCount, "process", pool),
+          () => timed(waitsTrusted, waitCount),
+        ),
+      ));
+    }
     // The same sandbox (exactly the declared permissions) in a worker of
     // this process: no host process to start and no relay, but no fault
     // isolation either (README "Permissions"). Shows what the process costs.
