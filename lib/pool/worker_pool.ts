@@ -305,6 +305,9 @@ export const WORKER_MAIN: string = new URL("./worker_main.ts", import.meta.url).
 
 const RECENT = 64;
 
+/** The permissions of a job that declares none: one object, so that its sandbox is looked up once. */
+const NO_PERMISSIONS: Permissions = Object.freeze({});
+
 // The way in for a cpu executor's calls: a function of this file, not a
 // method, so that the pool's public API stays the task runner's.
 let callInto: (pool: WorkerPool, call: PoolCall) => () => void;
@@ -356,6 +359,7 @@ export class WorkerPool {
   #closed = false;
   #listener: HostListener | undefined;
   #codePaths = new Map<string, Promise<string[]>>();
+  #sandboxes = new WeakMap<Permissions, Map<string, { spec: SandboxSpec; key: string }>>();
   /** Modules whose code paths are known: their hosts start without waiting for `deno info`. */
   #pathsKnown = new Set<string>();
   #onStray: (stream: "stdout" | "stderr", text: string) => void;
@@ -571,14 +575,14 @@ export class WorkerPool {
     io: boolean,
     options: CpuRunOptions,
   ): Promise<ChunkResult> {
-    const { signal, permissions = {} } = options;
+    const { signal, permissions = NO_PERMISSIONS } = options;
     if (this.#closed) {
       return Promise.reject(new Error("Cannot run a task: the worker pool is closed"));
     }
     if (this.#module === undefined) {
       return Promise.reject(new Error("Cannot run a task: the worker pool has no task module"));
     }
-    const spec = this.#taskSpec(permissions, options.maxHeapMb, options.isolation);
+    const { spec, key } = this.#taskSandbox(permissions, options.maxHeapMb, options.isolation);
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<ChunkResult>((resolve, reject) => {
       const job: Job = {
@@ -590,7 +594,7 @@ export class WorkerPool {
         io,
         deps,
         chunk,
-        key: keyOf(spec),
+        key,
         options,
         spec,
         resolve,
@@ -606,6 +610,27 @@ export class WorkerPool {
         this.#pump();
       }
     });
+  }
+
+  /**
+   * The sandbox of a task's jobs and its key, made once per permissions
+   * object, heap limit and isolation: 10,000 jobs of one declaration then
+   * build no key string each (and look up their host by the same string).
+   */
+  #taskSandbox(
+    permissions: Permissions,
+    maxHeapMb: number | undefined,
+    isolation: Isolation = this.#isolation,
+  ): { spec: SandboxSpec; key: string } {
+    let byVariant = this.#sandboxes.get(permissions);
+    if (byVariant === undefined) this.#sandboxes.set(permissions, byVariant = new Map());
+    const variant = `${maxHeapMb} ${isolation}`;
+    let sandbox = byVariant.get(variant);
+    if (sandbox === undefined) {
+      const spec = this.#taskSpec(permissions, maxHeapMb, isolation);
+      byVariant.set(variant, sandbox = { spec, key: keyOf(spec) });
+    }
+    return sandbox;
   }
 
   #taskSpec(
