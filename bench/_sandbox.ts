@@ -33,7 +33,10 @@ export interface SandboxRow {
   ratio: { median: number; min: number; max: number };
 }
 
-const MOD = new URL("../mod.ts", import.meta.url).href;
+// The light entry, as README "Start-up and memory" advises for task files:
+// every sandbox imports the task file again, and with mod.ts it would load
+// the whole library (about 70 ms more per host start, measured in workers).
+const MOD = new URL("../declare.ts", import.meta.url).href;
 
 async function taskFile(dir: string, name: string, body: string): Promise<string> {
   const path = `${dir}/${name}.ts`;
@@ -98,9 +101,17 @@ function row(
   };
 }
 
-async function timed(tasks: TaskSet, concurrency: number): Promise<number> {
+async function timed(
+  tasks: TaskSet,
+  concurrency: number,
+  isolation: Isolation = "process",
+  pool?: WorkerPool,
+): Promise<number> {
   const t0 = performance.now();
-  const report = await run(tasks, { concurrency });
+  const report = await run(tasks, pool === undefined ? { concurrency, isolation } : {
+    concurrency,
+    pool,
+  });
   if (!report.ok) throw new Error(`A benchmark run failed: ${JSON.stringify(report.tasks[0])}`);
   return performance.now() - t0;
 }
@@ -164,6 +175,35 @@ export async function sandboxRows(
       await turns(
         repeat,
         () => timed(waitsSandboxed, waitCount),
+        () => timed(waitsTrusted, waitCount),
+      ),
+    ));
+    {
+      // The same, with the sandbox host started by an earlier run: a pool
+      // kept across runs (RunOptions.pool), as spool run --watch does.
+      using pool = new WorkerPool(waitsSandboxed.module, {});
+      await timed(waitsSandboxed, waitCount, "process", pool);
+      rows.push(row(
+        `${waitCount.toLocaleString("en")} io tasks x 100 ms wait, warm sandbox (pool kept): wall`,
+        "ms",
+        "trusted",
+        await turns(
+          repeat,
+          () => timed(waitsSandboxed, waitCount, "process", pool),
+          () => timed(waitsTrusted, waitCount),
+        ),
+      ));
+    }
+    // The same sandbox (exactly the declared permissions) in a worker of
+    // this process: no host process to start and no relay, but no fault
+    // isolation either (README "Permissions"). Shows what the process costs.
+    rows.push(row(
+      `${waitCount.toLocaleString("en")} io tasks x 100 ms wait, isolation "worker": wall`,
+      "ms",
+      "trusted",
+      await turns(
+        repeat,
+        () => timed(waitsSandboxed, waitCount, "worker"),
         () => timed(waitsTrusted, waitCount),
       ),
     ));

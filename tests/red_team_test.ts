@@ -21,7 +21,7 @@ import { NATS_MISSING, startNats } from "./_nats_server.ts";
 import { NatsLink } from "../lib/remote/_nats.ts";
 import { type Batch, decode, encode, type LegacyWork } from "../lib/remote/_messages.ts";
 
-Deno.test("A task cannot make the runner start more than 8 of its $ commands at once", async () => {
+Deno.test("A task cannot make the runner start more than 8 of its $ commands at once, sandboxed or trusted", async () => {
   const { code, stdout, stderr } = await spool([
     "run",
     "--file",
@@ -31,13 +31,15 @@ Deno.test("A task cannot make the runner start more than 8 of its $ commands at 
   ]);
   assert.equal(code, 0, stderr);
   const report = JSON.parse(stdout) as RunReport;
-  const flood = report.tasks.find((task) => task.name === "flood")!;
-  assert.equal(flood.status, "ok");
-  // The ninth command could start only once a slot was free.
-  assert.ok(
-    (flood.result as { endedBeforeNinth: number }).endedBeforeNinth >= 1,
-    JSON.stringify(flood.result),
-  );
+  for (const name of ["flood", "floodTrusted"]) {
+    const flood = report.tasks.find((task) => task.name === name)!;
+    assert.equal(flood.status, "ok", name);
+    // The ninth command could start only once a slot was free.
+    assert.ok(
+      (flood.result as { endedBeforeNinth: number }).endedBeforeNinth >= 1,
+      `${name}: ${JSON.stringify(flood.result)}`,
+    );
+  }
 });
 
 Deno.test("A task's $ commands past the waiting bound fail at once, naming the task", async () => {
@@ -179,7 +181,8 @@ async function processesWith(marker: string): Promise<number[]> {
 }
 
 Deno.test({
-  name: "A $ command a task did not await ends with its task, not after the run",
+  name:
+    "A $ command a task did not await ends with its task, not after the run, sandboxed or trusted",
   ignore: Deno.build.os === "windows",
   async fn() {
     const marker = `unawaited-${crypto.randomUUID()}`;
@@ -192,7 +195,8 @@ Deno.test({
     ]);
     assert.equal(code, 0, stderr);
     // Stopped when the task ended (SIGTERM to its group): gone within moments
-    // of the run's end, where it would sleep on for a minute.
+    // of the run's end, where it would sleep on for a minute. Both tasks,
+    // the sandboxed and the trusted one, left a command with the marker.
     let left = await processesWith(marker);
     for (let i = 0; i < 100 && left.length > 0; i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));

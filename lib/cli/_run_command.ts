@@ -14,6 +14,7 @@ import { safeLine } from "../report/_sanitize.ts";
 import { CancelledError, UsageError } from "../errors.ts";
 import type { LoadedTaskFile } from "../declare/load.ts";
 import type { TaskSet } from "../declare/define.ts";
+import type { WorkerPool } from "../pool/worker_pool.ts";
 import { reportToJson, type RunReport } from "../report/report.ts";
 import { formatPlan, planRun, planToJson } from "../run/plan.ts";
 import { combineReporters } from "../report/reporter.ts";
@@ -79,6 +80,8 @@ export interface RunContext {
   handleSignals?: boolean;
   /** What followed \`--\`: every task's \`context.args\`. */
   taskArgs: readonly string[];
+  /** The sandboxes' pool, kept warm across the runs of \`--watch\`. */
+  pool?: WorkerPool;
 }
 
 /**
@@ -123,12 +126,22 @@ export async function runCommand(
     const selected = loaded.tasks.graph.select(targets).map((name) =>
       loaded.tasks.tasks.get(name)!
     );
+    const { WorkerPool } = await import("../pool/worker_pool.ts");
+    // One pool for every run: a re-run finds its sandboxes started, and they
+    // hold the code this process loaded (the task file is not re-imported).
+    using pool = new WorkerPool(loaded.url, {
+      size: flags.workers,
+      isolation: flags.isolation,
+      maxTasksPerWorker: flags.maxTasksPerWorker,
+      onStrayOutput: (_stream, text) => console.error(text),
+    });
     return await watchRuns(
       (signal) =>
         runCommand(loaded, targets, { ...flags, watch: false, cache: true }, {
           ...context,
           signal,
           handleSignals: false,
+          pool,
         }),
       watchRoots(selected, loaded.url, cache!.dir!),
       { stderr, signal: context.signal },
@@ -207,6 +220,7 @@ export async function runCommand(
       args: context.taskArgs,
       signal: controller.signal,
       cpuLane,
+      pool: context.pool,
       reporter: combineReporters(
         flags.verbose
           ? live ?? plainReporter(stderr, { color, quiet: flags.quiet })

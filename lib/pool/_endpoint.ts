@@ -46,6 +46,11 @@ export interface Endpoint {
   recycle(): void;
   /** Ends the worker at once; no more events follow. */
   terminate(): void;
+  /**
+   * For a host process: resolves once it has been handed its token (or
+   * could not be), the one thing its start waits for from this thread.
+   */
+  launched?: Promise<void>;
 }
 
 /** What starting a worker needs. */
@@ -394,7 +399,8 @@ export function processEndpoint(
     };
   });
   const writer0 = child.stdin.getWriter();
-  writer0.write(new TextEncoder().encode(`${token}\n`)).then(() => writer0.close()).catch(() => {});
+  const launched = writer0.write(new TextEncoder().encode(`${token}\n`)).then(() => writer0.close())
+    .catch(() => {});
   pipeLines(child.stdout, (line) => {
     if (!ended) events.output("stdout", line);
   });
@@ -414,6 +420,7 @@ export function processEndpoint(
   });
 
   return {
+    launched,
     post(message, _transfer) {
       if (ended) return;
       if (writer === undefined) queued.push(message);

@@ -305,9 +305,28 @@ export const WORKER_MAIN: string = new URL("./worker_main.ts", import.meta.url).
 
 const RECENT = 64;
 
+/** The permissions of a job that declares none: one object, so that its sandbox is looked up once. */
+const NO_PERMISSIONS: Permissions = Object.freeze({});
+
 // The way in for a cpu executor's calls: a function of this file, not a
 // method, so that the pool's public API stays the task runner's.
 let callInto: (pool: WorkerPool, call: PoolCall) => () => void;
+let launchedOf: (pool: WorkerPool) => Promise<void>;
+
+/**
+ * Resolves once every io host the pool has started has been handed its
+ * token, which a host waits for before it loads any code. The runner awaits
+ * this right after `warmIo`, before the synchronous work of planning and
+ * starting tasks, which would otherwise hold the write back and the host
+ * with it. A host still waiting for `deno info` (the first run of a module
+ * in a process that did not ask ahead) is not waited for.
+ *
+ * @param pool The pool.
+ * @returns Resolves when the tokens are written.
+ */
+export function hostsLaunched(pool: WorkerPool): Promise<void> {
+  return launchedOf(pool);
+}
 
 /**
  * Queues a chunk of calls on a pool's cpu slots, on a worker that imports
@@ -326,6 +345,7 @@ export function submitCall(pool: WorkerPool, call: PoolCall): () => void {
 export class WorkerPool {
   static {
     callInto = (pool, call) => pool.#call(call);
+    launchedOf = (pool) => pool.#launched();
   }
 
   #module: string | undefined;
@@ -339,6 +359,9 @@ export class WorkerPool {
   #closed = false;
   #listener: HostListener | undefined;
   #codePaths = new Map<string, Promise<string[]>>();
+  #sandboxes = new WeakMap<Permissions, Map<string, { spec: SandboxSpec; key: string }>>();
+  /** Modules whose code paths are known: their hosts start without waiting for `deno info`. */
+  #pathsKnown = new Set<string>();
   #onStray: (stream: "stdout" | "stderr", text: string) => void;
   /** Slot keys whose module failed to load: every call into them fails alike. */
   #broken = new Map<string, Breakage>();
@@ -399,6 +422,16 @@ export class WorkerPool {
   /** Where the workers live. */
   get isolation(): Isolation {
     return this.#isolation;
+  }
+
+  /** How many tasks a cpu worker runs before it is retired; `Infinity` when never. */
+  get maxTasksPerWorker(): number {
+    return this.#maxTasks;
+  }
+
+  /** Whether {@linkcode WorkerPool.close} was called: the pool runs nothing more. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /** How many cpu workers are alive (starting, idle or busy). */
@@ -542,14 +575,14 @@ export class WorkerPool {
     io: boolean,
     options: CpuRunOptions,
   ): Promise<ChunkResult> {
-    const { signal, permissions = {} } = options;
+    const { signal, permissions = NO_PERMISSIONS } = options;
     if (this.#closed) {
       return Promise.reject(new Error("Cannot run a task: the worker pool is closed"));
     }
     if (this.#module === undefined) {
       return Promise.reject(new Error("Cannot run a task: the worker pool has no task module"));
     }
-    const spec = this.#taskSpec(permissions, options.maxHeapMb, options.isolation);
+    const { spec, key } = this.#taskSandbox(permissions, options.maxHeapMb, options.isolation);
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<ChunkResult>((resolve, reject) => {
       const job: Job = {
@@ -561,7 +594,7 @@ export class WorkerPool {
         io,
         deps,
         chunk,
-        key: keyOf(spec),
+        key,
         options,
         spec,
         resolve,
@@ -577,6 +610,27 @@ export class WorkerPool {
         this.#pump();
       }
     });
+  }
+
+  /**
+   * The sandbox of a task's jobs and its key, made once per permissions
+   * object, heap limit and isolation: 10,000 jobs of one declaration then
+   * build no key string each (and look up their host by the same string).
+   */
+  #taskSandbox(
+    permissions: Permissions,
+    maxHeapMb: number | undefined,
+    isolation: Isolation = this.#isolation,
+  ): { spec: SandboxSpec; key: string } {
+    let byVariant = this.#sandboxes.get(permissions);
+    if (byVariant === undefined) this.#sandboxes.set(permissions, byVariant = new Map());
+    const variant = `${maxHeapMb} ${isolation}`;
+    let sandbox = byVariant.get(variant);
+    if (sandbox === undefined) {
+      const spec = this.#taskSpec(permissions, maxHeapMb, isolation);
+      byVariant.set(variant, sandbox = { spec, key: keyOf(spec) });
+    }
+    return sandbox;
   }
 
   #taskSpec(
@@ -642,6 +696,15 @@ export class WorkerPool {
   /** Closes the pool, for `using`. */
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  /** Resolves once the io hosts started so far have their tokens: see {@linkcode hostsLaunched}. */
+  async #launched(): Promise<void> {
+    // A `deno info` that has answered marks its module known in a reaction
+    // queued already: one turn, and the hosts it held back have started.
+    await null;
+    if (this.#module === undefined || !this.#pathsKnown.has(this.#module)) return;
+    await Promise.all([...this.#ioHosts.values()].map((host) => host.endpoint?.launched));
   }
 
   #ioHost(key: string, spec: SandboxSpec): Host {
@@ -865,6 +928,7 @@ export class WorkerPool {
       let paths = this.#codePaths.get(module);
       if (paths === undefined) {
         paths = codePaths(module, WORKER_MAIN, resolutionFlags());
+        paths.then(() => this.#pathsKnown.add(module), () => {});
         this.#codePaths.set(module, paths);
       }
       endpoint = deferredEndpoint(paths, (paths) =>
@@ -1259,13 +1323,15 @@ function deferredEndpoint<T>(ready: Promise<T>, start: (value: T) => Endpoint): 
   let endpoint: Endpoint | undefined;
   let queued: [ToHost, Transferable[]][] = [];
   let terminated = false;
-  ready.then((value) => {
+  const launched = ready.then((value) => {
     if (terminated) return;
     endpoint = start(value);
     for (const [message, transfer] of queued) endpoint.post(message, transfer);
     queued = [];
+    return endpoint.launched;
   });
   return {
+    launched,
     post(message, transfer) {
       if (endpoint !== undefined) endpoint.post(message, transfer);
       else queued.push([message, transfer]);

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { CommandSlots } from "../commands/_command_slots.ts";
 import type { Task } from "../declare/define.ts";
 import { ABORT_GRACE_MS, Deadline, timeoutError } from "./_deadline.ts";
 import { backoffDelay, DEFAULT_BACKOFF, sleep } from "./_retry.ts";
@@ -474,7 +475,17 @@ export class Execution {
       }
       started();
       const body = async () => {
-        const context = new IoContext(task.name, deps, args, deadline, this.#shellMaker(task));
+        // Its `$` commands take turns and end with the attempt, as a
+        // sandboxed task's do (the pool's CommandSlots), though a trusted
+        // body could start processes itself.
+        let slots: CommandSlots | undefined;
+        const context = new IoContext(
+          task.name,
+          deps,
+          args,
+          deadline,
+          (signal) => this.#shell(task, slots = new CommandSlots(signal)),
+        );
         let out: unknown;
         span.begins();
         try {
@@ -482,7 +493,11 @@ export class Execution {
         } finally {
           if (!isThenable(out)) span.ended();
         }
-        return await out;
+        try {
+          return await out;
+        } finally {
+          slots?.end();
+        }
       };
       const guarded = this.#options.mainGuard === undefined
         ? body
@@ -521,22 +536,21 @@ export class Execution {
     }).then((result) => result.value);
   }
 
-  /** Makes the `$` of a task on this thread: its commands run with its permissions, signal and output. */
-  #shellMaker(task: Task): (signal: AbortSignal) => TaskShell {
-    return (signal) => this.#shell(task, signal);
-  }
-
-  /** The `$` of a task on this thread: its commands run with its permissions, signal and output. */
-  #shell(task: Task, signal: AbortSignal): TaskShell {
+  /**
+   * The `$` of a task on this thread: its commands run with its permissions
+   * and output, a few at once, under the slots' signal.
+   */
+  #shell(task: Task, slots: CommandSlots): TaskShell {
     return taskShell(
       task.name,
       (request) =>
-        runTaskCommand(request, {
-          module: this.#options.module,
-          permissions: task.permissions,
-          signal,
-          onOutput: this.#output(task.name),
-        }),
+        slots.run(task.name, request.command, () =>
+          runTaskCommand(request, {
+            module: this.#options.module,
+            permissions: task.permissions,
+            signal: slots.signal,
+            onOutput: this.#output(task.name),
+          })),
       (program) => hasRun(task.permissions, program),
     );
   }

@@ -14,7 +14,12 @@ import { Execution } from "./_execution.ts";
 import { isValidLimit } from "./_deadline.ts";
 import { IoLane } from "./io_lane.ts";
 import { PermissionError } from "../errors.ts";
-import { findMissingGrants, permissionKey, workerLoadGrant } from "../declare/permissions.ts";
+import {
+  findMissingGrants,
+  permissionKey,
+  type Permissions,
+  workerLoadGrant,
+} from "../declare/permissions.ts";
 import { buildReport, type RunReport } from "../report/report.ts";
 import type { Reporter, RunPlan } from "../report/reporter.ts";
 import { planRun, shellGrantsOf } from "./plan.ts";
@@ -26,6 +31,7 @@ import type {
   CpuRunOptions,
   Isolation,
   WarmDemand,
+  WorkerPool,
 } from "../pool/worker_pool.ts";
 import { hostGrants, promptGuard } from "./_sandbox_checks.ts";
 import { guardMainThread } from "./_main_guard.ts";
@@ -130,6 +136,17 @@ export interface RunOptions {
    */
   maxTasksPerWorker?: number;
   /**
+   * A worker pool to run the sandboxes in, which the caller keeps: its io
+   * hosts and cpu workers stay warm from one run to the next, so a run after
+   * the first pays no sandbox start (`spool run --watch` keeps one for its
+   * re-runs). `run()` creates no pool then, and leaves this one open. It must
+   * serve the task set's module; its size, isolation and `maxTasksPerWorker`
+   * apply (`workers`, `isolation` and `maxTasksPerWorker`, when given too,
+   * must agree with them). A warm worker keeps the globals of the tasks it
+   * ran before, across runs as within one (README, "Permissions").
+   */
+  pool?: WorkerPool;
+  /**
    * Incremental runs: skip a task whose code, inputs, env, arguments and
    * dependencies' results are unchanged since it last ran, restoring its
    * result and outputs (see README, "Incremental runs"). `true` for the
@@ -176,7 +193,10 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
     return buildReport([], { wallMs: 0, workers: 0, concurrency: 0 });
   }
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
-  const workers = options.cpuLane?.size ?? options.workers ?? navigator.hardwareConcurrency;
+  const shared = options.pool;
+  if (shared !== undefined) checkSharedPool(shared, tasks, options);
+  const workers = options.cpuLane?.size ?? options.workers ?? shared?.size ??
+    navigator.hardwareConcurrency;
   if (!Number.isInteger(workers) || workers < 1) {
     throw new RangeError(
       `Cannot run as 'workers' must be a positive integer: current value is ${workers}`,
@@ -200,7 +220,7 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
   const sandboxedIo = toRun.filter((task) => task.kind === "io" && !task.trusted);
   const localCpu = options.cpuLane === undefined ? cpuTasks : [];
   const sandboxed = [...localCpu, ...sandboxedIo];
-  const isolation = options.isolation ?? "process";
+  const isolation = options.isolation ?? shared?.isolation ?? "process";
   if (sandboxed.length > 0 && module === undefined) {
     throw new TypeError(
       `Cannot run ${sandboxed[0].kind} task "${
@@ -235,18 +255,12 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
 
   // Loaded only when a task needs a sandbox: a run that is all cached starts
   // none, and need not load the pool's code either.
-  const { WorkerPool } = sandboxed.length > 0
+  const { WorkerPool, hostsLaunched } = sandboxed.length > 0
     ? await import("../pool/worker_pool.ts")
-    : { WorkerPool: undefined };
-  const plan: RunPlan = planRun(tasks, { targets: options.targets, workers, concurrency });
-  const reporter = safeReporter(options.reporter);
-  // Output is captured only for a reporter that shows it; otherwise io tasks print as usual.
-  const captureOutput = typeof options.reporter?.taskOutput === "function";
-  using _ioConsole = captureOutput ? captureIoConsole() : undefined;
-  reporter.runStart(plan);
-
+    : { WorkerPool: undefined, hostsLaunched: undefined };
+  // The run's wall time counts from here: its sandboxes' start included.
   const t0 = performance.now();
-  const pool = WorkerPool !== undefined
+  const pool = shared ?? (WorkerPool !== undefined
     ? new WorkerPool(module!, {
       size: workers,
       isolation,
@@ -255,7 +269,22 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
       // which may carry a JSON report.
       onStrayOutput: (_stream, text) => console.error(text),
     })
-    : undefined;
+    : undefined);
+  // Closed however this function ends, planning included: unless it is the caller's.
+  using _pool = shared === undefined ? pool : undefined;
+  // The io hosts the first tasks need start now, before the plan and the
+  // tasks' start: a host's start is most of a sandboxed run's wait, and it
+  // goes on in its own process while this thread works.
+  const rootIo = sandboxedIo.filter((task) => task.deps.length === 0);
+  const ioReady = pool?.warmIo(uniqueSandboxes(rootIo));
+  if (pool !== undefined && hostsLaunched !== undefined) await hostsLaunched(pool);
+  const plan: RunPlan = planRun(tasks, { targets: options.targets, workers, concurrency });
+  const reporter = safeReporter(options.reporter);
+  // Output is captured only for a reporter that shows it; otherwise io tasks print as usual.
+  const captureOutput = typeof options.reporter?.taskOutput === "function";
+  using _ioConsole = captureOutput ? captureIoConsole() : undefined;
+  reporter.runStart(plan);
+
   const cpuLane: CpuLane | undefined = options.cpuLane ??
     (cpuTasks.length > 0 ? pool : undefined);
   using _mainGuard = planned.some((task) => task.kind === "io" && task.trusted)
@@ -265,8 +294,6 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
     // Sandboxes compete for the cores while they start: the io tasks that can
     // start at once get theirs first, and the cpu workers start after them,
     // unless a cpu task can start at once too.
-    const rootIo = sandboxedIo.filter((task) => task.deps.length === 0);
-    const ioReady = pool?.warmIo(rootIo);
     // No cpu task to run (all cached): nothing to warm.
     const warmCpu = () => {
       if (cpuTasks.length > 0) cpuLane?.warm?.(demandByPermissions(cpuTasks));
@@ -303,7 +330,32 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
     reporter.runEnd(report);
     return report;
   } finally {
-    pool?.close();
+    // Now, not when `_pool` goes: the report is built and handed on.
+    if (shared === undefined) pool?.close();
+  }
+}
+
+/** A caller's pool must serve this task set, be open, and agree with the options given with it. */
+function checkSharedPool(pool: WorkerPool, tasks: TaskSet, options: RunOptions): void {
+  const module = options.module ?? tasks.module;
+  if (pool.module !== module) {
+    throw new TypeError(
+      `Cannot run with the given pool as it serves the task module "${pool.module}", not "${module}": create it with the task set's module, new WorkerPool(tasks.module)`,
+    );
+  }
+  if (pool.closed) {
+    throw new TypeError("Cannot run with the given pool as it is closed: pass an open pool");
+  }
+  const disagree = [
+    ["workers", options.workers, pool.size],
+    ["isolation", options.isolation, pool.isolation],
+    ["maxTasksPerWorker", options.maxTasksPerWorker, pool.maxTasksPerWorker],
+  ].find(([, given, held]) => given !== undefined && given !== held);
+  if (disagree !== undefined) {
+    const [name, given, held] = disagree;
+    throw new RangeError(
+      `Cannot run as '${name}' is ${given} but the given pool's is ${held}: leave '${name}' out, or create the pool with it`,
+    );
   }
 }
 
@@ -343,6 +395,21 @@ function cachedTasks(cache: RunCache, planned: readonly Task[]): Set<string> {
     if (decision.hit) results.set(task.name, decision.result);
   }
   return new Set(results.keys());
+}
+
+/** One task of each sandbox (permissions, heap limit, isolation), in first-use order. */
+function uniqueSandboxes(tasks: Task[]): Task[] {
+  const seen = new Map<Permissions, Set<string>>();
+  const unique: Task[] = [];
+  for (const task of tasks) {
+    let variants = seen.get(task.permissions);
+    if (variants === undefined) seen.set(task.permissions, variants = new Set());
+    const variant = `${task.maxHeapMb} ${task.isolation}`;
+    if (variants.has(variant)) continue;
+    variants.add(variant);
+    unique.push(task);
+  }
+  return unique;
 }
 
 /** How many workers each permission set could keep busy, in first-use order. */
