@@ -108,10 +108,13 @@ async function timed(
   pool?: WorkerPool,
 ): Promise<number> {
   const t0 = performance.now();
-  const report = await run(tasks, pool === undefined ? { concurrency, isolation } : {
-    concurrency,
-    pool,
-  });
+  const report = await run(
+    tasks,
+    pool === undefined ? { concurrency, isolation } : {
+      concurrency,
+      pool,
+    },
+  );
   if (!report.ok) throw new Error(`A benchmark run failed: ${JSON.stringify(report.tasks[0])}`);
   return performance.now() - t0;
 }
