@@ -69,6 +69,23 @@ export async function answerNoOp(
   args: readonly string[],
   sinks: FastSinks = { stdout: fdSink(Deno.stdout), stderr: fdSink(Deno.stderr) },
 ): Promise<number | undefined> {
+  let found: { record: NoOpRecord; flags: RunFlags } | undefined;
+  try {
+    found = await lookUp(args);
+  } catch {
+    // Whatever went wrong here (a working directory gone, say), the normal
+    // path meets it too, and says so.
+    return undefined;
+  }
+  if (found === undefined) return undefined;
+  await printAllCached(found.record, found.flags, sinks);
+  return 0;
+}
+
+/** The record that answers the command line, with its flags; `undefined` when none does. */
+async function lookUp(
+  args: readonly string[],
+): Promise<{ record: NoOpRecord; flags: RunFlags } | undefined> {
   const dashes = args.indexOf("--");
   const spoolArgs = dashes < 0 ? args : args.slice(0, dashes);
   const taskArgs = dashes < 0 ? [] : args.slice(dashes + 1);
@@ -77,9 +94,9 @@ export async function answerNoOp(
     concurrency: FAST_DEFAULT_CONCURRENCY,
     file: FAST_DEFAULT_FILE,
   });
-  if (quick?.command !== "run" || !answerable(quick.flags)) return undefined;
+  if (quick?.command !== "run") return undefined;
   const { flags, patterns } = quick;
-  if (patterns.some((pattern) => /[*?]/.test(pattern))) return undefined;
+  if (!answerable(flags) || patterns.some((pattern) => /[*?]/.test(pattern))) return undefined;
   const targets = [...new Set(patterns)];
   const module = fileUrl(quick.file);
   if (module === undefined) return undefined;
@@ -98,9 +115,7 @@ export async function answerNoOp(
     targets,
     taskArgs,
   );
-  if (record === undefined) return undefined;
-  await printAllCached(record, flags, sinks);
-  return 0;
+  return record === undefined ? undefined : { record, flags };
 }
 
 /**
