@@ -17,15 +17,7 @@ import type { Task } from "../declare/define.ts";
 import { denoExecutable } from "../pool/_deno_executable.ts";
 import { resolutionFlags } from "../pool/_endpoint.ts";
 import { sha256 } from "./_hash.ts";
-import {
-  baseDir,
-  codeText,
-  fileName,
-  isAbsolutePath,
-  type NoOpSnapshot,
-  RACY_MS,
-  type Stamps,
-} from "./_no_op.ts";
+import { codeText, fileName, type NoOpSnapshot, RACY_MS } from "./_no_op.ts";
 import {
   compactSnapshot,
   environmentText,
@@ -120,26 +112,8 @@ function build(run: NoOpRecordRun, key: string): NoOpRecord | undefined {
     key,
     env: sha256(environmentText()),
     tasks: run.planned.map((task) => [task.name, task.kind, task.trusted ? 1 : 0, [...task.deps]]),
-    ...compactSnapshot({ ...run.snapshot, files: withoutCacheFiles(run.snapshot.files, run) }),
+    ...compactSnapshot(run.snapshot),
   };
-}
-
-/**
- * The stamps without those of the cache's own files (its entries): the
- * record holds the results, and a deleted output is caught by its own
- * stamp, so an entry evicted since changes nothing the fast path says. A
- * thousand stats fewer on a thousand tasks.
- */
-function withoutCacheFiles(files: Stamps, run: NoOpRecordRun): Stamps {
-  const base = baseDir(run.module);
-  const prefix = base.endsWith(SEP) ? base : base + SEP;
-  const cache = run.cacheDir.endsWith(SEP) ? run.cacheDir : run.cacheDir + SEP;
-  const kept: Stamps = {};
-  for (const dir in files) {
-    const full = dir === "" ? prefix : (isAbsolutePath(dir) ? dir : prefix + dir) + SEP;
-    if (!full.startsWith(cache)) kept[dir] = files[dir];
-  }
-  return kept;
 }
 
 /**
