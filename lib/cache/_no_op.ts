@@ -60,6 +60,10 @@ export interface NoOpSnapshot {
   gone: string[];
   /** Each task's result, in a one-element array (empty for `undefined`). */
   results: Record<string, [unknown] | []>;
+  /** The task file and the local code files it imports (as `files` holds their paths). */
+  codeFiles?: string[];
+  /** The stamps of the config files Deno could read: see {@linkcode configStamps}. */
+  configs?: (string | number)[];
 }
 
 /** The folder the stamps' relative paths are relative to: the task file's. */
@@ -104,7 +108,17 @@ export function runIdentity(
 
 /** Where the snapshot of a run lives. */
 export function snapshotPath(cacheDir: string, key: string): string {
-  // FNV-1a, 2 x 32 bits: a name, not a proof (the file holds the whole key).
+  return `${cacheDir}${SEP}no-op${SEP}${fileName(key)}`;
+}
+
+/**
+ * A file name for a key: FNV-1a, 2 x 32 bits, a name, not a proof (the
+ * file holds the whole key).
+ *
+ * @param key The key.
+ * @returns 16 hex digits.
+ */
+export function fileName(key: string): string {
   let a = 0x811c9dc5, b = 0x01000193 ^ key.length;
   for (let i = 0; i < key.length; i++) {
     const c = key.charCodeAt(i);
@@ -112,7 +126,7 @@ export function snapshotPath(cacheDir: string, key: string): string {
     b = Math.imul(b ^ c, 0x5bd1e995);
   }
   const hex = (n: number) => (n >>> 0).toString(16).padStart(8, "0");
-  return `${cacheDir}${SEP}no-op${SEP}${hex(a)}${hex(b)}`;
+  return `${hex(a)}${hex(b)}`;
 }
 
 /**
@@ -120,8 +134,13 @@ export function snapshotPath(cacheDir: string, key: string): string {
  * files and dependencies' results: each one's declaration, body, cache
  * setting and env values. `undefined` when a task's code cannot be told
  * apart as text (a shard over items that are not plain JSON).
+ *
+ * @param planned The planned tasks, in order.
+ * @param withValues Include the values of the env variables the tasks
+ * declare; without them, the text is the declarations alone.
+ * @returns The text, or `undefined`.
  */
-export function codeText(planned: readonly Task[]): string | undefined {
+export function codeText(planned: readonly Task[], withValues = true): string | undefined {
   const parts: string[] = [];
   for (const task of planned) {
     const { name, kind, deps, permissions, inputs, outputs, env, trusted, cache, shard } = task;
@@ -133,7 +152,7 @@ export function codeText(planned: readonly Task[]): string | undefined {
       if (items === undefined || initial === undefined) return undefined;
       body = [items, String(shard.map), String(shard.reduce), initial].join("\n");
     }
-    const names = env ?? (Array.isArray(permissions.env) ? permissions.env : []);
+    const names = !withValues ? [] : env ?? (Array.isArray(permissions.env) ? permissions.env : []);
     const values = names.map((variable) => {
       try {
         return Deno.env.get(variable) ?? null;
@@ -158,6 +177,14 @@ function plain(value: unknown): string | undefined {
   }
 }
 
+/** What {@linkcode noOpResults} found. */
+export interface NoOpHit {
+  /** Each planned task's result, by name. */
+  results: Map<string, unknown>;
+  /** The snapshot that gave them. */
+  snapshot: NoOpSnapshot;
+}
+
 /**
  * Reads a run's snapshot and answers with every planned task's result when
  * nothing it stands for changed, else `undefined`.
@@ -166,38 +193,151 @@ function plain(value: unknown): string | undefined {
  * @param module The task module's `file:` URL.
  * @param planned The planned tasks, in order.
  * @param args The run's arguments.
- * @returns Each task's result by name, or `undefined`: take the full path.
+ * @returns Each task's result by name and the snapshot, or `undefined`:
+ * take the full path.
  */
 export async function noOpResults(
   cacheDir: string,
   module: string,
   planned: readonly Task[],
   args: readonly string[],
-): Promise<Map<string, unknown> | undefined> {
+): Promise<NoOpHit | undefined> {
   const key = runIdentity(module, cacheDir, planned, args);
+  const sealed = readSealed(snapshotPath(cacheDir, key));
+  if (sealed === undefined) return undefined;
+  const text = codeText(planned);
+  if (text === undefined) return undefined;
+  const [sum, code] = await Promise.all([
+    crypto.subtle.digest("SHA-256", sealed.body),
+    crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)),
+  ]);
+  const snapshot = parseSealed<NoOpSnapshot>(sealed, sum);
+  if (snapshot === undefined) return undefined;
+  if (snapshot.key !== key || snapshot.code !== hex(new Uint8Array(code))) return undefined;
+  if (!stampsHold(snapshot, module)) return undefined;
+  const results = new Map<string, unknown>();
+  for (const task of planned) {
+    const result = snapshot.results[task.name];
+    if (result === undefined) return undefined;
+    results.set(task.name, result[0]);
+  }
+  return { results, snapshot };
+}
+
+/** A sealed JSON file as read (see `_sealed_file.ts`): its body and the sum it holds. */
+export interface SealedBody {
+  /** The JSON text's bytes. */
+  body: Uint8Array<ArrayBuffer>;
+  /** The SHA-256 the file holds for them. */
+  sum: Uint8Array;
+}
+
+/**
+ * Reads a sealed JSON file, whose sum is still to be checked with
+ * {@linkcode parseSealed}.
+ *
+ * @param path The file.
+ * @returns Its body and sum, or `undefined` when it is missing or not a
+ * sealed JSON file.
+ */
+export function readSealed(path: string): SealedBody | undefined {
   let data: Uint8Array<ArrayBuffer>;
   try {
-    data = Deno.readFileSync(snapshotPath(cacheDir, key));
+    data = Deno.readFileSync(path);
   } catch {
     return undefined;
   }
   if (data.length <= SUM_BYTES || data[SUM_BYTES] !== JSON_MARK) return undefined;
-  const body = data.subarray(SUM_BYTES + 1);
-  const text = codeText(planned);
-  if (text === undefined) return undefined;
-  const [sum, code] = await Promise.all([
-    crypto.subtle.digest("SHA-256", body),
-    crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)),
-  ]);
-  const sumBytes = new Uint8Array(sum);
-  for (let i = 0; i < SUM_BYTES; i++) if (sumBytes[i] !== data[i]) return undefined;
-  let snapshot: NoOpSnapshot;
+  return { body: data.subarray(SUM_BYTES + 1), sum: data.subarray(0, SUM_BYTES) };
+}
+
+/**
+ * A sealed file's value, when `digest` (the SHA-256 of its body) is the sum
+ * it holds: a torn or corrupt file gives `undefined`.
+ *
+ * @param sealed From {@linkcode readSealed}.
+ * @param digest The SHA-256 of `sealed.body`.
+ * @returns The value, or `undefined`.
+ */
+export function parseSealed<T>(sealed: SealedBody, digest: ArrayBuffer): T | undefined {
+  const sum = new Uint8Array(digest);
+  if (sum.length !== SUM_BYTES) return undefined;
+  for (let i = 0; i < SUM_BYTES; i++) if (sealed.sum[i] !== sum[i]) return undefined;
   try {
-    snapshot = JSON.parse(new TextDecoder().decode(body));
+    return JSON.parse(new TextDecoder().decode(sealed.body)) as T;
   } catch {
     return undefined;
   }
-  if (snapshot.key !== key || snapshot.code !== hex(new Uint8Array(code))) return undefined;
+}
+
+/** Files whose presence or content changes how Deno resolves the task file's imports. */
+const CONFIG_NAMES = ["deno.json", "deno.jsonc", "deno.lock", "package.json"];
+
+/**
+ * The config files Deno could read for a run: each of `deno.json`,
+ * `deno.jsonc`, `deno.lock` and `package.json` in the task file's folder
+ * and every folder above it, and in the working directory and every folder
+ * above it.
+ *
+ * @param module The task module's `file:` URL.
+ * @returns Absolute paths, each once.
+ */
+export function configCandidates(module: string): string[] {
+  const paths = new Set<string>();
+  for (const start of [baseDir(module), Deno.cwd()]) {
+    // "/a/b", "/a", "/"; or "C:\\a\\b", "C:\\a", "C:".
+    for (let at = start;;) {
+      const prefix = at.endsWith(SEP) ? at : at + SEP;
+      for (const name of CONFIG_NAMES) paths.add(prefix + name);
+      const cut = at.lastIndexOf(SEP);
+      if (cut < 0) break;
+      const up = at.slice(0, cut) || SEP;
+      if (up === at) break;
+      at = up;
+    }
+  }
+  return [...paths];
+}
+
+/**
+ * The stamps of {@linkcode configCandidates}: whether each is there, and
+ * as it is. An import map, a lock file or a `package.json` appearing,
+ * going or changing can change which code a task file runs.
+ *
+ * @param module The task module's `file:` URL.
+ * @returns Path, size (`-1` when missing), mtime, inode, flat.
+ */
+export function configStamps(module: string): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (const path of configCandidates(module)) {
+    try {
+      const info = Deno.statSync(path);
+      out.push(path, info.isFile ? info.size : -2, info.mtime?.getTime() ?? 0, info.ino ?? 0);
+    } catch {
+      out.push(path, -1, 0, 0);
+    }
+  }
+  return out;
+}
+
+/**
+ * Whether every stamp a snapshot holds is as it was: each config file's,
+ * each file's size, mtime and inode, each listed folder's mtime and inode,
+ * and each missing path still missing.
+ *
+ * @param snapshot The snapshot.
+ * @param module The task module's `file:` URL (relative paths are under its folder).
+ * @returns `true` when nothing moved.
+ */
+export function stampsHold(
+  snapshot: Pick<NoOpSnapshot, "files" | "dirs" | "gone" | "configs">,
+  module: string,
+): boolean {
+  const then = snapshot.configs;
+  if (then === undefined) return false;
+  const now = configStamps(module);
+  if (now.length !== then.length) return false;
+  for (let i = 0; i < now.length; i++) if (now[i] !== then[i]) return false;
   const base = baseDir(module);
   const prefix = base.endsWith(SEP) ? base : base + SEP;
   const full = (path: string) => isAbsolutePath(path) ? path : prefix + path;
@@ -208,7 +348,7 @@ export async function noOpResults(
       if (
         !info.isDirectory || info.mtime?.getTime() !== dirs[i + 1] ||
         (info.ino ?? 0) !== dirs[i + 2]
-      ) return undefined;
+      ) return false;
     }
     for (const dir in snapshot.files) {
       const at = dir === "" ? prefix : full(dir) + SEP;
@@ -218,31 +358,31 @@ export async function noOpResults(
         if (
           !info.isFile || info.size !== files[i + 1] || info.mtime?.getTime() !== files[i + 2] ||
           (info.ino ?? 0) !== files[i + 3]
-        ) return undefined;
+        ) return false;
       }
     }
   } catch {
     // A file or folder gone.
-    return undefined;
+    return false;
   }
   for (const path of snapshot.gone) {
     try {
       Deno.statSync(full(path));
-      return undefined;
+      return false;
     } catch {
       // Still missing.
     }
   }
-  const results = new Map<string, unknown>();
-  for (const task of planned) {
-    const result = snapshot.results[task.name];
-    if (result === undefined) return undefined;
-    results.set(task.name, result[0]);
-  }
-  return results;
+  return true;
 }
 
-function isAbsolutePath(path: string): boolean {
+/**
+ * Whether a path is absolute, on this platform's terms.
+ *
+ * @param path A path.
+ * @returns `true` for `/a` (POSIX), `C:\\a` or `\\a` (Windows).
+ */
+export function isAbsolutePath(path: string): boolean {
   return WINDOWS ? /^([a-zA-Z]:)?[\\/]/.test(path) : path.startsWith("/");
 }
 
@@ -258,7 +398,13 @@ export function snapshotRelative(prefix: string, path: string): string {
   return path.startsWith(prefix) ? path.slice(prefix.length) : path;
 }
 
-function hex(bytes: Uint8Array): string {
+/**
+ * Bytes as lower-case hex.
+ *
+ * @param bytes The bytes (a digest).
+ * @returns Two hex digits a byte.
+ */
+export function hex(bytes: Uint8Array): string {
   let out = "";
   for (const byte of bytes) out += byte.toString(16).padStart(2, "0");
   return out;

@@ -16,6 +16,7 @@ import {
   baseDir,
   cacheDirOf,
   codeText,
+  configStamps,
   type NoOpSnapshot,
   RACY_MS,
   runIdentity,
@@ -23,6 +24,8 @@ import {
   snapshotRelative,
   type Stamps,
 } from "./_no_op.ts";
+import { writeNoOpRecord } from "./_no_op_record_writer.ts";
+import { recordIdentity, recordPath } from "./_no_op_record.ts";
 import { isPlainJson, writeSealedJsonSync } from "./_sealed_file.ts";
 import type { CacheStore, OutputFile } from "./cache_store.ts";
 
@@ -54,6 +57,12 @@ export interface NoOpRun {
     string,
     { result: unknown; fingerprint: string; outputs: readonly OutputFile[] }
   >;
+  /**
+   * The targets named on the `spool` command line, for the record of its
+   * no-op fast path (`_no_op_record.ts`); `undefined` for a run that did
+   * not come from the command line.
+   */
+  targets?: readonly string[];
 }
 
 /**
@@ -67,8 +76,9 @@ export function writeNoOpSnapshot(store: CacheStore, run: NoOpRun): void {
   const cacheDir = cacheDirOf(run.module, run.dirOption);
   const key = runIdentity(run.module, cacheDir, run.planned, run.args);
   const path = snapshotPath(cacheDir, key);
+  let snapshot: NoOpSnapshot | undefined;
   try {
-    const snapshot = store.writable ? build(store, run, key) : undefined;
+    snapshot = store.writable ? build(store, run, key) : undefined;
     if (snapshot === undefined) Deno.removeSync(path);
     else {
       Deno.mkdirSync(resolve(path, ".."), { recursive: true });
@@ -77,12 +87,33 @@ export function writeNoOpSnapshot(store: CacheStore, run: NoOpRun): void {
     }
   } catch {
     // No snapshot: the next run takes the full path.
+    snapshot = undefined;
+  }
+  if (run.targets === undefined) return;
+  if (snapshot !== undefined) {
+    const { module, args, planned, targets, codeFiles } = run;
+    writeNoOpRecord({ module, cacheDir, targets, args, planned, snapshot, codeFiles });
+    return;
+  }
+  try {
+    Deno.removeSync(
+      recordPath(cacheDir, recordIdentity(run.module, cacheDir, run.targets, run.args)),
+    );
+  } catch {
+    // None.
   }
 }
 
 function build(store: CacheStore, run: NoOpRun, key: string): NoOpSnapshot | undefined {
   const text = codeText(run.planned);
   if (text === undefined) return undefined;
+  // A config changed since this process started may not be the one it ran under.
+  const configs = configStamps(run.module);
+  for (let i = 0; i < configs.length; i += 4) {
+    if (configs[i + 1] !== -1 && (configs[i + 2] as number) >= performance.timeOrigin - RACY_MS) {
+      return undefined;
+    }
+  }
   const base = baseDir(run.module);
   const prefix = base.endsWith(sep) ? base : base + sep;
   const files = new Map<string, FoundFile>();
@@ -158,7 +189,16 @@ function build(store: CacheStore, run: NoOpRun, key: string): NoOpSnapshot | und
   for (const [path, [mtimeMs, ino]] of dirs) {
     listed.push(snapshotRelative(prefix, path), mtimeMs, ino);
   }
-  return { key, code: sha256(text), files: byDir, dirs: listed, gone: [...gone], results };
+  return {
+    key,
+    code: sha256(text),
+    files: byDir,
+    dirs: listed,
+    gone: [...gone],
+    results,
+    codeFiles: run.codeFiles.map((path) => snapshotRelative(prefix, path)),
+    configs,
+  };
 }
 
 /** Keeps the {@linkcode MAX_SNAPSHOTS} most recently written snapshots. */

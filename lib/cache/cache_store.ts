@@ -59,6 +59,16 @@ export interface CacheEntry {
   outputs: OutputFile[];
 }
 
+/** A task module's local code files and their hash, as the index keeps them. */
+export interface CodeRecord {
+  /** The files, absolute. */
+  files: string[];
+  /** The hash of their contents. */
+  hash: string;
+  /** The config files' stamps they were found under (`configStamps`, as JSON). */
+  configs?: string;
+}
+
 /** A task's last fingerprint. */
 export interface TaskRecord {
   fingerprint: string;
@@ -79,7 +89,7 @@ interface Index {
   tasks: Record<string, TaskRecord>;
   stats: Record<string, StatRow>;
   entries: Record<string, EntryMeta>;
-  code: Record<string, { files: string[]; hash: string }>;
+  code: Record<string, CodeRecord>;
 }
 
 /** What `spool cache info` prints. */
@@ -197,13 +207,13 @@ export class CacheStore {
     return this.#index.tasks[key];
   }
 
-  /** The code files and hash last found for a task module. */
-  code(module: string): { files: string[]; hash: string } | undefined {
+  /** The code files and hash last found for a task module, and the config stamps they were found under. */
+  code(module: string): CodeRecord | undefined {
     return this.#index.code[module];
   }
 
   /** Remembers a task module's code files and hash. */
-  setCode(module: string, code: { files: string[]; hash: string }): void {
+  setCode(module: string, code: CodeRecord): void {
     this.#index.code[module] = code;
     this.#dirty = true;
   }

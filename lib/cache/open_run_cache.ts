@@ -9,7 +9,8 @@
 
 import type { Task } from "../declare/define.ts";
 import type { CacheDecision, CacheOptions } from "./task_cache.ts";
-import { cacheDirOf, noOpResults } from "./_no_op.ts";
+import { baseDir, cacheDirOf, isAbsolutePath, type NoOpHit, noOpResults } from "./_no_op.ts";
+import type { NoOpRecordRun } from "./_no_op_record_writer.ts";
 
 /** What a run asks of its cache. */
 export interface RunCache {
@@ -37,19 +38,46 @@ export async function openRunCache(
   planned: readonly Task[],
 ): Promise<RunCache> {
   if (options.force !== true && options.readOnly !== true) {
-    const results = await noOpResults(cacheDirOf(module, options.dir), module, planned, args);
-    if (results !== undefined) return new NoOpCache(results);
+    const cacheDir = cacheDirOf(module, options.dir);
+    const hit = await noOpResults(cacheDir, module, planned, args);
+    if (hit === undefined) {
+      // The full path below writes the command's record, when it should.
+    } else if (options.commandTargets === undefined || hit.snapshot.codeFiles === undefined) {
+      return new NoOpCache(hit.results);
+    } else {
+      // The command's fast path did not answer: its record is missing or
+      // out of date, and this run writes it.
+      const { writeNoOpRecord } = await import("./_no_op_record_writer.ts");
+      const base = baseDir(module);
+      const prefix = base.endsWith(SEP) ? base : base + SEP;
+      const record: NoOpRecordRun = {
+        module,
+        cacheDir,
+        targets: options.commandTargets,
+        args,
+        planned,
+        snapshot: hit.snapshot,
+        codeFiles: hit.snapshot.codeFiles.map((path) =>
+          isAbsolutePath(path) ? path : prefix + path
+        ),
+      };
+      return new NoOpCache(hit.results, () => writeNoOpRecord(record));
+    }
   }
   const { TaskCache } = await import("./task_cache.ts");
   return await TaskCache.open(module, args, options);
 }
 
+const SEP = Deno.build.os === "windows" ? "\\" : "/";
+
 /** Every planned task is a hit, with the result the snapshot holds. */
 class NoOpCache implements RunCache {
   #results: ReadonlyMap<string, unknown>;
+  #onFlush: (() => void) | undefined;
 
-  constructor(results: ReadonlyMap<string, unknown>) {
+  constructor(results: NoOpHit["results"], onFlush?: () => void) {
     this.#results = results;
+    this.#onFlush = onFlush;
   }
 
   check(task: Task): CacheDecision {
@@ -62,5 +90,7 @@ class NoOpCache implements RunCache {
 
   save(): void {}
 
-  flush(): void {}
+  flush(): void {
+    this.#onFlush?.();
+  }
 }

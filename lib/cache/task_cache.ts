@@ -22,7 +22,7 @@ import {
   type TaskRecord,
 } from "./cache_store.ts";
 import { writeNoOpSnapshot } from "./_no_op_writer.ts";
-import { cacheDirOf } from "./_no_op.ts";
+import { cacheDirOf, configStamps } from "./_no_op.ts";
 
 /** Options for the cache of a run. */
 export interface CacheOptions {
@@ -36,6 +36,12 @@ export interface CacheOptions {
   onWarning?: (message: string) => void;
   /** Decide only: put back no output and write nothing (`--dry-run`). Default `false`. */
   readOnly?: boolean;
+  /**
+   * The targets named on the `spool` command line: the run also writes the
+   * record of the command's no-op fast path (`_no_op_record.ts`). Default:
+   * none, no record.
+   */
+  commandTargets?: readonly string[];
 }
 
 /** What the cache decided for a task about to start. */
@@ -63,6 +69,7 @@ export class TaskCache {
   #rawArgs: readonly string[];
   #dirOption: string | undefined;
   #codeFiles: readonly string[];
+  #commandTargets: readonly string[] | undefined;
   /** Each task's input listing, as its fingerprint saw it. */
   #inputs = new Map<string, FoundFiles>();
   /** Each task that came from the cache or was stored: its result, entry and outputs. */
@@ -79,7 +86,9 @@ export class TaskCache {
     helpers: { hash: string; files: readonly string[] },
     readOnly: boolean,
     dirOption: string | undefined,
+    commandTargets: readonly string[] | undefined,
   ) {
+    this.#commandTargets = commandTargets;
     this.#readOnly = readOnly;
     this.#rawArgs = args;
     this.#dirOption = dirOption;
@@ -118,6 +127,7 @@ export class TaskCache {
       helpers,
       options.readOnly ?? false,
       options.dir,
+      options.commandTargets,
     );
   }
 
@@ -185,6 +195,7 @@ export class TaskCache {
         codeFiles: [fromFileUrl(this.#module), ...this.#codeFiles],
         inputs: this.#inputs,
         done: this.#done,
+        targets: this.#commandTargets,
       });
     }
     this.store.flush();
@@ -397,7 +408,11 @@ async function helpersHash(
 ): Promise<{ hash: string; files: readonly string[] }> {
   const own = fromFileUrl(module);
   const known = store.code(module);
-  if (known !== undefined && unchanged(store, [own, ...known.files])) return known;
+  // An import map, a lock file or a package.json can change which files the module imports.
+  const configs = JSON.stringify(configStamps(module));
+  if (known !== undefined && known.configs === configs && unchanged(store, [own, ...known.files])) {
+    return known;
+  }
   const workerSide = new URL("../pool/worker_main.ts", import.meta.url).href;
   const files = (await codePaths(module, workerSide)).filter((path) => path !== own).filter(
     (path) => {
@@ -411,7 +426,7 @@ async function helpersHash(
   const shas = files.map((path) => `${path} ${shaOf(store, path)}`);
   unchanged(store, [own]);
   const hash = sha256(shas.join("\n"));
-  store.setCode(module, { files, hash });
+  store.setCode(module, { files, hash, configs });
   return { hash, files };
 }
 

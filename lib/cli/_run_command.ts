@@ -25,6 +25,7 @@ import { ExitCode } from "./_exit_code.ts";
 import { withShortStacks } from "./_short_stacks.ts";
 import type { CacheOptions } from "../cache/task_cache.ts";
 import { cacheDirOf } from "../cache/_no_op.ts";
+import { answerable } from "./_no_op_fast.ts";
 
 /** The flags of \`spool run\`, as parsed. */
 export interface RunFlags {
@@ -152,6 +153,10 @@ export async function runCommand(
     ? undefined
     : await (await import("../report/live.ts")).liveReporter({ color });
   const human = live ?? stderr;
+  // A run the command's no-op fast path could stand for leaves its record.
+  if (cache !== undefined && live === undefined && answerable(flags)) {
+    cache.commandTargets = targets;
+  }
   const { reportFile } = flags;
   if (reportFile !== undefined) await assertWritableDir(reportFile);
   const record = new RunRecord();
