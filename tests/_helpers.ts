@@ -205,6 +205,14 @@ export interface Background extends AsyncDisposable {
   readonly stderr: string;
   /** Resolves when the process has exited. */
   readonly status: Promise<Deno.CommandStatus>;
+  /**
+   * Waits until stderr matches `pattern`.
+   *
+   * @throws {Error} With what it wrote, when the process exits first.
+   */
+  until(pattern: RegExp): Promise<void>;
+  /** Sends the process a signal; nothing when it has exited. */
+  kill(signal: Deno.Signal): void;
 }
 
 /** Options for {@linkcode background}. */
@@ -215,6 +223,8 @@ export interface BackgroundOptions {
   script?: string;
   /** How disposing stops the process; `SIGTERM` by default. */
   stopSignal?: Deno.Signal;
+  /** Where it runs; the repository's root by default. */
+  cwd?: string;
 }
 
 /**
@@ -228,32 +238,52 @@ export interface BackgroundOptions {
 export function background(args: string[], options: BackgroundOptions = {}): Background {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--no-prompt", "-A", options.script ?? CLI, ...uncached(args)],
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env: { NO_COLOR: "1", ...options.env },
     stdin: "null",
     stdout: "null",
     stderr: "piped",
   }).spawn();
   let stderr = "";
+  // Waiters on stderr, woken by each chunk and by the end.
+  let wake = () => {};
   const reading = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
-    new WritableStream({ write: (chunk) => void (stderr += chunk) }),
+    new WritableStream({
+      write: (chunk) => {
+        stderr += chunk;
+        wake();
+      },
+    }),
   );
+  let exited = false;
   const status = child.status.then(async (status) => {
     await reading;
+    exited = true;
+    wake();
     return status;
   });
+  const kill = (signal: Deno.Signal) => {
+    try {
+      child.kill(signal);
+    } catch {
+      // It has exited.
+    }
+  };
   return {
     pid: child.pid,
     get stderr() {
       return stderr;
     },
     status,
-    async [Symbol.asyncDispose]() {
-      try {
-        child.kill(options.stopSignal ?? "SIGTERM");
-      } catch {
-        // It has exited.
+    async until(pattern) {
+      while (!pattern.test(stderr)) {
+        if (exited) throw new Error(`spool ended before ${pattern}: ${stderr}`);
+        await new Promise<void>((resolve) => wake = resolve);
       }
+    },
+    kill,
+    async [Symbol.asyncDispose]() {
+      kill(options.stopSignal ?? "SIGTERM");
       await status;
     },
   };

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CLI, deno, ROOT, spool, type TempDir, tempDir } from "./_helpers.ts";
+import { background, CLI, deno, ROOT, spool, type TempDir, tempDir } from "./_helpers.ts";
 import { SPOOL_VERSION } from "../lib/cache/_version.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
@@ -327,43 +327,21 @@ Deno.test("The version in every fingerprint is deno.json's", () => {
 
 Deno.test("spool run --watch runs again when an input changes, only what it affects, and Ctrl-C exits 130", async () => {
   await using dir = await project();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", "-A", CLI, "run", "--watch", "--file", "tasks.ts", "c", "d"],
+  await using spoolWatch = background(["run", "--watch", "--file", "tasks.ts", "c", "d"], {
     cwd: dir.path,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let text = "";
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  const until = async (pattern: RegExp): Promise<void> => {
-    while (!pattern.test(text)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`spool ended before ${pattern}: ${text}`);
-      text += value;
-    }
-  };
-  try {
-    await until(/4 tasks: 4 ok/);
-    await dir.write("src/b.txt", "beta, changed");
-    await until(/Changed: src\/b\.txt: running again[\s\S]*4 tasks: 2 ok, 2 cached/);
-    child.kill("SIGINT");
-    const status = await child.status;
-    assert.equal(status.code, 130);
-    // The second run ran b and d, and took a and c from the cache.
-    const second = text.slice(text.indexOf("Changed:"));
-    assert.match(second, /ok {4}b /);
-    assert.match(second, /cache c /);
-  } finally {
-    await reader.cancel().catch(() => {});
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // It has exited.
-    }
-    await child.status;
-  }
+    stopSignal: "SIGKILL",
+  });
+  await spoolWatch.until(/4 tasks: 4 ok/);
+  await dir.write("src/b.txt", "beta, changed");
+  await spoolWatch.until(/Changed: src\/b\.txt: running again[\s\S]*4 tasks: 2 ok, 2 cached/);
+  spoolWatch.kill("SIGINT");
+  const status = await spoolWatch.status;
+  assert.equal(status.code, 130);
+  // The second run ran b and d, and took a and c from the cache.
+  const text = spoolWatch.stderr;
+  const second = text.slice(text.indexOf("Changed:"));
+  assert.match(second, /ok {4}b /);
+  assert.match(second, /cache c /);
 });
 
 Deno.test("run() with cache: a fully cached run asks its cpu lane for nothing, not even a warm start", async () => {

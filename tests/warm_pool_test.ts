@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { run, WorkerPool } from "../mod.ts";
-import { CLI, fixtureUrl, ROOT, tempDir } from "./_helpers.ts";
+import { background, fixtureUrl, ROOT, tempDir } from "./_helpers.ts";
 
 const tasks = (await import(fixtureUrl("warm_pool.ts"))).default;
 
@@ -85,41 +85,18 @@ export default defineTasks({
 });
 `,
     );
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-prompt", "-A", CLI, "run", "--watch", "--file", "tasks.ts"],
+    await using spoolWatch = background(["run", "--watch", "--file", "tasks.ts"], {
       cwd: dir.path,
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    let text = "";
-    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    const until = async (pattern: RegExp): Promise<void> => {
-      while (!pattern.test(text)) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`spool ended before ${pattern}: ${text}`);
-        text += value;
-      }
-    };
-    try {
-      await until(/1 task: 1 ok/);
-      await dir.write("src/input.txt", "two");
-      await until(/Changed: src\/input\.txt: running again[\s\S]*1 task: 1 ok/);
-      child.kill("SIGINT");
-      assert.equal((await child.status).code, 130);
-      const pids = (await Deno.readTextFile(`${dir.path}/pids.txt`)).trim().split("\n");
-      assert.equal(pids.length, 2, text);
-      assert.notEqual(Number(pids[0]), child.pid, "the task ran in a sandbox");
-      assert.equal(pids[1], pids[0], "the second run used the first run's sandbox");
-    } finally {
-      await reader.cancel().catch(() => {});
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // It has exited.
-      }
-      await child.status;
-    }
+      stopSignal: "SIGKILL",
+    });
+    await spoolWatch.until(/1 task: 1 ok/);
+    await dir.write("src/input.txt", "two");
+    await spoolWatch.until(/Changed: src\/input\.txt: running again[\s\S]*1 task: 1 ok/);
+    spoolWatch.kill("SIGINT");
+    assert.equal((await spoolWatch.status).code, 130);
+    const pids = (await Deno.readTextFile(`${dir.path}/pids.txt`)).trim().split("\n");
+    assert.equal(pids.length, 2, spoolWatch.stderr);
+    assert.notEqual(Number(pids[0]), spoolWatch.pid, "the task ran in a sandbox");
+    assert.equal(pids[1], pids[0], "the second run used the first run's sandbox");
   },
 });
