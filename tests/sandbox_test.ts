@@ -320,3 +320,30 @@ Deno.test("A sandbox host fires its tasks' timers while more of its tasks keep a
     } ms)`,
   );
 });
+
+Deno.test("Sandboxed io tasks report their bodies' own time, not their wait in the host behind others", async () => {
+  // The pool sends io tasks ahead, and 6,000 of them wait in their host for
+  // their turn: a task's time is its body's, from its start to its timer's
+  // callback on the host's clock. They reported 3x that, the host's backlog
+  // and the trip back counted in.
+  const module = fixtureUrl("sandbox/timers_while_busy.ts");
+  const { default: tasks, COUNT, WAIT_MS } = await import(module);
+  const report = await run(tasks, { module, concurrency: COUNT });
+  assert.equal(report.ok, true);
+  let reportedMs = 0;
+  let bodyMs = 0;
+  for (const task of report.tasks) {
+    const [, late] = task.result as [number, number];
+    const body = WAIT_MS + late;
+    // Reported times are rounded to the microsecond.
+    assert.ok(task.durationMs >= body - 0.002, `"${task.name}": ${task.durationMs} < ${body}`);
+    reportedMs += task.durationMs;
+    bodyMs += body;
+  }
+  assert.ok(
+    reportedMs < 1.1 * bodyMs,
+    `${COUNT} io tasks reported ${Math.round(reportedMs)} ms of task time for ${
+      Math.round(bodyMs)
+    } ms their bodies measured (${(reportedMs / bodyMs).toFixed(2)}x)`,
+  );
+});
