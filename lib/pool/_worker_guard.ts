@@ -98,13 +98,15 @@ function flushOutbox(): void {
 
 /**
  * In an io host, what the pool sent waits here and is taken in slices of
- * about {@linkcode SLICE_MS}, with the runtime parked between them. While a
- * runner starts 10,000 io tasks, a message is ready at every turn of the
- * loop, and Deno's runtime, which looks at its timers and sockets only when it
- * parks (or every 61st turn), fired the first bodies' timers only once the
- * last task had arrived: 100 ms waits reported as 500 ms. Waiting on an
- * operation that completes on another thread parks it; that operation is
- * captured here, before task code can replace it.
+ * about {@linkcode SLICE_MS}, with the runtime parked between them. Tasks
+ * reach a host thousands at a time (all those the runner started while the
+ * host itself started come as one message), and taken in one go they held
+ * the loop: the first bodies' timers fired only once the last task had
+ * started, 170 ms late for 6,000. Between slices the worker waits on an
+ * operation that completes on another thread, not a message to itself: a
+ * loop that always has a message ready looks at its sockets (a task's
+ * `fetch`) only every 61st turn. That operation is captured here, before
+ * task code can replace it.
  */
 const inbox: (ToWorker | undefined)[] = [];
 let inboxHead = 0;
