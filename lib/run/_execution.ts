@@ -423,7 +423,7 @@ export class Execution {
         // It counts as started when its host had it, but tasks sent ahead
         // wait there for their turn: its body began its own time before it
         // ended, and the wait was spool's.
-        if (bodyMs !== undefined) startMs = Math.max(startMs!, endMs! - bodyMs);
+        if (bodyMs !== undefined && bodyMs >= 0) startMs = Math.max(startMs!, endMs! - bodyMs);
         return { status: "ok", startMs: startMs!, endMs: endMs!, worker, value, work };
       } catch (thrown) {
         if (startMs === undefined) {
