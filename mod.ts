@@ -78,6 +78,7 @@ export type {
   CpuChunk,
   CpuResult,
   CpuRunOptions,
+  IoResult,
   Isolation,
   WarmDemand,
   WorkerPoolOptions,

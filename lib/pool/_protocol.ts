@@ -138,7 +138,11 @@ export type FromWorker =
     type: "result";
     id: number;
     value: unknown;
-    /** For a chunk, the time `map` took, in ms: the pool sizes later chunks by it. */
+    /**
+     * For a chunk, the time `map` took, in ms: the pool sizes later chunks by
+     * it. For an io body, the time from its start to its settling on the
+     * host's clock.
+     */
     ms?: number;
   }
   | {

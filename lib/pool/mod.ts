@@ -18,6 +18,7 @@ export type {
   CpuChunk,
   CpuResult,
   CpuRunOptions,
+  IoResult,
   Isolation,
   WarmDemand,
   WorkerPoolOptions,

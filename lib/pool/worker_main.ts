@@ -278,6 +278,7 @@ export async function serve(
         $: jobShell(job, task),
       };
       let pending: unknown;
+      let bodyStart: number | undefined;
       if (task.kind === "io") {
         const als = await ioContext();
         // Cancelled before it started (the pool sends io tasks ahead, while
@@ -285,6 +286,7 @@ export async function serve(
         job.controller!.signal.throwIfAborted();
         pending = als.run(job, () => {
           current = job;
+          bodyStart = performanceNow();
           return task.run(context);
         });
       } else {
@@ -293,7 +295,15 @@ export async function serve(
       }
       current = undefined;
       const value = await pending;
-      reply(task, data.task, { type: "result", id: job.id, value });
+      // An io body's own time: the runner counts it, not the time the task
+      // waited here, behind others sent ahead, before its body began.
+      reply(
+        task,
+        data.task,
+        bodyStart === undefined
+          ? { type: "result", id: job.id, value }
+          : { type: "result", id: job.id, value, ms: performanceNow() - bodyStart },
+      );
     } catch (error) {
       post({ type: "error", id: job.id, error: serializeError(error) });
     } finally {

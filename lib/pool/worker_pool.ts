@@ -142,6 +142,12 @@ export interface ChunkResult extends CpuResult {
   ms: number;
 }
 
+/** What an io body returned in its sandbox host, and how long it ran there. */
+export interface IoResult extends CpuResult {
+  /** The time from the body's start to its settling, on the host's clock, in ms. */
+  ms: number;
+}
+
 /** One item of a sharded cpu task threw: the task fails with the item's index and its error. */
 export class ItemError extends Error {
   /** The index of the item among the task's items. */
@@ -509,7 +515,9 @@ export class WorkerPool {
    * @param task The io task's name in the task module.
    * @param deps Its dependencies' results; they are structured-cloned.
    * @param options The task's permissions and an abort signal.
-   * @returns The body's result (`worker` is -1).
+   * @returns The body's result (`worker` is -1), and in `ms` the time from
+   * the body's start to its settling, on the host's clock: tasks sent ahead
+   * wait in the host for their turn, and the message back takes time.
    * @throws The body's own error, a {@linkcode WorkerCrashError} when the
    * host died, or a `TypeError` when deps or result cannot be cloned.
    */
@@ -517,7 +525,7 @@ export class WorkerPool {
     task: string,
     deps: Record<string, unknown>,
     options: CpuRunOptions = {},
-  ): Promise<CpuResult> {
+  ): Promise<IoResult> {
     return this.#enqueue(task, deps, undefined, true, options);
   }
 

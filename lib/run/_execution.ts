@@ -24,7 +24,7 @@ import { withTaskOutput } from "./_io_console.ts";
 import { runShard } from "./shard.ts";
 import { IoContext } from "./_io_context.ts";
 import type { CpuLane } from "./scheduler.ts";
-import type { CpuResult, CpuRunOptions } from "../pool/worker_pool.ts";
+import type { CpuRunOptions, IoResult } from "../pool/worker_pool.ts";
 import type { MainGuard } from "./_main_guard.ts";
 import { serializeError } from "../pool/_protocol.ts";
 import { isThenable } from "../pool/_thenable.ts";
@@ -46,7 +46,7 @@ export type IoHostRun = (
   task: string,
   deps: Record<string, unknown>,
   options: CpuRunOptions,
-) => Promise<CpuResult>;
+) => Promise<IoResult>;
 
 /** What one run needs: its lanes, failure policy, signal and reporter. */
 export interface ExecutionOptions {
@@ -402,9 +402,14 @@ export class Execution {
     const begins = () => {
       startMs = this.#now();
     };
+    // A sandboxed io body's own time, measured in its host.
+    let bodyMs: number | undefined;
+    const measured = (ms: number) => {
+      bodyMs = ms;
+    };
     let running: Promise<unknown>;
     try {
-      running = this.#body(task, deps, deadline, started, work, { begins, ended });
+      running = this.#body(task, deps, deadline, started, work, { begins, ended, measured });
     } catch (error) {
       running = Promise.reject(error);
     }
@@ -415,6 +420,10 @@ export class Execution {
         // A result that came after the deadline is still a timeout.
         if (deadline.timedOut) throw deadline.reason;
         assertReportable(task.name, value);
+        // It counts as started when its host had it, but tasks sent ahead
+        // wait there for their turn: its body began its own time before it
+        // ended, and the wait was spool's.
+        if (bodyMs !== undefined && bodyMs >= 0) startMs = Math.max(startMs!, endMs! - bodyMs);
         return { status: "ok", startMs: startMs!, endMs: endMs!, worker, value, work };
       } catch (thrown) {
         if (startMs === undefined) {
@@ -454,7 +463,7 @@ export class Execution {
     deadline: Deadline,
     started: (worker?: number) => void,
     work: ShardWork | undefined,
-    span: { begins: () => void; ended: () => void },
+    span: { begins: () => void; ended: () => void; measured: (ms: number) => void },
   ): Promise<unknown> {
     const { args } = this.#options;
     const onFault = (error: Error) => this.#lateFault(task, error);
@@ -471,7 +480,10 @@ export class Execution {
           maxHeapMb: task.maxHeapMb,
           isolation: task.isolation,
           args,
-        }).then((result) => result.value);
+        }).then((result) => {
+          span.measured(result.ms);
+          return result.value;
+        });
       }
       started();
       const body = async () => {
