@@ -139,7 +139,16 @@ Deno.test("the summary shows the critical path with the wait before each step", 
   assert.deepEqual(report.criticalPath, ["fetch", "parse", "upload"]);
   const text = summaryBlock(report, palette(false)).join("\n");
   assert.match(text, /Critical path: 1\.54 s of 1\.56 s wall, 3 tasks/);
-  assert.match(text, /-> upload +io +10 ms +waited 30 ms for a slot/);
+  // A sandboxed io task may wait for its host to start, a trusted one only for a slot.
+  assert.match(text, /-> upload +io +10 ms +waited 30 ms for a slot or its sandbox host/);
+  const trusted = buildReport(
+    report.tasks.map((t) => t.name === "upload" ? { ...t, trusted: true as const } : t),
+    { wallMs: 1560, workers: 2, concurrency: 64, deps: new Map(Object.entries(DEPS)) },
+  );
+  assert.match(
+    summaryBlock(trusted, palette(false)).join("\n"),
+    /-> upload +io +10 ms +waited 30 ms for a slot$/m,
+  );
 });
 
 Deno.test("the summary shortens a long critical path to its ends", () => {

@@ -76,6 +76,16 @@ function placeLines(names: readonly string[], c: Palette): string[] {
 
 const PLACES = 16;
 
+/**
+ * What a task on the critical path waited for once its dependencies were
+ * done: a cpu task for a worker; a sandboxed io task for a slot, or for its
+ * sandbox host to start (one per permission set, started when first needed).
+ */
+function waitedFor(task: TaskReport): string {
+  if (task.kind === "cpu") return "a worker";
+  return task.trusted ? "a slot" : "a slot or its sandbox host";
+}
+
 function pathLines(report: RunReport, c: Palette): string[] {
   const byName = new Map(report.tasks.map((task) => [task.name, task]));
   const path = (report.criticalPath ?? []).map((name) => byName.get(name)!);
@@ -87,7 +97,7 @@ function pathLines(report: RunReport, c: Palette): string[] {
       ? ""
       : i === 0
       ? `started at ${formatMs(wait)}`
-      : `waited ${formatMs(wait)} for a ${task.kind === "cpu" ? "worker" : "slot"}`;
+      : `waited ${formatMs(wait)} for ${waitedFor(task)}`;
     return [task.name, lane(task), formatMs(task.durationMs), note];
   });
   const shown = rows.length <= PATH_LINES ? rows : [
