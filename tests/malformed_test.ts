@@ -230,7 +230,18 @@ const CASES: Case[] = [
   {
     name: "deps holds a number",
     source: withProps(`deps: [1] as never`),
-    problem: /Task "a" has invalid 'deps'/,
+    problem: /Task "a" has invalid 'deps': expected a list of task names \(element 0 is a number\)/,
+  },
+  {
+    // It reached the graph as undefined: "Cannot read properties of undefined".
+    name: "deps with a hole",
+    source: withProps(`deps: ["b", , ]`),
+    problem: /Task "a" has invalid 'deps': .*\(element 1 is missing: a doubled comma\?\)/,
+  },
+  {
+    name: "inputs with a hole",
+    source: withProps(`inputs: ["x.txt", , "y.txt"]`),
+    problem: /Task "a" has invalid 'inputs': .*\(element 1 is missing: a doubled comma\?\)/,
   },
   {
     name: "a dependency with a typo",

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { isStringList } from "./_string_lists.ts";
+import { stringListProblem } from "./_string_lists.ts";
 
 /** A task's cache fields, validated; absent keys were not declared. */
 export interface CacheFields {
@@ -47,12 +47,13 @@ export function normalizeCacheFields(
 }
 
 function list(name: string, key: "inputs" | "outputs" | "env", value: unknown): string[] {
-  if (!Array.isArray(value) || !isStringList(value, true)) {
+  const problem = Array.isArray(value) ? stringListProblem(value, true) : "it is not a list";
+  if (problem !== undefined) {
     throw new TypeError(
       `Task "${name}" has invalid '${key}': expected a list of ${
         key === "env" ? "variable names" : "paths or globs relative to the task file"
-      }, such as ${key === "env" ? '["NODE_ENV"]' : '["src/**/*.ts"]'}`,
+      }, such as ${key === "env" ? '["NODE_ENV"]' : '["src/**/*.ts"]'} (${problem})`,
     );
   }
-  return [...value];
+  return [...(value as string[])];
 }

@@ -8,24 +8,28 @@
  */
 
 /**
- * Whether every element of an array is a string (and not `""`, with
- * `nonEmpty`). Holes are skipped, as `Array.prototype.some` skips them, so
- * that a list accepted before stays accepted.
+ * What is wrong with a list a task declares, if anything: its first element
+ * that is not a string (or is `""`, with `nonEmpty`), or a hole. A hole
+ * (`["a", , "b"]`, a doubled comma) reached the graph as `undefined` and
+ * failed there with "Cannot read properties of undefined".
  *
  * @param list An array.
  * @param nonEmpty Whether `""` is refused.
- * @returns `true` when every present element passes.
+ * @returns `undefined` when every element is a string; else what is wrong,
+ * such as `element 1 is missing: a doubled comma?`.
  */
-export function isStringList(list: readonly unknown[], nonEmpty: boolean): boolean {
+export function stringListProblem(list: readonly unknown[], nonEmpty: boolean): string | undefined {
   for (let i = 0; i < list.length; i++) {
     const item = list[i];
     if (typeof item === "string") {
-      if (nonEmpty && item === "") return false;
-    } else if (item !== undefined || i in list) {
-      return false;
+      if (nonEmpty && item === "") return `element ${i} is an empty string`;
+    } else if (!(i in list)) {
+      return `element ${i} is missing: a doubled comma?`;
+    } else {
+      return `element ${i} is ${item === null ? "null" : `a ${typeof item}`}`;
     }
   }
-  return true;
+  return undefined;
 }
 
 /**

@@ -12,7 +12,7 @@ import { TaskFileError } from "../errors.ts";
 import { normalizePermissions, type Permissions } from "./permissions.ts";
 import { TaskGraph } from "./task_graph.ts";
 import { type CacheFields, normalizeCacheFields } from "./_cache_policy.ts";
-import { distinct, isStringList } from "./_string_lists.ts";
+import { distinct, stringListProblem } from "./_string_lists.ts";
 import type { TaskShell } from "../commands/task_shell.ts";
 
 /** The lane a task runs in: `io` on the event loop, `cpu` in a worker. */
@@ -570,8 +570,9 @@ function validateTask(
     fail(file, `Task "${name}" has an invalid 'description': expected a string`);
   }
   const deps = d.deps ?? [];
-  if (!Array.isArray(deps) || !isStringList(deps, false)) {
-    fail(file, `Task "${name}" has invalid 'deps': expected a list of task names`);
+  const depsProblem = Array.isArray(deps) ? stringListProblem(deps, false) : "it is not a list";
+  if (depsProblem !== undefined) {
+    fail(file, `Task "${name}" has invalid 'deps': expected a list of task names (${depsProblem})`);
   }
   let permissions: Permissions = {};
   let retries = 0;
