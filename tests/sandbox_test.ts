@@ -347,3 +347,27 @@ Deno.test("Sandboxed io tasks report their bodies' own time, not their wait in t
     } ms their bodies measured (${(reportedMs / bodyMs).toFixed(2)}x)`,
   );
 });
+
+Deno.test("A task file that imports spool from another copy still runs in the runner's sandboxes", async () => {
+  // A global `spool` and a task file importing another version, say: the
+  // host reads the runner's worker side, not the task file's spool. It could
+  // read only lib/pool/ of it beside the task file's graph, and every
+  // sandboxed io task failed with "Requires read access to .../lib/commands/task_shell.ts".
+  await using dir = await tempDir();
+  const repo = new URL("..", import.meta.url);
+  await new Deno.Command("cp", {
+    args: ["-r", new URL("lib", repo).pathname, new URL("declare.ts", repo).pathname, dir.path],
+  }).output();
+  const file = `${dir.path}/tasks.ts`;
+  await Deno.writeTextFile(
+    file,
+    `import { cpu, defineTasks, io } from "./declare.ts";
+export default defineTasks({ a: io({ run: () => 1 }), b: cpu({ deps: ["a"], run: ({ deps }) => (deps.a as number) + 1 }) });\n`,
+  );
+  const module = new URL(`file://${file}`).href;
+  const report = await run((await import(module)).default, { module });
+  assert.deepEqual(
+    report.tasks.map((task) => [task.name, task.status, task.result ?? task.error?.message]),
+    [["a", "ok", 1], ["b", "ok", 2]],
+  );
+});

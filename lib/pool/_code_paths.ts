@@ -1,7 +1,8 @@
 /**
  * The files a sandbox host must be able to read to load a task module: the
- * local code modules of its module graph (from `deno info --json`) and the
- * folder of spool's worker side. Only code: a JSON, text or bytes module in
+ * local code modules of its module graph (from `deno info --json`) and
+ * spool's own `lib/` folder, where the worker side and what it imports live
+ * (the task file may import another copy of spool, or none). Only code: a JSON, text or bytes module in
  * the graph is left out, so that a task cannot read an undeclared file by
  * importing it (`import("./secret.txt", { with: { type: "text" } })`); it can
  * read such a file only inside the `read` scopes it declared.
@@ -40,9 +41,11 @@ interface InfoModule {
  * Lists the code files a host reads to load `module` and spool's worker side.
  *
  * @param module The task module's URL.
- * @param workerSide The URL of spool's worker entry; its folder is added whole.
+ * @param workerSide The URL of spool's worker entry (`lib/pool/worker_main.ts`):
+ * the folder above its own (`lib/`) is added whole, since it imports from
+ * `lib/commands/` too.
  * @param flags Module-resolution flags to pass to `deno info`.
- * @returns Absolute paths: spool's worker folder, then the graph's local code files.
+ * @returns Absolute paths: spool's `lib/` folder, then the graph's local code files.
  */
 export function codePaths(
   module: string,
@@ -64,7 +67,10 @@ async function lookUp(
   workerSide: string,
   flags: readonly string[],
 ): Promise<string[]> {
-  const folder = decodeURIComponent(new URL(".", workerSide).pathname).replace(/\/$/, "");
+  // Not the graph of the task file alone: one that imports spool from
+  // another copy (a different version, a vendored one) left the host unable
+  // to read the runner's worker side beyond lib/pool/.
+  const folder = decodeURIComponent(new URL("..", workerSide).pathname).replace(/\/$/, "");
   const paths = workerSide.startsWith("file:") ? [folder] : [];
   if (!module.startsWith("file:")) return paths;
   const own = decodeURIComponent(new URL(module).pathname);
