@@ -33,6 +33,7 @@ import {
   type NoOpSnapshot,
   parseSealed,
   readSealed,
+  stamper,
   stampsHold,
 } from "./_no_op.ts";
 import { SPOOL_VERSION } from "./_version.ts";
@@ -189,29 +190,21 @@ function recordHolds(record: NoOpRecord, module: string): boolean {
   const base = baseDir(module);
   const prefix = base.endsWith(SEP) ? base : base + SEP;
   const full = (path: string) => isAbsolutePath(path) ? path : prefix + path;
-  try {
-    for (const dir in record.dirs) {
-      const info = Deno.statSync(full(dir));
+  const stamp = stamper();
+  for (const dir in record.dirs) {
+    const info = stamp(full(dir));
+    if (info?.kind !== "dir" || `${info.mtime}/${info.ino}` !== record.dirs[dir]) return false;
+  }
+  for (const dir in record.files) {
+    const at = dir === "" ? prefix : full(dir) + SEP;
+    const parts = record.files[dir].split("/");
+    for (let i = 0; i < parts.length; i += 4) {
+      const info = stamp(at + parts[i]);
       if (
-        !info.isDirectory || `${info.mtime?.getTime() ?? 0}/${info.ino ?? 0}` !== record.dirs[dir]
-      ) {
-        return false;
-      }
+        info?.kind !== "file" || info.size !== +parts[i + 1] || info.mtime !== +parts[i + 2] ||
+        info.ino !== +parts[i + 3]
+      ) return false;
     }
-    for (const dir in record.files) {
-      const at = dir === "" ? prefix : full(dir) + SEP;
-      const parts = record.files[dir].split("/");
-      for (let i = 0; i < parts.length; i += 4) {
-        const info = Deno.statSync(at + parts[i]);
-        if (
-          !info.isFile || info.size !== +parts[i + 1] ||
-          (info.mtime?.getTime() ?? 0) !== +parts[i + 2] || (info.ino ?? 0) !== +parts[i + 3]
-        ) return false;
-      }
-    }
-  } catch {
-    // A file or folder gone.
-    return false;
   }
   return true;
 }

@@ -1,0 +1,124 @@
+/**
+ * The stat the no-op checks make of every input, output and cache entry
+ * (`_no_op.ts`, `_no_op_record.ts`): a path's kind, size, mtime and inode,
+ * the same numbers `Deno.statSync` gives. A no-op run of a large graph
+ * makes twelve thousand of them, and `Deno.statSync` spends most of its
+ * time building a `Deno.FileInfo` (three `Date`s, twenty fields) that the
+ * check reads four numbers of. On Linux, when the process may use FFI, this
+ * calls libc's `statx` into one reused buffer instead; anywhere else, or
+ * when that call fails for any reason, it asks `Deno.statSync`, so the
+ * answer never depends on which one gave it.
+ *
+ * @module
+ */
+
+/** What a stat tells the no-op checks. */
+export interface Stamp {
+  /** A regular file, a folder, or something else. */
+  kind: "file" | "dir" | "other";
+  /** Size in bytes. */
+  size: number;
+  /** Last modification, in whole milliseconds since the epoch (as `Deno.FileInfo.mtime`). */
+  mtime: number;
+  /** The inode number (0 where the platform has none). */
+  ino: number;
+}
+
+/**
+ * Stats a path. The returned object is reused by the next call: read it
+ * before stat-ing again.
+ *
+ * @param path The path (symbolic links followed).
+ * @returns Its stamp, or `undefined` when nothing is there (or it cannot be read).
+ */
+export type StatStamp = (path: string) => Stamp | undefined;
+
+/**
+ * A {@linkcode StatStamp}: libc `statx` where it can be, `Deno.statSync`
+ * otherwise.
+ *
+ * @returns The function.
+ */
+export function statStamper(): StatStamp {
+  return libcStamper() ?? denoStamp;
+}
+
+const shared: Stamp = { kind: "other", size: 0, mtime: 0, ino: 0 };
+
+/** {@linkcode StatStamp} by `Deno.statSync`. */
+export function denoStamp(path: string): Stamp | undefined {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch {
+    return undefined;
+  }
+  shared.kind = info.isFile ? "file" : info.isDirectory ? "dir" : "other";
+  shared.size = info.size;
+  shared.mtime = info.mtime?.getTime() ?? 0;
+  shared.ino = info.ino ?? 0;
+  return shared;
+}
+
+// struct statx (linux/stat.h), the same on every architecture.
+const STATX_SIZE = 256;
+const AT_FDCWD = -100;
+const STATX_BASIC_STATS = 0x7ff;
+// What the stamp reads: type, mtime, inode, size.
+const STATX_NEEDED = 0x1 | 0x40 | 0x100 | 0x200;
+const OFFSET = { mask: 0, mode: 28, ino: 32, size: 40, mtimeSec: 112, mtimeNsec: 120 };
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
+
+/** `statx` through FFI, or `undefined` when this is not Linux, FFI is not permitted, or libc has none. */
+function libcStamper(): StatStamp | undefined {
+  if (Deno.build.os !== "linux") return undefined;
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return undefined;
+  let statx: (
+    dirfd: number,
+    path: Uint8Array,
+    flags: number,
+    mask: number,
+    out: Uint8Array,
+  ) => number;
+  try {
+    const libc = Deno.dlopen("libc.so.6", {
+      statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
+    });
+    statx = libc.symbols.statx;
+  } catch {
+    // No glibc (musl, say), or one older than statx: Deno.statSync does it.
+    return undefined;
+  }
+  const encoder = new TextEncoder();
+  let pathBytes = new Uint8Array(4096);
+  const out = new Uint8Array(STATX_SIZE);
+  const view = new DataView(out.buffer);
+  return (path) => {
+    // UTF-8 takes at most three bytes per UTF-16 unit, and one for the NUL.
+    if (path.length * 3 + 1 > pathBytes.length) pathBytes = new Uint8Array(path.length * 3 + 1);
+    // A path with a NUL of its own names a different file to C: Deno's answer then.
+    if (path.includes("\0")) return denoStamp(path);
+    const { written } = encoder.encodeInto(path, pathBytes);
+    pathBytes[written] = 0;
+    if (statx(AT_FDCWD, pathBytes, 0, STATX_BASIC_STATS, out) !== 0) return denoStamp(path);
+    // Before 1970, or a field not filled in: Deno's answer, whatever it makes of it.
+    const seconds = u64(view, OFFSET.mtimeSec);
+    if ((view.getUint32(OFFSET.mask, true) & STATX_NEEDED) !== STATX_NEEDED || seconds >= 2 ** 63) {
+      return denoStamp(path);
+    }
+    const type = view.getUint16(OFFSET.mode, true) & S_IFMT;
+    shared.kind = type === S_IFREG ? "file" : type === S_IFDIR ? "dir" : "other";
+    shared.size = u64(view, OFFSET.size);
+    shared.mtime = seconds * 1000 +
+      Math.floor(view.getUint32(OFFSET.mtimeNsec, true) / 1_000_000);
+    shared.ino = u64(view, OFFSET.ino);
+    return shared;
+  };
+}
+
+/** An unsigned 64-bit little-endian field as the nearest number, as Deno converts one (no `BigInt` made). */
+function u64(view: DataView, offset: number): number {
+  return view.getUint32(offset + 4, true) * 2 ** 32 + view.getUint32(offset, true);
+}
