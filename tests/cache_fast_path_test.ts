@@ -314,6 +314,7 @@ Deno.test("A stamp is Deno.statSync's, whether libc's statx or Deno gives it", a
       "link.txt",
       ".",
       "dangling.txt",
+      "src/a.txt/under-a-file",
       "missing",
       "a\0b",
     ]
