@@ -302,6 +302,7 @@ Deno.test("Flags the fast path cannot stand for take the normal path", async () 
 Deno.test("A stamp is Deno.statSync's, whether libc's statx or Deno gives it", async () => {
   await using dir = await project();
   await Deno.symlink(`${dir.path}/src/a.txt`, `${dir.path}/link.txt`);
+  await dir.write("src/\u00e9t\u00e9 \u{1f31e}.txt", "summer");
   await Deno.symlink(`${dir.path}/nowhere.txt`, `${dir.path}/dangling.txt`);
   // Before 1970: statx's seconds are negative, and Deno's answer stands.
   await Deno.utime(`${dir.path}/src/b.txt`, -86_400.5, -86_400.5);
@@ -315,13 +316,17 @@ Deno.test("A stamp is Deno.statSync's, whether libc's statx or Deno gives it", a
       ".",
       "dangling.txt",
       "src/a.txt/under-a-file",
+      "src/\u00e9t\u00e9 \u{1f31e}.txt",
       "missing",
       "a\0b",
     ]
   ) {
     const path = `${dir.path}/${name}`;
     const expected = denoStamp(path);
-    assert.deepEqual(stamp(path), expected === undefined ? undefined : { ...expected }, name);
+    const copy = expected === undefined ? undefined : { ...expected };
+    assert.deepEqual(stamp(path), copy, name);
+    // The same path as a folder and a name in it, the form the record's files take.
+    assert.deepEqual(stamp(`${dir.path}/`, name), copy, `${name} in its folder`);
   }
   const info = Deno.statSync(`${dir.path}/src/a.txt`);
   assert.deepEqual({ ...stamp(`${dir.path}/src/a.txt`)! }, {

@@ -25,13 +25,15 @@ export interface Stamp {
 }
 
 /**
- * Stats a path. The returned object is reused by the next call: read it
- * before stat-ing again.
+ * Stats a path: `path`, or `path + name` (a folder's files one after
+ * another: the folder's part is encoded once). The returned object is
+ * reused by the next call: read it before stat-ing again.
  *
- * @param path The path (symbolic links followed).
+ * @param path The path (symbolic links followed), or its folder's part.
+ * @param name The rest of the path, if any.
  * @returns Its stamp, or `undefined` when nothing is there (or it cannot be read).
  */
-export type StatStamp = (path: string) => Stamp | undefined;
+export type StatStamp = (path: string, name?: string) => Stamp | undefined;
 
 /**
  * A {@linkcode StatStamp}: libc `statx` where it can be, `Deno.statSync`
@@ -46,10 +48,10 @@ export function statStamper(): StatStamp {
 const shared: Stamp = { kind: "other", size: 0, mtime: 0, ino: 0 };
 
 /** {@linkcode StatStamp} by `Deno.statSync`. */
-export function denoStamp(path: string): Stamp | undefined {
+export function denoStamp(path: string, name?: string): Stamp | undefined {
   let info: Deno.FileInfo;
   try {
-    info = Deno.statSync(path);
+    info = Deno.statSync(name === undefined ? path : path + name);
   } catch {
     return undefined;
   }
@@ -101,23 +103,52 @@ function libcStamper(): StatStamp | undefined {
   let pathBytes = new Uint8Array(4096);
   const out = new Uint8Array(STATX_SIZE);
   const view = new DataView(out.buffer);
-  return (path) => {
+  // The folder part last encoded, and its length in bytes.
+  let folder: string | undefined;
+  let folderBytes = 0;
+  const encode = (path: string, name: string | undefined): boolean => {
     // UTF-8 takes at most three bytes per UTF-16 unit, and one for the NUL.
-    if (path.length * 3 + 1 > pathBytes.length) pathBytes = new Uint8Array(path.length * 3 + 1);
+    const most = (path.length + (name?.length ?? 0)) * 3 + 1;
+    if (most > pathBytes.length) {
+      pathBytes = new Uint8Array(most);
+      folder = undefined;
+    }
     // A path with a NUL of its own names a different file to C: Deno's answer then.
-    if (path.includes("\0")) return denoStamp(path);
-    const { written } = encoder.encodeInto(path, pathBytes);
-    pathBytes[written] = 0;
+    if (path.includes("\0") || name?.includes("\0")) return false;
+    if (name === undefined) {
+      pathBytes[encoder.encodeInto(path, pathBytes).written] = 0;
+      folder = undefined;
+      return true;
+    }
+    if (path !== folder) {
+      folderBytes = encoder.encodeInto(path, pathBytes).written;
+      folder = path;
+    }
+    // A name in ASCII (most are) is its UTF-16 units; any other, encoded.
+    let at = folderBytes;
+    for (let i = 0; i < name.length; i++) {
+      const unit = name.charCodeAt(i);
+      if (unit >= 0x80) {
+        at = folderBytes + encoder.encodeInto(name, pathBytes.subarray(folderBytes)).written;
+        break;
+      }
+      pathBytes[at++] = unit;
+    }
+    pathBytes[at] = 0;
+    return true;
+  };
+  return (path, name) => {
+    if (!encode(path, name)) return denoStamp(path, name);
     if (statx(AT_FDCWD, pathBytes, 0, STATX_BASIC_STATS, out) !== 0) {
       // Nothing there (errno read straight after the call): what Deno.statSync
       // says by throwing NotFound, an error that costs more to build than the stat.
       const code = errno.getInt32();
-      return code === ENOENT || code === ENOTDIR ? undefined : denoStamp(path);
+      return code === ENOENT || code === ENOTDIR ? undefined : denoStamp(path, name);
     }
     // Before 1970, or a field not filled in: Deno's answer, whatever it makes of it.
     const seconds = u64(view, OFFSET.mtimeSec);
     if ((view.getUint32(OFFSET.mask, true) & STATX_NEEDED) !== STATX_NEEDED || seconds >= 2 ** 63) {
-      return denoStamp(path);
+      return denoStamp(path, name);
     }
     const type = view.getUint16(OFFSET.mode, true) & S_IFMT;
     shared.kind = type === S_IFREG ? "file" : type === S_IFDIR ? "dir" : "other";
