@@ -364,7 +364,11 @@ export function stampsHold(
 }
 
 let cachedStamper: StatStamp | undefined;
-/** The process's {@linkcode statStamper}, made once: opening libc is not free. */
+/**
+ * The process's {@linkcode statStamper}, made once: opening libc is not free.
+ *
+ * @returns The stamp function every no-op check uses.
+ */
 export function stamper(): StatStamp {
   return cachedStamper ??= statStamper();
 }

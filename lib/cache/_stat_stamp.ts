@@ -47,7 +47,13 @@ export function statStamper(): StatStamp {
 
 const shared: Stamp = { kind: "other", size: 0, mtime: 0, ino: 0 };
 
-/** {@linkcode StatStamp} by `Deno.statSync`. */
+/**
+ * {@linkcode StatStamp} by `Deno.statSync`.
+ *
+ * @param path The path, or its folder's part.
+ * @param name The rest of the path, if any.
+ * @returns Its stamp, or `undefined` when `Deno.statSync` throws.
+ */
 export function denoStamp(path: string, name?: string): Stamp | undefined {
   let info: Deno.FileInfo;
   try {
