@@ -31,18 +31,8 @@ export type { CliOptions };
  * ```
  */
 export async function runCli(args: readonly string[], options?: CliOptions): Promise<number> {
-  const cli: typeof import("./lib/cli/cli.ts") = await import(lazy("./lib/cli/cli.ts"));
+  const cli = await import("./lib/cli/cli.ts");
   return await cli.runCli(args, options);
-}
-
-/**
- * A module's URL in a form Deno does not follow before the program starts:
- * `deno run` loads every module a literal `import()` names, with all it
- * imports (the whole command line, a hundred files), even when a no-op run
- * answered from its record never imports them.
- */
-function lazy(path: string): string {
-  return new URL(path, import.meta.url).href;
 }
 
 if (import.meta.main) {
@@ -51,8 +41,7 @@ if (import.meta.main) {
   const answered = await answerNoOp(Deno.args);
   if (answered !== undefined) Deno.exit(answered);
   // A task file with a deno.json of its own runs under it, as `deno run` would.
-  const { relaunchUnderProjectConfig }: typeof import("./lib/cli/_project_config.ts") =
-    await import(lazy("./lib/cli/_project_config.ts"));
+  const { relaunchUnderProjectConfig } = await import("./lib/cli/_project_config.ts");
   const code = await relaunchUnderProjectConfig(Deno.args, import.meta.url);
   Deno.exit(code ?? await runCli(Deno.args));
 }
