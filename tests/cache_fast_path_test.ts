@@ -20,6 +20,7 @@ import {
 } from "../lib/cli/_no_op_fast.ts";
 import { DEFAULT_TASK_FILE } from "../lib/declare/load.ts";
 import { DEFAULT_CONCURRENCY } from "../lib/run/scheduler.ts";
+import { denoStamp, statStamper } from "../lib/cache/_stat_stamp.ts";
 
 const MOD = new URL("../mod.ts", import.meta.url).href;
 const MARK = "top level ran\n";
@@ -78,8 +79,9 @@ async function runIn(
   dir: TempDir,
   args: string[] = ["-q"],
   env: Record<string, string> = {},
+  permissions: string[] = ["-A"],
 ): Promise<Ran> {
-  const out = await deno(["run", "--no-prompt", "-A", CLI, "run", ...args], {
+  const out = await deno(["run", "--no-prompt", ...permissions, CLI, "run", ...args], {
     cwd: dir.path,
     env,
   });
@@ -295,4 +297,125 @@ Deno.test("Flags the fast path cannot stand for take the normal path", async () 
     assert.equal(ran.fast, false, args.join(" "));
   }
   assert.equal((await runIn(dir, [], { [FAST_PATH_OFF]: "1" })).fast, false);
+});
+
+Deno.test("A stamp is Deno.statSync's, whether libc's statx or Deno gives it", async () => {
+  await using dir = await project();
+  await Deno.symlink(`${dir.path}/src/a.txt`, `${dir.path}/link.txt`);
+  await dir.write("src/\u00e9t\u00e9 \u{1f31e}.txt", "summer");
+  await Deno.symlink(`${dir.path}/nowhere.txt`, `${dir.path}/dangling.txt`);
+  // Before 1970: statx's seconds are negative, and Deno's answer stands.
+  await Deno.utime(`${dir.path}/src/b.txt`, -86_400.5, -86_400.5);
+  const stamp = statStamper();
+  for (
+    const name of [
+      "src/a.txt",
+      "src/b.txt",
+      "src",
+      "link.txt",
+      ".",
+      "dangling.txt",
+      "src/a.txt/under-a-file",
+      "src/\u00e9t\u00e9 \u{1f31e}.txt",
+      "missing",
+      "a\0b",
+    ]
+  ) {
+    const path = `${dir.path}/${name}`;
+    const expected = denoStamp(path);
+    const copy = expected === undefined ? undefined : { ...expected };
+    assert.deepEqual(stamp(path), copy, name);
+    // The same path as a folder and a name in it, the form the record's files take.
+    assert.deepEqual(stamp(`${dir.path}/`, name), copy, `${name} in its folder`);
+  }
+  const info = Deno.statSync(`${dir.path}/src/a.txt`);
+  assert.deepEqual({ ...stamp(`${dir.path}/src/a.txt`)! }, {
+    kind: "file",
+    size: info.size,
+    mtime: info.mtime!.getTime(),
+    ino: info.ino ?? 0,
+  });
+});
+
+/** Tasks over a folder of inputs, with an output: each stamp kind a record holds. */
+const FOLDER_TASKS = `import { defineTasks, io } from "${MOD}";
+console.error("top level ran");
+export default defineTasks({
+  cat: io({
+    trusted: true,
+    inputs: ["src"],
+    outputs: ["out/all.txt"],
+    run() {
+      const names = [...Deno.readDirSync("src")].map((entry) => entry.name).sort();
+      const text = names.map((name) => Deno.readTextFileSync("src/" + name)).join("");
+      Deno.mkdirSync("out", { recursive: true });
+      Deno.writeTextFileSync("out/all.txt", text);
+      return text;
+    },
+  }),
+});
+`;
+
+Deno.test("Every stamp a record holds is checked: inputs added, edited, removed, outputs and cache entries", async () => {
+  for (
+    const permissions of [["-A"], [
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-run",
+      "--allow-sys",
+    ]]
+  ) {
+    const how = permissions.includes("-A") ? "with FFI" : "without FFI";
+    await using dir = await project(FOLDER_TASKS);
+    const json = ["--report", "json"];
+    const run = () => runIn(dir, json, {}, permissions);
+    const settled = async (what: string) => {
+      assert.equal((await run()).fast, true, `${how}: answered again after ${what}`);
+    };
+    let ran = await run();
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.deepEqual(results(ran.stdout).cat, ["ok", "alphabeta"]);
+    await settled("the first run");
+
+    await dir.write("src/c.txt", "gamma");
+    ran = await run();
+    assert.equal(ran.fast, false, `${how}: a file added to an input folder`);
+    assert.deepEqual(results(ran.stdout).cat, ["ok", "alphabetagamma"]);
+    await settled("an added input");
+
+    // The same size, and another mtime (set back: the writer leaves no record
+    // while a file's mtime is in the future): only the mtime tells.
+    await dir.write("src/c.txt", "GAMMA");
+    const earlier = Deno.statSync(`${dir.path}/src/c.txt`).mtime!.getTime() / 1000 - 5;
+    await Deno.utime(`${dir.path}/src/c.txt`, earlier, earlier);
+    ran = await run();
+    assert.equal(ran.fast, false, `${how}: an input edited, its size the same`);
+    assert.deepEqual(results(ran.stdout).cat, ["ok", "alphabetaGAMMA"]);
+    await settled("an edited input");
+
+    await Deno.remove(`${dir.path}/src/c.txt`);
+    ran = await run();
+    assert.equal(ran.fast, false, `${how}: an input removed`);
+    assert.deepEqual(results(ran.stdout).cat, ["cached", "alphabeta"]);
+    await settled("a removed input");
+
+    await dir.write("out/all.txt", "tampered");
+    ran = await run();
+    assert.equal(ran.fast, false, `${how}: an output changed`);
+    assert.equal(await Deno.readTextFile(`${dir.path}/out/all.txt`), "alphabeta");
+    await settled("a changed output");
+
+    const entries = `${dir.path}/.spool/cache/entries`;
+    const names = (await Array.fromAsync(Deno.readDir(entries))).map((entry) => entry.name);
+    assert.ok(names.length > 0, "the cache has entries");
+    for (const name of names) {
+      const text = await Deno.readTextFile(`${entries}/${name}`);
+      await Deno.writeTextFile(`${entries}/${name}`, text + " ");
+    }
+    ran = await run();
+    assert.equal(ran.fast, false, `${how}: a cache entry changed`);
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.deepEqual(results(ran.stdout).cat?.[1], "alphabeta");
+  }
 });

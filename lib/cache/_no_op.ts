@@ -25,6 +25,7 @@
 
 import type { Task } from "../declare/define.ts";
 import { SPOOL_VERSION } from "./_version.ts";
+import { type StatStamp, statStamper } from "./_stat_stamp.ts";
 
 /**
  * A stamp is trusted for a file's content only when the content was read
@@ -309,13 +310,11 @@ export function configCandidates(module: string): string[] {
  */
 export function configStamps(module: string): (string | number)[] {
   const out: (string | number)[] = [];
+  const stamp = stamper();
   for (const path of configCandidates(module)) {
-    try {
-      const info = Deno.statSync(path);
-      out.push(path, info.isFile ? info.size : -2, info.mtime?.getTime() ?? 0, info.ino ?? 0);
-    } catch {
-      out.push(path, -1, 0, 0);
-    }
+    const info = stamp(path);
+    if (info === undefined) out.push(path, -1, 0, 0);
+    else out.push(path, info.kind === "file" ? info.size : -2, info.mtime, info.ino);
   }
   return out;
 }
@@ -341,39 +340,37 @@ export function stampsHold(
   const base = baseDir(module);
   const prefix = base.endsWith(SEP) ? base : base + SEP;
   const full = (path: string) => isAbsolutePath(path) ? path : prefix + path;
-  try {
-    const dirs = snapshot.dirs;
-    for (let i = 0; i < dirs.length; i += 3) {
-      const info = Deno.statSync(full(dirs[i] as string));
+  const stamp = stamper();
+  const dirs = snapshot.dirs;
+  for (let i = 0; i < dirs.length; i += 3) {
+    const info = stamp(full(dirs[i] as string));
+    if (info?.kind !== "dir" || info.mtime !== dirs[i + 1] || info.ino !== dirs[i + 2]) {
+      return false;
+    }
+  }
+  for (const dir in snapshot.files) {
+    const at = dir === "" ? prefix : full(dir) + SEP;
+    const files = snapshot.files[dir];
+    for (let i = 0; i < files.length; i += 4) {
+      const info = stamp(at + files[i]);
       if (
-        !info.isDirectory || info.mtime?.getTime() !== dirs[i + 1] ||
-        (info.ino ?? 0) !== dirs[i + 2]
+        info?.kind !== "file" || info.size !== files[i + 1] || info.mtime !== files[i + 2] ||
+        info.ino !== files[i + 3]
       ) return false;
     }
-    for (const dir in snapshot.files) {
-      const at = dir === "" ? prefix : full(dir) + SEP;
-      const files = snapshot.files[dir];
-      for (let i = 0; i < files.length; i += 4) {
-        const info = Deno.statSync(at + files[i]);
-        if (
-          !info.isFile || info.size !== files[i + 1] || info.mtime?.getTime() !== files[i + 2] ||
-          (info.ino ?? 0) !== files[i + 3]
-        ) return false;
-      }
-    }
-  } catch {
-    // A file or folder gone.
-    return false;
   }
-  for (const path of snapshot.gone) {
-    try {
-      Deno.statSync(full(path));
-      return false;
-    } catch {
-      // Still missing.
-    }
-  }
-  return true;
+  // Still missing.
+  return snapshot.gone.every((path) => stamp(full(path)) === undefined);
+}
+
+let cachedStamper: StatStamp | undefined;
+/**
+ * The process's {@linkcode statStamper}, made once: opening libc is not free.
+ *
+ * @returns The stamp function every no-op check uses.
+ */
+export function stamper(): StatStamp {
+  return cachedStamper ??= statStamper();
 }
 
 /**

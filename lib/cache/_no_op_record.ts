@@ -33,6 +33,7 @@ import {
   type NoOpSnapshot,
   parseSealed,
   readSealed,
+  stamper,
   stampsHold,
 } from "./_no_op.ts";
 import { SPOOL_VERSION } from "./_version.ts";
@@ -189,29 +190,47 @@ function recordHolds(record: NoOpRecord, module: string): boolean {
   const base = baseDir(module);
   const prefix = base.endsWith(SEP) ? base : base + SEP;
   const full = (path: string) => isAbsolutePath(path) ? path : prefix + path;
-  try {
-    for (const dir in record.dirs) {
-      const info = Deno.statSync(full(dir));
-      if (
-        !info.isDirectory || `${info.mtime?.getTime() ?? 0}/${info.ino ?? 0}` !== record.dirs[dir]
-      ) {
-        return false;
-      }
+  const stamp = stamper();
+  for (const dir in record.dirs) {
+    const info = stamp(full(dir));
+    if (info?.kind !== "dir" || `${info.mtime}/${info.ino}` !== record.dirs[dir]) return false;
+  }
+  // Read in place, not split: splitting 12,000 files' stamps into 48,000
+  // strings took longer than reading the numbers out of the text.
+  for (const dir in record.files) {
+    const at = dir === "" ? prefix : full(dir) + SEP;
+    const text = record.files[dir];
+    for (let pos = 0; pos < text.length;) {
+      const end = text.indexOf("/", pos);
+      if (end < 0) return false;
+      const info = stamp(at, text.slice(pos, end));
+      if (info?.kind !== "file" || info.size !== numberAt(text, end + 1)) return false;
+      if (info.mtime !== numberAt(text, next) || info.ino !== numberAt(text, next)) return false;
+      pos = next;
     }
-    for (const dir in record.files) {
-      const at = dir === "" ? prefix : full(dir) + SEP;
-      const parts = record.files[dir].split("/");
-      for (let i = 0; i < parts.length; i += 4) {
-        const info = Deno.statSync(at + parts[i]);
-        if (
-          !info.isFile || info.size !== +parts[i + 1] ||
-          (info.mtime?.getTime() ?? 0) !== +parts[i + 2] || (info.ino ?? 0) !== +parts[i + 3]
-        ) return false;
-      }
-    }
-  } catch {
-    // A file or folder gone.
-    return false;
   }
   return true;
+}
+
+/** Where the text after the last {@linkcode numberAt} starts. */
+let next = 0;
+
+/**
+ * The number written from `from` to the next `/` (or the text's end), as
+ * `+text` reads it; sets {@linkcode next} past the `/`.
+ */
+function numberAt(text: string, from: number): number {
+  let end = text.indexOf("/", from);
+  if (end < 0) end = text.length;
+  next = end + 1;
+  // Up to 15 digits is exact in a double, read as it goes; anything else
+  // (a sign, more digits, none) as `+` reads it.
+  if (end === from || end - from > 15) return +text.slice(from, end);
+  let value = 0;
+  for (let i = from; i < end; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return +text.slice(from, end);
+    value = value * 10 + digit;
+  }
+  return value;
 }

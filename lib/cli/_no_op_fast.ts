@@ -124,13 +124,15 @@ async function lookUp(
  * summary, and the JSON report when asked.
  */
 async function printAllCached(record: NoOpRecord, flags: RunFlags, sinks: FastSinks) {
-  const [{ plainReporter }, { buildReport, reportToJson, roundMs }] = await Promise.all([
-    import("../report/plain.ts"),
-    import("../report/report.ts"),
-  ]);
+  const [{ plainReporterWithoutTimer }, { buildReport, reportToJson, roundMs }] = await Promise.all(
+    [
+      import("../report/plain.ts"),
+      import("../report/report.ts"),
+    ],
+  );
   type TaskReport = Parameters<typeof buildReport>[0][number];
   const color = !Deno.noColor && Deno.stderr.isTerminal();
-  const reporter = plainReporter(sinks.stderr, { color, quiet: flags.quiet });
+  const reporter = plainReporterWithoutTimer(sinks.stderr, { color, quiet: flags.quiet });
   const { tasks } = record;
   // Results are printed only in the JSON report; the summary has no use for them.
   const results: Record<string, [unknown] | []> | undefined = flags.report === "json"

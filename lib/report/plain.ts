@@ -73,6 +73,31 @@ export interface PlainReporter extends Reporter, Disposable {
  * ```
  */
 export function plainReporter(out: TextSink, options: PlainReporterOptions = {}): PlainReporter {
+  return createPlainReporter(out, options, true);
+}
+
+/**
+ * {@linkcode plainReporter} for a caller that reports a whole run within one
+ * macrotask (the `spool` command's no-op fast path): it sets no timer, and
+ * its lines are written by `runEnd` or `flush()`. A process's first timer
+ * loads Deno's timer module, a good part of a no-op run's time.
+ *
+ * @param out Where the lines go.
+ * @param options Colour and quiet mode.
+ * @returns The reporter.
+ */
+export function plainReporterWithoutTimer(
+  out: TextSink,
+  options: PlainReporterOptions = {},
+): PlainReporter {
+  return createPlainReporter(out, options, false);
+}
+
+function createPlainReporter(
+  out: TextSink,
+  options: PlainReporterOptions,
+  timed: boolean,
+): PlainReporter {
   const c = palette(options.color ?? false);
   const quiet = options.quiet ?? false;
   let pending: string[] = [];
@@ -103,7 +128,7 @@ export function plainReporter(out: TextSink, options: PlainReporterOptions = {})
     pending.push(text, "\n");
     pendingChars += text.length + 1;
     if (pendingChars >= FLUSH_CHARS) return flush();
-    if (timer === undefined) {
+    if (timed && timer === undefined) {
       timer = setTimeout(flushQuietly, 0);
       // Deno.exit() ends the process without running timers.
       globalThis.addEventListener("unload", flushQuietly);

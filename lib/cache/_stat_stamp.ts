@@ -1,0 +1,172 @@
+/**
+ * The stat the no-op checks make of every input, output and cache entry
+ * (`_no_op.ts`, `_no_op_record.ts`): a path's kind, size, mtime and inode,
+ * the same numbers `Deno.statSync` gives. A no-op run of a large graph
+ * makes twelve thousand of them, and `Deno.statSync` spends most of its
+ * time building a `Deno.FileInfo` (three `Date`s, twenty fields) that the
+ * check reads four numbers of. On Linux, when the process may use FFI, this
+ * calls libc's `statx` into one reused buffer instead; anywhere else, or
+ * when that call fails for any reason, it asks `Deno.statSync`, so the
+ * answer never depends on which one gave it.
+ *
+ * @module
+ */
+
+/** What a stat tells the no-op checks. */
+export interface Stamp {
+  /** A regular file, a folder, or something else. */
+  kind: "file" | "dir" | "other";
+  /** Size in bytes. */
+  size: number;
+  /** Last modification, in whole milliseconds since the epoch (as `Deno.FileInfo.mtime`). */
+  mtime: number;
+  /** The inode number (0 where the platform has none). */
+  ino: number;
+}
+
+/**
+ * Stats a path: `path`, or `path + name` (a folder's files one after
+ * another: the folder's part is encoded once). The returned object is
+ * reused by the next call: read it before stat-ing again.
+ *
+ * @param path The path (symbolic links followed), or its folder's part.
+ * @param name The rest of the path, if any.
+ * @returns Its stamp, or `undefined` when nothing is there (or it cannot be read).
+ */
+export type StatStamp = (path: string, name?: string) => Stamp | undefined;
+
+/**
+ * A {@linkcode StatStamp}: libc `statx` where it can be, `Deno.statSync`
+ * otherwise.
+ *
+ * @returns The function.
+ */
+export function statStamper(): StatStamp {
+  return libcStamper() ?? denoStamp;
+}
+
+const shared: Stamp = { kind: "other", size: 0, mtime: 0, ino: 0 };
+
+/**
+ * {@linkcode StatStamp} by `Deno.statSync`.
+ *
+ * @param path The path, or its folder's part.
+ * @param name The rest of the path, if any.
+ * @returns Its stamp, or `undefined` when `Deno.statSync` throws.
+ */
+export function denoStamp(path: string, name?: string): Stamp | undefined {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(name === undefined ? path : path + name);
+  } catch {
+    return undefined;
+  }
+  shared.kind = info.isFile ? "file" : info.isDirectory ? "dir" : "other";
+  shared.size = info.size;
+  shared.mtime = info.mtime?.getTime() ?? 0;
+  shared.ino = info.ino ?? 0;
+  return shared;
+}
+
+// struct statx (linux/stat.h), the same on every architecture.
+const STATX_SIZE = 256;
+const AT_FDCWD = -100;
+const STATX_BASIC_STATS = 0x7ff;
+// What the stamp reads: type, mtime, inode, size.
+const STATX_NEEDED = 0x1 | 0x40 | 0x100 | 0x200;
+const OFFSET = { mask: 0, mode: 28, ino: 32, size: 40, mtimeSec: 112, mtimeNsec: 120 };
+const ENOENT = 2;
+const ENOTDIR = 20;
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
+
+/** `statx` through FFI, or `undefined` when this is not Linux, FFI is not permitted, or libc has none. */
+function libcStamper(): StatStamp | undefined {
+  if (Deno.build.os !== "linux") return undefined;
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return undefined;
+  let statx: (
+    dirfd: number,
+    path: Uint8Array,
+    flags: number,
+    mask: number,
+    out: Uint8Array,
+  ) => number;
+  let errno: Deno.UnsafePointerView;
+  try {
+    const libc = Deno.dlopen("libc.so.6", {
+      statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
+      __errno_location: { parameters: [], result: "pointer" },
+    });
+    statx = libc.symbols.statx;
+    // The calling thread's errno; this one thread makes every call.
+    errno = new Deno.UnsafePointerView(libc.symbols.__errno_location()!);
+  } catch {
+    // No glibc (musl, say), or one older than statx: Deno.statSync does it.
+    return undefined;
+  }
+  const encoder = new TextEncoder();
+  let pathBytes = new Uint8Array(4096);
+  const out = new Uint8Array(STATX_SIZE);
+  const view = new DataView(out.buffer);
+  // The folder part last encoded, and its length in bytes.
+  let folder: string | undefined;
+  let folderBytes = 0;
+  const encode = (path: string, name: string | undefined): boolean => {
+    // UTF-8 takes at most three bytes per UTF-16 unit, and one for the NUL.
+    const most = (path.length + (name?.length ?? 0)) * 3 + 1;
+    if (most > pathBytes.length) {
+      pathBytes = new Uint8Array(most);
+      folder = undefined;
+    }
+    // A path with a NUL of its own names a different file to C: Deno's answer then.
+    if (path.includes("\0") || name?.includes("\0")) return false;
+    if (name === undefined) {
+      pathBytes[encoder.encodeInto(path, pathBytes).written] = 0;
+      folder = undefined;
+      return true;
+    }
+    if (path !== folder) {
+      folderBytes = encoder.encodeInto(path, pathBytes).written;
+      folder = path;
+    }
+    // A name in ASCII (most are) is its UTF-16 units; any other, encoded.
+    let at = folderBytes;
+    for (let i = 0; i < name.length; i++) {
+      const unit = name.charCodeAt(i);
+      if (unit >= 0x80) {
+        at = folderBytes + encoder.encodeInto(name, pathBytes.subarray(folderBytes)).written;
+        break;
+      }
+      pathBytes[at++] = unit;
+    }
+    pathBytes[at] = 0;
+    return true;
+  };
+  return (path, name) => {
+    if (!encode(path, name)) return denoStamp(path, name);
+    if (statx(AT_FDCWD, pathBytes, 0, STATX_BASIC_STATS, out) !== 0) {
+      // Nothing there (errno read straight after the call): what Deno.statSync
+      // says by throwing NotFound, an error that costs more to build than the stat.
+      const code = errno.getInt32();
+      return code === ENOENT || code === ENOTDIR ? undefined : denoStamp(path, name);
+    }
+    // Before 1970, or a field not filled in: Deno's answer, whatever it makes of it.
+    const seconds = u64(view, OFFSET.mtimeSec);
+    if ((view.getUint32(OFFSET.mask, true) & STATX_NEEDED) !== STATX_NEEDED || seconds >= 2 ** 63) {
+      return denoStamp(path, name);
+    }
+    const type = view.getUint16(OFFSET.mode, true) & S_IFMT;
+    shared.kind = type === S_IFREG ? "file" : type === S_IFDIR ? "dir" : "other";
+    shared.size = u64(view, OFFSET.size);
+    shared.mtime = seconds * 1000 +
+      Math.floor(view.getUint32(OFFSET.mtimeNsec, true) / 1_000_000);
+    shared.ino = u64(view, OFFSET.ino);
+    return shared;
+  };
+}
+
+/** An unsigned 64-bit little-endian field as the nearest number, as Deno converts one (no `BigInt` made). */
+function u64(view: DataView, offset: number): number {
+  return view.getUint32(offset + 4, true) * 2 ** 32 + view.getUint32(offset, true);
+}
