@@ -201,28 +201,30 @@ function recordHolds(record: NoOpRecord, module: string): boolean {
     const at = dir === "" ? prefix : full(dir) + SEP;
     const text = record.files[dir];
     for (let pos = 0; pos < text.length;) {
-      const end = text.indexOf("/", pos);
-      if (end < 0) return false;
-      const info = stamp(at, text.slice(pos, end));
-      if (info?.kind !== "file" || info.size !== numberAt(text, end + 1)) return false;
-      if (info.mtime !== numberAt(text, next) || info.ino !== numberAt(text, next)) return false;
-      pos = next;
+      const nameEnd = text.indexOf("/", pos);
+      if (nameEnd < 0) return false;
+      const info = stamp(at, text.slice(pos, nameEnd));
+      if (info?.kind !== "file") return false;
+      const sizeEnd = fieldEnd(text, nameEnd + 1);
+      if (info.size !== numberIn(text, nameEnd + 1, sizeEnd)) return false;
+      const mtimeEnd = fieldEnd(text, sizeEnd + 1);
+      if (info.mtime !== numberIn(text, sizeEnd + 1, mtimeEnd)) return false;
+      const inoEnd = fieldEnd(text, mtimeEnd + 1);
+      if (info.ino !== numberIn(text, mtimeEnd + 1, inoEnd)) return false;
+      pos = inoEnd + 1;
     }
   }
   return true;
 }
 
-/** Where the text after the last {@linkcode numberAt} starts. */
-let next = 0;
+/** Where the field that starts at `from` ends: its `/`, or the text's end. */
+function fieldEnd(text: string, from: number): number {
+  const end = text.indexOf("/", from);
+  return end < 0 ? text.length : end;
+}
 
-/**
- * The number written from `from` to the next `/` (or the text's end), as
- * `+text` reads it; sets {@linkcode next} past the `/`.
- */
-function numberAt(text: string, from: number): number {
-  let end = text.indexOf("/", from);
-  if (end < 0) end = text.length;
-  next = end + 1;
+/** The number written from `from` up to `end`, as `+text.slice(from, end)` reads it. */
+function numberIn(text: string, from: number, end: number): number {
   // Up to 15 digits is exact in a double, read as it goes; anything else
   // (a sign, more digits, none) as `+` reads it.
   if (end === from || end - from > 15) return +text.slice(from, end);
