@@ -258,14 +258,19 @@ export function readSealed(path: string): SealedBody | undefined {
  *
  * @param sealed From {@linkcode readSealed}.
  * @param digest The SHA-256 of `sealed.body`.
+ * @param end Where the JSON text ends in the body: its end unless more follows.
  * @returns The value, or `undefined`.
  */
-export function parseSealed<T>(sealed: SealedBody, digest: ArrayBuffer): T | undefined {
+export function parseSealed<T>(
+  sealed: SealedBody,
+  digest: ArrayBuffer,
+  end: number = sealed.body.length,
+): T | undefined {
   const sum = new Uint8Array(digest);
   if (sum.length !== SUM_BYTES) return undefined;
   for (let i = 0; i < SUM_BYTES; i++) if (sealed.sum[i] !== sum[i]) return undefined;
   try {
-    return JSON.parse(new TextDecoder().decode(sealed.body)) as T;
+    return JSON.parse(new TextDecoder().decode(sealed.body.subarray(0, end))) as T;
   } catch {
     return undefined;
   }
