@@ -12,18 +12,21 @@ import { denoStamp } from "../lib/cache/_stat_stamp.ts";
 
 const BLOCK = new URL("../lib/cache/_stamp_block.ts", import.meta.url).href;
 
-/** The stamps of a folder, a file in it, a non-ASCII name and a path that is missing, as now. */
+/** The stamps of a folder, files in it and outside it, a non-ASCII name and a path that is missing, as now. */
 async function tree(dir: TempDir): Promise<StampEntry[]> {
   await Deno.mkdir(`${dir.path}/src`);
   await dir.write("src/a.txt", "alpha");
   await dir.write("src/\u00e9t\u00e9 \u{1f31e}.txt", "summer");
-  return ["src", "src/a.txt", "src/\u00e9t\u00e9 \u{1f31e}.txt", "missing.txt"].map((name) => {
-    const path = `${dir.path}/${name}`;
-    const stamp = denoStamp(path);
-    if (stamp === undefined) return { path, kind: "gone", size: 0, mtime: 0, ino: 0 };
-    const { size, mtime, ino } = stamp;
-    return { path, kind: stamp.kind === "dir" ? "dir" : "file", size, mtime, ino };
-  });
+  await dir.write("top.txt", "top");
+  return ["src", "src/a.txt", "src/\u00e9t\u00e9 \u{1f31e}.txt", "missing.txt", "top.txt"].map(
+    (name) => {
+      const folder = `${dir.path}/`;
+      const stamp = denoStamp(folder + name);
+      if (stamp === undefined) return { folder, name, kind: "gone", size: 0, mtime: 0, ino: 0 };
+      const { size, mtime, ino } = stamp;
+      return { folder, name, kind: stamp.kind === "dir" ? "dir" : "file", size, mtime, ino };
+    },
+  );
 }
 
 /** Whether a block holds in a process that may read the folder and nothing else: no FFI. */
@@ -68,6 +71,10 @@ Deno.test("A stamp block holds until a path changes in any way a stamp sees, wit
       "a file added to a folder (its mtime)",
       (dir) => dir.write("src/b.txt", "beta").then(() => {}),
     ],
+    [
+      "a file renamed to a path that was missing, in a folder not listed",
+      (dir) => Deno.rename(`${dir.path}/top.txt`, `${dir.path}/missing.txt`),
+    ],
     ["a missing path created", (dir) => dir.write("missing.txt", "here").then(() => {})],
     ["a file made a folder", async (dir) => {
       await Deno.remove(`${dir.path}/src/a.txt`);
@@ -90,7 +97,7 @@ Deno.test("A stamp block refuses a path C would read as another, and a block cut
   await using dir = await tempDir();
   const entries = await tree(dir);
   assert.equal(
-    encodeStampBlock([...entries, { ...entries[1], path: `${dir.path}/a\0b` }]),
+    encodeStampBlock([...entries, { ...entries[1], name: "a\0b" }]),
     undefined,
   );
   const block = encodeStampBlock(entries)!;

@@ -89,18 +89,18 @@ export function compactSnapshot(
   const entries: StampEntry[] = [];
   for (let i = 0; i < snapshot.dirs.length; i += 3) {
     const [path, mtime, ino] = snapshot.dirs.slice(i, i + 3) as [string, number, number];
-    entries.push({ path: full(path), kind: "dir", size: 0, mtime, ino });
+    entries.push({ folder: "", name: full(path), kind: "dir", size: 0, mtime, ino });
   }
   for (const dir in snapshot.files) {
-    const at = dir === "" ? prefix : full(dir) + SEP;
+    const folder = dir === "" ? prefix : full(dir) + SEP;
     const files = snapshot.files[dir];
     for (let i = 0; i < files.length; i += 4) {
       const [name, size, mtime, ino] = files.slice(i, i + 4) as [string, number, number, number];
-      entries.push({ path: at + name, kind: "file", size, mtime, ino });
+      entries.push({ folder, name, kind: "file", size, mtime, ino });
     }
   }
   for (const path of snapshot.gone) {
-    entries.push({ path: full(path), kind: "gone", size: 0, mtime: 0, ino: 0 });
+    entries.push({ folder: "", name: full(path), kind: "gone", size: 0, mtime: 0, ino: 0 });
   }
   const block = encodeStampBlock(entries);
   if (block === undefined) return undefined;
