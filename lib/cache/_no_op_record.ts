@@ -31,8 +31,8 @@ import {
   hex,
   isAbsolutePath,
   type NoOpSnapshot,
-  parseSealed,
   readSealed,
+  sealedSumHolds,
   stampsHold,
 } from "./_no_op.ts";
 import { encodeStampBlock, stampBlockHolds, type StampEntry } from "./_stamp_block.ts";
@@ -47,8 +47,11 @@ const SEP = Deno.build.os === "windows" ? "\\" : "/";
  */
 export const RELAUNCH_VARIABLE = "SPOOL_RELAUNCHED";
 
-/** A planned task as the fast path reports it: name, kind, trusted (1) or not (0), dependencies. */
-export type RecordedTask = [name: string, kind: "io" | "cpu", trusted: 0 | 1, deps: string[]];
+/**
+ * A planned task as the fast path reports it: name, kind, trusted (1) or
+ * not (0), and its dependencies as indexes into the record's tasks.
+ */
+export type RecordedTask = [name: string, kind: "io" | "cpu", trusted: 0 | 1, deps: number[]];
 
 /**
  * What a record holds in JSON. Its stamps (every input, output and entry,
@@ -65,6 +68,8 @@ export interface NoOpRecord {
   env: string;
   /** The planned tasks, in order. */
   tasks: RecordedTask[];
+  /** The order a run ends them in when all come from the cache, as indexes: see `cachedEndOrder`. */
+  order: number[];
   /** The config stamps, as the snapshot holds them. */
   configs: (string | number)[];
   /** The snapshot's results, as JSON text. */
@@ -181,18 +186,31 @@ export async function readNoOpRecord(
   const key = recordIdentity(module, cacheDir, targets, args);
   const sealed = readSealed(recordPath(cacheDir, key));
   if (sealed === undefined) return undefined;
-  const [sum, env] = await Promise.all([
+  // The sums are taken on another thread while this one checks the stamps;
+  // nothing the record says is trusted until they agree.
+  const sums = Promise.all([
     crypto.subtle.digest("SHA-256", sealed.body),
     crypto.subtle.digest("SHA-256", new TextEncoder().encode(environmentText())),
   ]);
-  // The JSON text, then a NUL (never in JSON text), then the stamp block.
-  const end = sealed.body.indexOf(0);
-  if (end < 0) return undefined;
-  const record = parseSealed<NoOpRecord>(sealed, sum, end);
-  if (record === undefined || record.key !== key || record.env !== hex(new Uint8Array(env))) {
+  let record: NoOpRecord | undefined;
+  let holds = false;
+  try {
+    // The JSON text, then a NUL (never in JSON text), then the stamp block.
+    const end = sealed.body.indexOf(0);
+    if (end >= 0) {
+      record = JSON.parse(new TextDecoder().decode(sealed.body.subarray(0, end))) as NoOpRecord;
+      // Reading an unchecked block only stats paths: it cannot act on them.
+      holds = record.key === key &&
+        stampsHold({ configs: record.configs, files: {}, dirs: [], gone: [] }, module) &&
+        stampBlockHolds(sealed.body.subarray(end + 1));
+    }
+  } catch {
+    // Not a record this code wrote: the sums will not agree either.
+    holds = false;
+  }
+  const [sum, env] = await sums;
+  if (!holds || !sealedSumHolds(sealed, sum) || record!.env !== hex(new Uint8Array(env))) {
     return undefined;
   }
-  const holds = stampsHold({ configs: record.configs, files: {}, dirs: [], gone: [] }, module) &&
-    stampBlockHolds(sealed.body.subarray(end + 1));
-  return holds ? record : undefined;
+  return record;
 }

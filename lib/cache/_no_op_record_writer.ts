@@ -22,11 +22,13 @@ import {
   compactSnapshot,
   environmentText,
   type NoOpRecord,
+  type RecordedTask,
   recordIdentity,
   recordPath,
   UNDIGESTED,
 } from "./_no_op_record.ts";
 import { readSealedSync, writeSealedJsonSync } from "./_sealed_file.ts";
+import { cachedEndOrder } from "../report/_all_cached.ts";
 import { SPOOL_VERSION } from "./_version.ts";
 
 const SEP = Deno.build.os === "windows" ? "\\" : "/";
@@ -113,10 +115,20 @@ function build(
   if (!declaredByCodeAlone(run, check, sha256(declared))) return undefined;
   const compact = compactSnapshot(run.snapshot, run.module);
   if (compact === undefined) return undefined;
+  // A plan holds every task's dependencies: an index for each.
+  const index = new Map(run.planned.map((task, i) => [task.name, i]));
+  const tasks: RecordedTask[] = run.planned.map((task) => [
+    task.name,
+    task.kind,
+    task.trusted ? 1 : 0,
+    task.deps.map((name) => index.get(name) ?? -1),
+  ]);
+  if (tasks.some(([, , , deps]) => deps.includes(-1))) return undefined;
   const record: NoOpRecord = {
     key,
     env: sha256(environmentText()),
-    tasks: run.planned.map((task) => [task.name, task.kind, task.trusted ? 1 : 0, [...task.deps]]),
+    tasks,
+    order: cachedEndOrder(tasks),
     ...compact.fields,
   };
   return { record, block: compact.block };
