@@ -22,7 +22,15 @@
  * @module
  */
 
-import { denoStamp, isMissing, libcStatx, type Stamp, stampOfStatx, STATX } from "./_stat_stamp.ts";
+import {
+  addressOf,
+  denoStamp,
+  isMissing,
+  libcStatx,
+  type Stamp,
+  stampOfStatx,
+  STATX,
+} from "./_stat_stamp.ts";
 
 /** What a path was: a file (size, mtime, inode), a folder (mtime, inode), or nothing. */
 export interface StampEntry {
@@ -136,10 +144,10 @@ function hashByStatx(
   hash: StampHash,
 ): number {
   const out = new Uint32Array(STATX.size / 4);
-  const outAt = address(out);
+  const outAt = addressOf(out);
   // A path never outgrows the block that holds it, plus its NUL.
   const path = new Uint8Array(Math.max(4096, groups.length + 1));
-  const pathAt = address(path);
+  const pathAt = addressOf(path);
   const { statxAt } = libc;
   const decoder = new TextDecoder();
   // Deno's answer for the path in `path[0..length)`, where statx gave none.
@@ -228,13 +236,4 @@ function finish(h: number): number {
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   return (h ^ (h >>> 16)) >>> 0;
-}
-
-/**
- * Where a buffer's bytes are, as a number (addresses fit in 53 bits). Both
- * buffers here are larger than V8 keeps inside its heap, so the collector
- * never moves them.
- */
-function address(buffer: Uint8Array | Uint32Array): number {
-  return Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer)));
 }

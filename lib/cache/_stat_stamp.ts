@@ -82,14 +82,12 @@ const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
 
 /**
- * libc's `statx` by FFI, opened once per process: as the stamper calls it
- * (paths and the answer in buffers) and by address (a batch of paths laid
- * out in one buffer, `_stamp_block.ts`), and the calling thread's `errno`.
+ * libc's `statx` by FFI, opened once per process, taking its path and its
+ * answer by address (buffers that stay put: the stamper's, a stamp
+ * block's), and the calling thread's `errno`.
  */
 export interface Libc {
-  /** `statx(dirfd, path, flags, mask, out)`, `path` NUL-terminated. */
-  statx(dirfd: number, path: Uint8Array, flags: number, mask: number, out: Uint8Array): number;
-  /** The same, with `path` and `out` as addresses. */
+  /** `statx(dirfd, path, flags, mask, out)`, `path` NUL-terminated, both as addresses. */
   statxAt(dirfd: number, path: number, flags: number, mask: number, out: number): number;
   /** The `errno` the last failed call left on this thread. */
   errno(): number;
@@ -116,7 +114,6 @@ function openLibc(): Libc | undefined {
   if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return undefined;
   try {
     const libc = Deno.dlopen("libc.so.6", {
-      statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
       statxAt: {
         name: "statx",
         parameters: ["i32", "usize", "i32", "u32", "usize"],
@@ -127,7 +124,6 @@ function openLibc(): Libc | undefined {
     // The calling thread's errno; this one thread makes every call.
     const errno = new Deno.UnsafePointerView(libc.symbols.__errno_location()!);
     return {
-      statx: libc.symbols.statx,
       // A usize argument may be a number (what Deno's types call a bigint):
       // a BigInt per call would cost more than the call.
       statxAt: libc.symbols.statxAt as unknown as Libc["statxAt"],
@@ -179,10 +175,12 @@ export function isMissing(errno: number): boolean {
 function libcStamper(): StatStamp | undefined {
   const libc = libcStatx();
   if (libc === undefined) return undefined;
-  const { statx } = libc;
+  const { statxAt } = libc;
   const encoder = new TextEncoder();
   let pathBytes = new Uint8Array(4096);
+  let pathAt = addressOf(pathBytes);
   const out = new Uint8Array(STATX_SIZE);
+  const outAt = addressOf(out);
   // The folder part last encoded, and its length in bytes.
   let folder: string | undefined;
   let folderBytes = 0;
@@ -191,6 +189,7 @@ function libcStamper(): StatStamp | undefined {
     const most = (path.length + (name?.length ?? 0)) * 3 + 1;
     if (most > pathBytes.length) {
       pathBytes = new Uint8Array(most);
+      pathAt = addressOf(pathBytes);
       folder = undefined;
     }
     // A path with a NUL of its own names a different file to C: Deno's answer then.
@@ -220,7 +219,7 @@ function libcStamper(): StatStamp | undefined {
   const words = new Uint32Array(out.buffer);
   return (path, name) => {
     if (!encode(path, name)) return denoStamp(path, name);
-    if (statx(AT_FDCWD, pathBytes, 0, STATX_BASIC_STATS, out) !== 0) {
+    if (statxAt(AT_FDCWD, pathAt, 0, STATX_BASIC_STATS, outAt) !== 0) {
       // Nothing there (errno read straight after the call): what Deno.statSync
       // says by throwing NotFound, an error that costs more to build than the stat.
       return isMissing(libc.errno()) ? undefined : denoStamp(path, name);
@@ -228,4 +227,16 @@ function libcStamper(): StatStamp | undefined {
     // Before 1970, or a field not filled in: Deno's answer, whatever it makes of it.
     return stampOfStatx(words) ?? denoStamp(path, name);
   };
+}
+
+/**
+ * Where a buffer's bytes are, as a number (addresses fit in 53 bits). The
+ * buffers given are larger than V8 keeps inside its heap, so the collector
+ * never moves them.
+ *
+ * @param buffer A buffer of more than 64 bytes.
+ * @returns Its address.
+ */
+export function addressOf(buffer: Uint8Array | Uint32Array): number {
+  return Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer)));
 }

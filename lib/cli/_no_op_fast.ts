@@ -127,7 +127,7 @@ async function printAllCached(record: NoOpRecord, flags: RunFlags, sinks: FastSi
   if (flags.report === "json") return await printWithReport(record, flags, sinks);
   const [{ allCachedText }, { roundMs }] = await Promise.all([
     import("../report/_all_cached.ts"),
-    import("../report/report.ts"),
+    import("../report/_format.ts"),
   ]);
   const { tasks, order } = record;
   const { endMs, wallMs } = endTimes(order, tasks.length, roundMs);

@@ -16,7 +16,7 @@
  */
 
 import { palette } from "./_ansi.ts";
-import { formatMs } from "./report.ts";
+import { formatMs } from "./_format.ts";
 
 /**
  * A task of the run, as a no-op record holds it: its name, its lane,
