@@ -31,11 +31,11 @@ import {
   hex,
   isAbsolutePath,
   type NoOpSnapshot,
-  parseSealed,
   readSealed,
-  stamper,
+  sealedSumHolds,
   stampsHold,
 } from "./_no_op.ts";
+import { encodeStampBlock, stampBlockHolds, type StampEntry } from "./_stamp_block.ts";
 import { SPOOL_VERSION } from "./_version.ts";
 
 const SEP = Deno.build.os === "windows" ? "\\" : "/";
@@ -47,15 +47,19 @@ const SEP = Deno.build.os === "windows" ? "\\" : "/";
  */
 export const RELAUNCH_VARIABLE = "SPOOL_RELAUNCHED";
 
-/** A planned task as the fast path reports it: name, kind, trusted (1) or not (0), dependencies. */
-export type RecordedTask = [name: string, kind: "io" | "cpu", trusted: 0 | 1, deps: string[]];
+/**
+ * A planned task as the fast path reports it: name, kind, trusted (1) or
+ * not (0), and its dependencies as indexes into the record's tasks.
+ */
+export type RecordedTask = [name: string, kind: "io" | "cpu", trusted: 0 | 1, deps: number[]];
 
 /**
- * What a record holds: the snapshot's stamps in a compact form (a string
- * per folder rather than four JSON values per file), and its results as
- * JSON text, parsed only when printed: a record of 10,000 files parses into
- * a few thousand strings, not fifty thousand values for the collector to
- * copy.
+ * What a record holds in JSON. Its stamps (every input, output and entry,
+ * every listed folder, every path that must still be missing) follow the
+ * JSON text in the same sealed file, after a NUL, as a stamp block
+ * (`_stamp_block.ts`); its results are JSON text, parsed only when printed:
+ * a record of 10,000 files parses into a few thousand strings, not fifty
+ * thousand values for the collector to copy.
  */
 export interface NoOpRecord {
   /** The run's identity: see {@linkcode recordIdentity}. */
@@ -64,14 +68,10 @@ export interface NoOpRecord {
   env: string;
   /** The planned tasks, in order. */
   tasks: RecordedTask[];
+  /** The order a run ends them in when all come from the cache, as indexes: see `cachedEndOrder`. */
+  order: number[];
   /** The config stamps, as the snapshot holds them. */
   configs: (string | number)[];
-  /** File stamps by folder (as the snapshot names folders): `name/size/mtime/inode/name/...`. */
-  files: Record<string, string>;
-  /** Listed folders' stamps by path: `mtime/inode`. */
-  dirs: Record<string, string>;
-  /** Paths that must still not exist. */
-  gone: string[];
   /** The snapshot's results, as JSON text. */
   results: string;
 }
@@ -80,23 +80,38 @@ export interface NoOpRecord {
  * A snapshot's stamps and results in a record's form.
  *
  * @param snapshot The snapshot.
- * @returns The fields of a record that stand for it.
+ * @param module The task module's `file:` URL, which relative paths are relative to.
+ * @returns The fields of a record that stand for it, and its stamp block;
+ * `undefined` when a path cannot be put in a block.
  */
 export function compactSnapshot(
   snapshot: NoOpSnapshot,
-): Pick<NoOpRecord, "configs" | "files" | "dirs" | "gone" | "results"> {
-  const files: Record<string, string> = {};
-  for (const dir in snapshot.files) files[dir] = snapshot.files[dir].join("/");
-  const dirs: Record<string, string> = {};
+  module: string,
+): { fields: Pick<NoOpRecord, "configs" | "results">; block: Uint8Array } | undefined {
+  const base = baseDir(module);
+  const prefix = base.endsWith(SEP) ? base : base + SEP;
+  const full = (path: string) => isAbsolutePath(path) ? path : prefix + path;
+  const entries: StampEntry[] = [];
   for (let i = 0; i < snapshot.dirs.length; i += 3) {
-    dirs[snapshot.dirs[i] as string] = `${snapshot.dirs[i + 1]}/${snapshot.dirs[i + 2]}`;
+    const [path, mtime, ino] = snapshot.dirs.slice(i, i + 3) as [string, number, number];
+    entries.push({ folder: "", name: full(path), kind: "dir", size: 0, mtime, ino });
   }
+  for (const dir in snapshot.files) {
+    const folder = dir === "" ? prefix : full(dir) + SEP;
+    const files = snapshot.files[dir];
+    for (let i = 0; i < files.length; i += 4) {
+      const [name, size, mtime, ino] = files.slice(i, i + 4) as [string, number, number, number];
+      entries.push({ folder, name, kind: "file", size, mtime, ino });
+    }
+  }
+  for (const path of snapshot.gone) {
+    entries.push({ folder: "", name: full(path), kind: "gone", size: 0, mtime: 0, ino: 0 });
+  }
+  const block = encodeStampBlock(entries);
+  if (block === undefined) return undefined;
   return {
-    configs: snapshot.configs ?? [],
-    files,
-    dirs,
-    gone: snapshot.gone,
-    results: JSON.stringify(snapshot.results),
+    fields: { configs: snapshot.configs ?? [], results: JSON.stringify(snapshot.results) },
+    block,
   };
 }
 
@@ -171,68 +186,31 @@ export async function readNoOpRecord(
   const key = recordIdentity(module, cacheDir, targets, args);
   const sealed = readSealed(recordPath(cacheDir, key));
   if (sealed === undefined) return undefined;
-  const [sum, env] = await Promise.all([
+  // The sums are taken on another thread while this one checks the stamps;
+  // nothing the record says is trusted until they agree.
+  const sums = Promise.all([
     crypto.subtle.digest("SHA-256", sealed.body),
     crypto.subtle.digest("SHA-256", new TextEncoder().encode(environmentText())),
   ]);
-  const record = parseSealed<NoOpRecord>(sealed, sum);
-  if (record === undefined || record.key !== key || record.env !== hex(new Uint8Array(env))) {
+  let record: NoOpRecord | undefined;
+  let holds = false;
+  try {
+    // The JSON text, then a NUL (never in JSON text), then the stamp block.
+    const end = sealed.body.indexOf(0);
+    if (end >= 0) {
+      record = JSON.parse(new TextDecoder().decode(sealed.body.subarray(0, end))) as NoOpRecord;
+      // Reading an unchecked block only stats paths: it cannot act on them.
+      holds = record.key === key &&
+        stampsHold({ configs: record.configs, files: {}, dirs: [], gone: [] }, module) &&
+        stampBlockHolds(sealed.body.subarray(end + 1));
+    }
+  } catch {
+    // Not a record this code wrote: the sums will not agree either.
+    holds = false;
+  }
+  const [sum, env] = await sums;
+  if (!holds || !sealedSumHolds(sealed, sum) || record!.env !== hex(new Uint8Array(env))) {
     return undefined;
   }
-  return recordHolds(record, module) ? record : undefined;
-}
-
-/** {@linkcode stampsHold} for a record's compact stamps. */
-function recordHolds(record: NoOpRecord, module: string): boolean {
-  if (!stampsHold({ configs: record.configs, files: {}, dirs: [], gone: record.gone }, module)) {
-    return false;
-  }
-  const base = baseDir(module);
-  const prefix = base.endsWith(SEP) ? base : base + SEP;
-  const full = (path: string) => isAbsolutePath(path) ? path : prefix + path;
-  const stamp = stamper();
-  for (const dir in record.dirs) {
-    const info = stamp(full(dir));
-    if (info?.kind !== "dir" || `${info.mtime}/${info.ino}` !== record.dirs[dir]) return false;
-  }
-  // Read in place, not split: splitting 12,000 files' stamps into 48,000
-  // strings took longer than reading the numbers out of the text.
-  for (const dir in record.files) {
-    const at = dir === "" ? prefix : full(dir) + SEP;
-    const text = record.files[dir];
-    for (let pos = 0; pos < text.length;) {
-      const nameEnd = text.indexOf("/", pos);
-      if (nameEnd < 0) return false;
-      const info = stamp(at, text.slice(pos, nameEnd));
-      if (info?.kind !== "file") return false;
-      const sizeEnd = fieldEnd(text, nameEnd + 1);
-      if (info.size !== numberIn(text, nameEnd + 1, sizeEnd)) return false;
-      const mtimeEnd = fieldEnd(text, sizeEnd + 1);
-      if (info.mtime !== numberIn(text, sizeEnd + 1, mtimeEnd)) return false;
-      const inoEnd = fieldEnd(text, mtimeEnd + 1);
-      if (info.ino !== numberIn(text, mtimeEnd + 1, inoEnd)) return false;
-      pos = inoEnd + 1;
-    }
-  }
-  return true;
-}
-
-/** Where the field that starts at `from` ends: its `/`, or the text's end. */
-function fieldEnd(text: string, from: number): number {
-  const end = text.indexOf("/", from);
-  return end < 0 ? text.length : end;
-}
-
-/** The number written from `from` up to `end`, as `+text.slice(from, end)` reads it. */
-function numberIn(text: string, from: number, end: number): number {
-  // Up to 15 digits is exact in a double, read as it goes; anything else
-  // (a sign, more digits, none) as `+` reads it.
-  if (end === from || end - from > 15) return +text.slice(from, end);
-  let value = 0;
-  for (let i = from; i < end; i++) {
-    const digit = text.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9) return +text.slice(from, end);
-    value = value * 10 + digit;
-  }
-  return value;
+  return record;
 }

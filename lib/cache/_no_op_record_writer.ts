@@ -22,11 +22,13 @@ import {
   compactSnapshot,
   environmentText,
   type NoOpRecord,
+  type RecordedTask,
   recordIdentity,
   recordPath,
   UNDIGESTED,
 } from "./_no_op_record.ts";
 import { readSealedSync, writeSealedJsonSync } from "./_sealed_file.ts";
+import { cachedEndOrder } from "../report/_all_cached.ts";
 import { SPOOL_VERSION } from "./_version.ts";
 
 const SEP = Deno.build.os === "windows" ? "\\" : "/";
@@ -65,12 +67,12 @@ export function writeNoOpRecord(run: NoOpRecordRun): void {
   const key = recordIdentity(run.module, run.cacheDir, run.targets, run.args);
   const path = recordPath(run.cacheDir, key);
   try {
-    const record = build(run, key);
-    if (record === undefined) Deno.removeSync(path);
+    const built = build(run, key);
+    if (built === undefined) Deno.removeSync(path);
     else {
       const dir = path.slice(0, path.lastIndexOf(SEP));
       Deno.mkdirSync(dir, { recursive: true });
-      writeSealedJsonSync(path, record);
+      writeSealedJsonSync(path, built.record, built.block);
       prune(dir);
     }
   } catch {
@@ -78,7 +80,10 @@ export function writeNoOpRecord(run: NoOpRecordRun): void {
   }
 }
 
-function build(run: NoOpRecordRun, key: string): NoOpRecord | undefined {
+function build(
+  run: NoOpRecordRun,
+  key: string,
+): { record: NoOpRecord; block: Uint8Array } | undefined {
   if (Deno.permissions.querySync({ name: "env" }).state !== "granted") return undefined;
   // A service's run has a life of its own; a task the snapshot lacks cannot
   // be answered; one that may read a variable the digest leaves out could
@@ -108,12 +113,25 @@ function build(run: NoOpRecordRun, key: string): NoOpRecord | undefined {
   if (declared === undefined) return undefined;
   const check = JSON.stringify([SPOOL_VERSION, run.module, Deno.cwd(), run.targets, code, configs]);
   if (!declaredByCodeAlone(run, check, sha256(declared))) return undefined;
-  return {
+  const compact = compactSnapshot(run.snapshot, run.module);
+  if (compact === undefined) return undefined;
+  // A plan holds every task's dependencies: an index for each.
+  const index = new Map(run.planned.map((task, i) => [task.name, i]));
+  const tasks: RecordedTask[] = run.planned.map((task) => [
+    task.name,
+    task.kind,
+    task.trusted ? 1 : 0,
+    task.deps.map((name) => index.get(name) ?? -1),
+  ]);
+  if (tasks.some(([, , , deps]) => deps.includes(-1))) return undefined;
+  const record: NoOpRecord = {
     key,
     env: sha256(environmentText()),
-    tasks: run.planned.map((task) => [task.name, task.kind, task.trusted ? 1 : 0, [...task.deps]]),
-    ...compactSnapshot(run.snapshot),
+    tasks,
+    order: cachedEndOrder(tasks),
+    ...compact.fields,
   };
+  return { record, block: compact.block };
 }
 
 /**

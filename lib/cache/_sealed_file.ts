@@ -68,10 +68,16 @@ export function isPlainJson(value: unknown): boolean {
  *
  * @param path The file.
  * @param value Plain JSON data (see {@linkcode isPlainJson}).
+ * @param tail Bytes to seal with it, after the JSON text and a NUL.
  * @returns The number of bytes written.
  */
-export function writeSealedJsonSync(path: string, value: unknown): number {
-  const body = new TextEncoder().encode(JSON.stringify(value));
+export function writeSealedJsonSync(path: string, value: unknown, tail?: Uint8Array): number {
+  const text = new TextEncoder().encode(JSON.stringify(value));
+  const body = tail === undefined ? text : new Uint8Array(text.length + 1 + tail.length);
+  if (tail !== undefined) {
+    body.set(text);
+    body.set(tail, text.length + 1);
+  }
   const data = new Uint8Array(SUM_BYTES + 1 + body.length);
   data.set(digest(body), 0);
   data[SUM_BYTES] = JSON_MARK;

@@ -81,34 +81,106 @@ const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
 
-/** `statx` through FFI, or `undefined` when this is not Linux, FFI is not permitted, or libc has none. */
-function libcStamper(): StatStamp | undefined {
+/**
+ * libc's `statx` by FFI, opened once per process, taking its path and its
+ * answer by address (buffers that stay put: the stamper's, a stamp
+ * block's), and the calling thread's `errno`.
+ */
+export interface Libc {
+  /** `statx(dirfd, path, flags, mask, out)`, `path` NUL-terminated, both as addresses. */
+  statxAt(dirfd: number, path: number, flags: number, mask: number, out: number): number;
+  /** The `errno` the last failed call left on this thread. */
+  errno(): number;
+}
+
+let opened: Libc | null | undefined;
+
+/**
+ * libc's `statx`, or `undefined` when this is not Linux on a little-endian
+ * machine, FFI is not permitted, or libc has no `statx`.
+ *
+ * @returns The functions, the same object on every call.
+ */
+export function libcStatx(): Libc | undefined {
+  if (opened === undefined) opened = openLibc() ?? null;
+  return opened ?? undefined;
+}
+
+function openLibc(): Libc | undefined {
   if (Deno.build.os !== "linux") return undefined;
+  // The fields are read as the machine lays them out; every Deno target is
+  // little-endian, and this says so rather than assumes it.
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) return undefined;
   if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return undefined;
-  let statx: (
-    dirfd: number,
-    path: Uint8Array,
-    flags: number,
-    mask: number,
-    out: Uint8Array,
-  ) => number;
-  let errno: Deno.UnsafePointerView;
   try {
     const libc = Deno.dlopen("libc.so.6", {
-      statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
+      statxAt: {
+        name: "statx",
+        parameters: ["i32", "usize", "i32", "u32", "usize"],
+        result: "i32",
+      },
       __errno_location: { parameters: [], result: "pointer" },
     });
-    statx = libc.symbols.statx;
     // The calling thread's errno; this one thread makes every call.
-    errno = new Deno.UnsafePointerView(libc.symbols.__errno_location()!);
+    const errno = new Deno.UnsafePointerView(libc.symbols.__errno_location()!);
+    return {
+      // A usize argument may be a number (what Deno's types call a bigint):
+      // a BigInt per call would cost more than the call.
+      statxAt: libc.symbols.statxAt as unknown as Libc["statxAt"],
+      errno: () => errno.getInt32(),
+    };
   } catch {
     // No glibc (musl, say), or one older than statx: Deno.statSync does it.
     return undefined;
   }
+}
+
+/** `statx`'s arguments and answer, for callers that read it themselves. */
+export const STATX = {
+  /** `AT_FDCWD`: a relative path is the working directory's. */
+  atFdCwd: AT_FDCWD,
+  /** The mask to ask with. */
+  mask: STATX_BASIC_STATS,
+  /** The answer's size in bytes. */
+  size: STATX_SIZE,
+} as const;
+
+/**
+ * Reads a `statx` answer into the shared stamp, as `Deno.statSync` would
+ * give it.
+ *
+ * @param u32 The answer as 32-bit words.
+ * @returns The stamp, or `undefined` when the answer lacks a field or its
+ * mtime is before 1970: ask `Deno.statSync` then.
+ */
+export function stampOfStatx(u32: Uint32Array): Stamp | undefined {
+  const seconds = u32[OFFSET.mtimeSec / 4 + 1] * 2 ** 32 + u32[OFFSET.mtimeSec / 4];
+  if ((u32[OFFSET.mask / 4] & STATX_NEEDED) !== STATX_NEEDED || seconds >= 2 ** 63) {
+    return undefined;
+  }
+  const type = (u32[OFFSET.mode / 4] & 0xffff) & S_IFMT;
+  shared.kind = type === S_IFREG ? "file" : type === S_IFDIR ? "dir" : "other";
+  shared.size = u32[OFFSET.size / 4 + 1] * 2 ** 32 + u32[OFFSET.size / 4];
+  shared.mtime = seconds * 1000 + Math.floor(u32[OFFSET.mtimeNsec / 4] / 1_000_000);
+  shared.ino = u32[OFFSET.ino / 4 + 1] * 2 ** 32 + u32[OFFSET.ino / 4];
+  return shared;
+}
+
+/** A path not there, by `errno`: what `Deno.statSync` says by throwing NotFound. */
+export function isMissing(errno: number): boolean {
+  return errno === ENOENT || errno === ENOTDIR;
+}
+
+/** `statx` through FFI, or `undefined` when {@linkcode libcStatx} is. */
+function libcStamper(): StatStamp | undefined {
+  const libc = libcStatx();
+  if (libc === undefined) return undefined;
+  const { statxAt } = libc;
   const encoder = new TextEncoder();
   let pathBytes = new Uint8Array(4096);
+  let pathAt = addressOf(pathBytes);
   const out = new Uint8Array(STATX_SIZE);
-  const view = new DataView(out.buffer);
+  const outAt = addressOf(out);
   // The folder part last encoded, and its length in bytes.
   let folder: string | undefined;
   let folderBytes = 0;
@@ -117,6 +189,7 @@ function libcStamper(): StatStamp | undefined {
     const most = (path.length + (name?.length ?? 0)) * 3 + 1;
     if (most > pathBytes.length) {
       pathBytes = new Uint8Array(most);
+      pathAt = addressOf(pathBytes);
       folder = undefined;
     }
     // A path with a NUL of its own names a different file to C: Deno's answer then.
@@ -143,30 +216,27 @@ function libcStamper(): StatStamp | undefined {
     pathBytes[at] = 0;
     return true;
   };
+  const words = new Uint32Array(out.buffer);
   return (path, name) => {
     if (!encode(path, name)) return denoStamp(path, name);
-    if (statx(AT_FDCWD, pathBytes, 0, STATX_BASIC_STATS, out) !== 0) {
+    if (statxAt(AT_FDCWD, pathAt, 0, STATX_BASIC_STATS, outAt) !== 0) {
       // Nothing there (errno read straight after the call): what Deno.statSync
       // says by throwing NotFound, an error that costs more to build than the stat.
-      const code = errno.getInt32();
-      return code === ENOENT || code === ENOTDIR ? undefined : denoStamp(path, name);
+      return isMissing(libc.errno()) ? undefined : denoStamp(path, name);
     }
     // Before 1970, or a field not filled in: Deno's answer, whatever it makes of it.
-    const seconds = u64(view, OFFSET.mtimeSec);
-    if ((view.getUint32(OFFSET.mask, true) & STATX_NEEDED) !== STATX_NEEDED || seconds >= 2 ** 63) {
-      return denoStamp(path, name);
-    }
-    const type = view.getUint16(OFFSET.mode, true) & S_IFMT;
-    shared.kind = type === S_IFREG ? "file" : type === S_IFDIR ? "dir" : "other";
-    shared.size = u64(view, OFFSET.size);
-    shared.mtime = seconds * 1000 +
-      Math.floor(view.getUint32(OFFSET.mtimeNsec, true) / 1_000_000);
-    shared.ino = u64(view, OFFSET.ino);
-    return shared;
+    return stampOfStatx(words) ?? denoStamp(path, name);
   };
 }
 
-/** An unsigned 64-bit little-endian field as the nearest number, as Deno converts one (no `BigInt` made). */
-function u64(view: DataView, offset: number): number {
-  return view.getUint32(offset + 4, true) * 2 ** 32 + view.getUint32(offset, true);
+/**
+ * Where a buffer's bytes are, as a number (addresses fit in 53 bits). The
+ * buffers given are larger than V8 keeps inside its heap, so the collector
+ * never moves them.
+ *
+ * @param buffer A buffer of more than 64 bytes.
+ * @returns Its address.
+ */
+export function addressOf(buffer: Uint8Array | Uint32Array): number {
+  return Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer)));
 }

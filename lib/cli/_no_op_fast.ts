@@ -124,6 +124,25 @@ async function lookUp(
  * summary, and the JSON report when asked.
  */
 async function printAllCached(record: NoOpRecord, flags: RunFlags, sinks: FastSinks) {
+  if (flags.report === "json") return await printWithReport(record, flags, sinks);
+  const [{ allCachedText }, { roundMs }] = await Promise.all([
+    import("../report/_all_cached.ts"),
+    import("../report/_format.ts"),
+  ]);
+  const { tasks, order } = record;
+  const { endMs, wallMs } = endTimes(order, tasks.length, roundMs);
+  const text = allCachedText(
+    tasks,
+    endMs,
+    order,
+    wallMs,
+    { color: !Deno.noColor && Deno.stderr.isTerminal(), quiet: flags.quiet ?? false },
+  );
+  sinks.stderr.write(text);
+}
+
+/** {@linkcode printAllCached} by the reporter and a run report, for the JSON report. */
+async function printWithReport(record: NoOpRecord, flags: RunFlags, sinks: FastSinks) {
   const [{ plainReporterWithoutTimer }, { buildReport, reportToJson, roundMs }] = await Promise.all(
     [
       import("../report/plain.ts"),
@@ -133,56 +152,51 @@ async function printAllCached(record: NoOpRecord, flags: RunFlags, sinks: FastSi
   type TaskReport = Parameters<typeof buildReport>[0][number];
   const color = !Deno.noColor && Deno.stderr.isTerminal();
   const reporter = plainReporterWithoutTimer(sinks.stderr, { color, quiet: flags.quiet });
-  const { tasks } = record;
-  // Results are printed only in the JSON report; the summary has no use for them.
-  const results: Record<string, [unknown] | []> | undefined = flags.report === "json"
-    ? JSON.parse(record.results)
-    : undefined;
-  const reports = new Map<string, TaskReport>();
-  // The order lib/run/_execution.ts ends cached tasks in: ready cpu tasks
-  // before ready io tasks, each queue first in first out, a task ready once
-  // its last dependency ended.
-  const waiting = new Map<string, number>();
-  const dependants = new Map<string, typeof tasks>();
-  for (const task of tasks) {
-    waiting.set(task[0], task[3].length);
-    for (const dep of task[3]) {
-      let list = dependants.get(dep);
-      if (list === undefined) dependants.set(dep, list = []);
-      list.push(task);
-    }
-  }
-  const ready = { cpu: [] as typeof tasks, io: [] as typeof tasks };
-  const heads = { cpu: 0, io: 0 };
-  for (const task of tasks) if (task[3].length === 0) ready[task[1]].push(task);
-  const t0 = performance.now();
-  for (;;) {
-    const kind = heads.cpu < ready.cpu.length ? "cpu" : heads.io < ready.io.length ? "io" : "";
-    if (kind === "") break;
-    const [name, , trusted] = ready[kind][heads[kind]++];
-    const startMs = roundMs(performance.now() - t0);
+  const { tasks, order } = record;
+  const results = JSON.parse(record.results) as Record<string, [unknown] | []>;
+  const reports: TaskReport[] = new Array(tasks.length);
+  const { endMs, wallMs } = endTimes(order, tasks.length, roundMs);
+  for (const i of order) {
+    const [name, kind, trusted] = tasks[i];
+    const startMs = endMs[i];
     const report: TaskReport = trusted
       ? { name, kind, trusted: true, status: "cached", startMs, endMs: startMs, durationMs: 0 }
       : { name, kind, status: "cached", startMs, endMs: startMs, durationMs: 0 };
-    report.result = results?.[name][0];
+    report.result = results[name][0];
     report.why = "cached";
-    reports.set(name, report);
+    reports[i] = report;
     reporter.taskEnd!(report);
-    for (const next of dependants.get(name) ?? []) {
-      const left = waiting.get(next[0])! - 1;
-      waiting.set(next[0], left);
-      if (left === 0) ready[next[1]].push(next);
-    }
   }
-  // Every task has a report: the record's tasks are a closed, acyclic plan.
-  const report = buildReport(tasks.map(([name]) => reports.get(name)!), {
-    wallMs: performance.now() - t0,
+  const report = buildReport(reports, {
+    wallMs,
     workers: tasks.some((task) => task[1] === "cpu") ? flags.workers : 0,
     concurrency: flags.concurrency ?? FAST_DEFAULT_CONCURRENCY,
-    deps: new Map(tasks.map(([name, , , deps]) => [name, deps])),
+    deps: new Map(tasks.map(([name, , , deps]) => [name, deps.map((dep) => tasks[dep][0])])),
   });
   reporter.runEnd!(report);
-  if (flags.report === "json") sinks.stdout.write(reportToJson(report) + "\n");
+  sinks.stdout.write(reportToJson(report) + "\n");
+}
+
+/**
+ * When each task ended, in ms from the first: now, as its turn comes in the
+ * order the record holds, and never at the same moment as the one before
+ * (a microsecond later, the timestamps' precision). A real run ends one
+ * task after another; with equal times, "the task that ended last" on the
+ * critical path would depend on the clock's resolution.
+ */
+function endTimes(
+  order: readonly number[],
+  count: number,
+  roundMs: (ms: number) => number,
+): { endMs: Float64Array; wallMs: number } {
+  const endMs = new Float64Array(count);
+  const t0 = performance.now();
+  let previous = -1;
+  for (const i of order) {
+    const at = roundMs(performance.now() - t0);
+    endMs[i] = previous = at > previous ? at : roundMs(previous + 0.001);
+  }
+  return { endMs, wallMs: Math.max(roundMs(performance.now() - t0), previous) };
 }
 
 /**

@@ -7,8 +7,11 @@
  */
 
 import { criticalPath } from "./critical_path.ts";
+import { formatMs, roundMs } from "./_format.ts";
 import { safeJson } from "./_sanitize.ts";
 import type { TaskKind } from "../declare/define.ts";
+
+export { formatMs, roundMs };
 
 /**
  * How a task ended: `ok` it passed; `failed` it threw, timed out or its
@@ -251,20 +254,6 @@ export function reportToJson(report: RunReport): string {
 }
 
 /**
- * Formats a duration for people: `850 ms`, `2.31 s`, `1 m 04 s`.
- *
- * @param ms A duration in milliseconds.
- * @returns The formatted duration.
- */
-export function formatMs(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(2)} s`;
-  const minutes = Math.floor(ms / 60_000);
-  const seconds = Math.round((ms % 60_000) / 1000);
-  return `${minutes} m ${String(seconds).padStart(2, "0")} s`;
-}
-
-/**
  * The one-line summary that ends every run's human output. The speedup is
  * given when it says something: below 1x, the line says where the wall time
  * went (no task running: spool's start-up, or waits between tasks), and when
@@ -349,14 +338,4 @@ export function skippedReport(task: { name: string; kind: TaskKind }, reason: st
     durationMs: 0,
     reason,
   };
-}
-
-/**
- * Rounds a time in ms to the microsecond, as reports carry it.
- *
- * @param ms A time in milliseconds.
- * @returns The time rounded to three decimals.
- */
-export function roundMs(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
 }

@@ -1,0 +1,239 @@
+/**
+ * The stamps a no-op record holds (`_no_op_record.ts`), laid out for the
+ * check that reads them: the paths grouped by folder (a folder's path once,
+ * then its names, UTF-8, NUL-terminated), and one 64-bit hash of what every
+ * path was when the record was written: its kind, and a file's size, mtime
+ * and inode, a folder's mtime and inode, or that nothing was there. The
+ * check stats every path in order and hashes what it finds the same way;
+ * the record holds when the two hashes are equal.
+ *
+ * A no-op run of a large graph checks thirteen thousand paths. Read from
+ * JSON text, each cost a name cut out of a string, encoded, and three
+ * numbers parsed before its `statx`; here the check copies a name's bytes
+ * after its folder's and hands `statx` their address, and allocates nothing
+ * per path. Holding one hash rather than four numbers a path keeps the
+ * block small (a tenth of the JSON it replaces), and on this VM every byte
+ * read into fresh memory costs page faults.
+ *
+ * Equal hashes with different stamps happen by chance about once in 2^64
+ * checks. What the hash does not protect against is what no stamp does: a
+ * file rewritten with the same size and inode, its mtime set back.
+ *
+ * @module
+ */
+
+import {
+  addressOf,
+  denoStamp,
+  isMissing,
+  libcStatx,
+  type Stamp,
+  stampOfStatx,
+  STATX,
+} from "./_stat_stamp.ts";
+
+/** What a path was: a file (size, mtime, inode), a folder (mtime, inode), or nothing. */
+export interface StampEntry {
+  /** Its folder's path, with its trailing separator; `""` when `name` is the whole path. */
+  folder: string;
+  /** The rest of the path. */
+  name: string;
+  /** `gone`: no file or folder there (or none that can be stat-ed). */
+  kind: "file" | "dir" | "gone";
+  /** Size in bytes, for a file. */
+  size: number;
+  /** Last modification in ms since the epoch, as `Deno.FileInfo.mtime`. */
+  mtime: number;
+  /** The inode number, 0 where there is none. */
+  ino: number;
+}
+
+/** "SPS2" in this machine's byte order: the first word says which. */
+const MAGIC = 0x32535053;
+// Magic, entry count, the hash's two halves; then the groups: a folder and
+// a NUL, each name and a NUL, an empty name.
+const HEADER_BYTES = 16;
+const KIND_CODE = { file: 1, dir: 2, other: 3, gone: 4 } as const;
+
+/**
+ * Lays out stamps as a block. Entries of one folder should follow each
+ * other: each run of them is one group.
+ *
+ * @param entries The stamps.
+ * @returns The block, or `undefined` when a path holds a NUL (C would read
+ * another path) or a name is empty.
+ */
+export function encodeStampBlock(entries: readonly StampEntry[]): Uint8Array | undefined {
+  if (entries.some(({ folder, name }) => name === "" || `${folder}${name}`.includes("\0"))) {
+    return undefined;
+  }
+  const hash = new StampHash();
+  let text = "";
+  let folder: string | undefined;
+  for (const entry of entries) {
+    if (entry.folder !== folder) {
+      if (folder !== undefined) text += "\0";
+      folder = entry.folder;
+      text += `${folder}\0`;
+    }
+    text += `${entry.name}\0`;
+    hash.add(entry.kind === "gone" ? undefined : entry);
+  }
+  if (folder !== undefined) text += "\0";
+  const groups = new TextEncoder().encode(text);
+  const block = new Uint8Array(HEADER_BYTES + groups.length);
+  new Uint32Array(block.buffer, 0, 4).set([MAGIC, entries.length, ...hash.value()]);
+  block.set(groups, HEADER_BYTES);
+  return block;
+}
+
+/**
+ * Whether every path in a block is still what it was when the block was
+ * written.
+ *
+ * @param block From {@linkcode encodeStampBlock}.
+ * @returns `false` when any path moved, or for a block this code did not write.
+ */
+export function stampBlockHolds(block: Uint8Array): boolean {
+  if (block.byteOffset % 4 !== 0) block = block.slice();
+  if (block.length < HEADER_BYTES) return false;
+  const [magic, count, low, high] = new Uint32Array(block.buffer, block.byteOffset, 4);
+  if (magic !== MAGIC) return false;
+  const groups = block.subarray(HEADER_BYTES);
+  const libc = libcStatx();
+  const hash = new StampHash();
+  const seen = libc === undefined
+    ? eachPath(groups, (path) => hash.add(denoStamp(path)))
+    : hashByStatx(groups, libc, hash);
+  const [nowLow, nowHigh] = hash.value();
+  return seen === count && nowLow === low && nowHigh === high;
+}
+
+/**
+ * Calls `visit` with every path of the groups, decoded.
+ *
+ * @returns How many, or -1 when the groups are cut short.
+ */
+function eachPath(groups: Uint8Array, visit: (path: string) => void): number {
+  const decoder = new TextDecoder();
+  let seen = 0;
+  for (let at = 0; at < groups.length;) {
+    const folderEnd = groups.indexOf(0, at);
+    if (folderEnd < 0) return -1;
+    const folder = decoder.decode(groups.subarray(at, folderEnd));
+    for (at = folderEnd + 1;;) {
+      const end = groups.indexOf(0, at);
+      if (end < 0) return -1;
+      if (end === at) break;
+      visit(folder + decoder.decode(groups.subarray(at, end)));
+      seen++;
+      at = end + 1;
+    }
+    at++;
+  }
+  return seen;
+}
+
+/**
+ * {@linkcode eachPath} by `statx`: each path is put together in one buffer,
+ * its folder's bytes copied once, and stat-ed at that buffer's address.
+ */
+function hashByStatx(
+  groups: Uint8Array,
+  libc: NonNullable<ReturnType<typeof libcStatx>>,
+  hash: StampHash,
+): number {
+  const out = new Uint32Array(STATX.size / 4);
+  const outAt = addressOf(out);
+  // A path never outgrows the block that holds it, plus its NUL.
+  const path = new Uint8Array(Math.max(4096, groups.length + 1));
+  const pathAt = addressOf(path);
+  const { statxAt } = libc;
+  const decoder = new TextDecoder();
+  // Deno's answer for the path in `path[0..length)`, where statx gave none.
+  const byDeno = (length: number) => denoStamp(decoder.decode(path.subarray(0, length)));
+  let seen = 0;
+  for (let at = 0; at < groups.length;) {
+    let folderLength = 0;
+    while (at < groups.length && groups[at] !== 0) path[folderLength++] = groups[at++];
+    if (at++ >= groups.length) return -1;
+    for (;;) {
+      let length = folderLength;
+      while (at < groups.length && groups[at] !== 0) path[length++] = groups[at++];
+      if (at >= groups.length) return -1;
+      at++;
+      if (length === folderLength) break;
+      path[length] = 0;
+      let stamp: Stamp | undefined;
+      if (statxAt(STATX.atFdCwd, pathAt, 0, STATX.mask, outAt) !== 0) {
+        stamp = isMissing(libc.errno()) ? undefined : byDeno(length);
+      } else {
+        // Before 1970, or a field not filled in: Deno's answer, as the stamper's.
+        stamp = stampOfStatx(out) ?? byDeno(length);
+      }
+      hash.add(stamp);
+      seen++;
+    }
+  }
+  return seen;
+}
+
+/**
+ * A 64-bit hash of stamps in order: two 32-bit lanes of MurmurHash3's mix,
+ * each number fed as its low and high 32 bits. Not a cryptographic hash:
+ * it tells a changed stamp from an unchanged one, which is all a stamp
+ * can tell.
+ */
+class StampHash {
+  #a = 0x9747b28c;
+  #b = 0x2545f491;
+
+  /** Adds a path's stamp, or `undefined` for nothing there. */
+  add(stamp: Pick<Stamp, "size" | "mtime" | "ino"> & { kind: string } | undefined): void {
+    if (stamp === undefined) return this.#word(KIND_CODE.gone);
+    const kind = stamp.kind === "file"
+      ? KIND_CODE.file
+      : stamp.kind === "dir"
+      ? KIND_CODE.dir
+      : KIND_CODE.other;
+    this.#word(kind);
+    // A folder's size is not part of its stamp: its mtime tells a change of names.
+    if (kind === KIND_CODE.file) this.#number(stamp.size);
+    this.#number(stamp.mtime);
+    this.#number(stamp.ino);
+  }
+
+  /** The hash: two 32-bit halves, finished. */
+  value(): [number, number] {
+    return [finish(this.#a), finish(this.#b)];
+  }
+
+  #number(value: number): void {
+    const high = Math.floor(value / 2 ** 32);
+    this.#word(value - high * 2 ** 32);
+    this.#word(high);
+  }
+
+  #word(word: number): void {
+    this.#a = lane(this.#a, word, 0xcc9e2d51, 0x1b873593);
+    this.#b = lane(this.#b, word, 0x85ebca77, 0xc2b2ae3d);
+  }
+}
+
+/** One step of MurmurHash3's 32-bit body, with the lane's two constants. */
+function lane(h: number, word: number, c1: number, c2: number): number {
+  let k = Math.imul(word | 0, c1);
+  k = (k << 15) | (k >>> 17);
+  h ^= Math.imul(k, c2);
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+/** MurmurHash3's finaliser. */
+function finish(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
