@@ -18,7 +18,16 @@ async function tree(dir: TempDir): Promise<StampEntry[]> {
   await dir.write("src/a.txt", "alpha");
   await dir.write("src/\u00e9t\u00e9 \u{1f31e}.txt", "summer");
   await dir.write("top.txt", "top");
-  return ["src", "src/a.txt", "src/\u00e9t\u00e9 \u{1f31e}.txt", "missing.txt", "top.txt"].map(
+  // Sparse, past 4 GiB: a size's high word.
+  await Deno.truncate(await dir.write("src/big.bin", ""), 2 ** 32 + 5);
+  return [
+    "src",
+    "src/a.txt",
+    "src/\u00e9t\u00e9 \u{1f31e}.txt",
+    "missing.txt",
+    "top.txt",
+    "src/big.bin",
+  ].map(
     (name) => {
       const folder = `${dir.path}/`;
       const stamp = denoStamp(folder + name);
