@@ -189,37 +189,42 @@ function hashByStatx(
 class StampHash {
   #a = 0x9747b28c;
   #b = 0x2545f491;
-  // The words of one stamp, mixed in one loop: a no-op check adds thirteen
-  // thousand stamps, the first of them before V8 has compiled this code.
-  #words = new Uint32Array(8);
+  // Words wait here and are mixed a few thousand at a time, in one tight
+  // loop: a no-op check adds thirteen thousand stamps, the first thousands
+  // before V8 has compiled the loop that adds them, and mixing each stamp's
+  // words as it came took most of that loop's time.
+  #queue = new Uint32Array(8192);
+  #length = 0;
 
   /** Adds a path's stamp, or `undefined` for nothing there. */
   add(stamp: Pick<Stamp, "size" | "mtime" | "ino"> & { kind: string } | undefined): void {
-    const words = this.#words;
+    if (this.#length > this.#queue.length - 8) this.#mix();
+    const queue = this.#queue;
+    let n = this.#length;
     if (stamp === undefined) {
-      words[0] = KIND_CODE.gone;
-      return this.#mix(1);
+      queue[n++] = KIND_CODE.gone;
+      this.#length = n;
+      return;
     }
     const kind = stamp.kind === "file"
       ? KIND_CODE.file
       : stamp.kind === "dir"
       ? KIND_CODE.dir
       : KIND_CODE.other;
-    words[0] = kind;
-    let n = 1;
+    queue[n++] = kind;
     // A folder's size is not part of its stamp: its mtime tells a change of names.
     if (kind === KIND_CODE.file) {
-      words[n++] = stamp.size;
-      words[n++] = Math.floor(stamp.size / 2 ** 32);
+      queue[n++] = stamp.size;
+      queue[n++] = Math.floor(stamp.size / 2 ** 32);
     }
     // The mtime as statx gives it: seconds (two words), then milliseconds.
     const seconds = Math.floor(stamp.mtime / 1000);
-    words[n++] = seconds;
-    words[n++] = Math.floor(seconds / 2 ** 32);
-    words[n++] = stamp.mtime - seconds * 1000;
-    words[n++] = stamp.ino;
-    words[n++] = Math.floor(stamp.ino / 2 ** 32);
-    this.#mix(n);
+    queue[n++] = seconds;
+    queue[n++] = Math.floor(seconds / 2 ** 32);
+    queue[n++] = stamp.mtime - seconds * 1000;
+    queue[n++] = stamp.ino;
+    queue[n++] = Math.floor(stamp.ino / 2 ** 32);
+    this.#length = n;
   }
 
   /**
@@ -232,37 +237,40 @@ class StampHash {
   addStatx(out: Uint32Array): boolean {
     if ((out[STATX_WORD.mask] & STATX_NEEDED_MASK) !== STATX_NEEDED_MASK) return false;
     if (out[STATX_WORD.mtimeSec + 1] >= 2 ** 31) return false;
+    if (this.#length > this.#queue.length - 8) this.#mix();
+    const queue = this.#queue;
+    let n = this.#length;
     const type = out[STATX_WORD.mode] & 0o170000;
-    const words = this.#words;
-    let n = 1;
     if (type === 0o100000) {
-      words[0] = KIND_CODE.file;
-      words[n++] = out[STATX_WORD.size];
-      words[n++] = out[STATX_WORD.size + 1];
+      queue[n++] = KIND_CODE.file;
+      queue[n++] = out[STATX_WORD.size];
+      queue[n++] = out[STATX_WORD.size + 1];
     } else {
-      words[0] = type === 0o040000 ? KIND_CODE.dir : KIND_CODE.other;
+      queue[n++] = type === 0o040000 ? KIND_CODE.dir : KIND_CODE.other;
     }
-    words[n++] = out[STATX_WORD.mtimeSec];
-    words[n++] = out[STATX_WORD.mtimeSec + 1];
-    words[n++] = Math.floor(out[STATX_WORD.mtimeNsec] / 1_000_000);
-    words[n++] = out[STATX_WORD.ino];
-    words[n++] = out[STATX_WORD.ino + 1];
-    this.#mix(n);
+    queue[n++] = out[STATX_WORD.mtimeSec];
+    queue[n++] = out[STATX_WORD.mtimeSec + 1];
+    queue[n++] = Math.floor(out[STATX_WORD.mtimeNsec] / 1_000_000);
+    queue[n++] = out[STATX_WORD.ino];
+    queue[n++] = out[STATX_WORD.ino + 1];
+    this.#length = n;
     return true;
   }
 
   /** The hash: two 32-bit halves, finished. */
   value(): [number, number] {
+    this.#mix();
     return [finish(this.#a), finish(this.#b)];
   }
 
-  /** Two lanes of MurmurHash3's 32-bit body over the first `count` words. */
-  #mix(count: number): void {
-    const words = this.#words;
+  /** Two lanes of MurmurHash3's 32-bit body over the words waiting. */
+  #mix(): void {
+    const queue = this.#queue;
+    const count = this.#length;
     let a = this.#a;
     let b = this.#b;
     for (let i = 0; i < count; i++) {
-      const word = words[i] | 0;
+      const word = queue[i] | 0;
       let k = Math.imul(word, 0xcc9e2d51);
       k = (k << 15) | (k >>> 17);
       a ^= Math.imul(k, 0x1b873593);
@@ -276,6 +284,7 @@ class StampHash {
     }
     this.#a = a;
     this.#b = b;
+    this.#length = 0;
   }
 }
 
