@@ -13,12 +13,6 @@
  * three tools. Times are wall-clock times of the whole command, process
  * start included, as a user waits for them.
  *
- * `deno task` gets its own copy of the tree, in a folder of its own (`deno
- * task` caches only files under its config's folder): its 225 KB deno.json
- * of 1,000 tasks is its task file, and in the folder Make and spool run in
- * every `deno` process (spool's included) would parse it at start-up, about
- * 15 ms. That folder has a deno.json of its own, `{}`, as a project has.
- *
  * @module
  */
 
@@ -42,13 +36,8 @@ const CLI = new URL("../cli.ts", import.meta.url).pathname;
 // cares about start-up should (README "Start-up and memory").
 const MOD = new URL("../declare.ts", import.meta.url).href;
 
-/** Where `deno task`'s copy of the tree and its deno.json go, under the bench's folder. */
-export const DENO_TASK_DIR = "deno-task";
-
 /**
- * Writes the tree, the spool task file, the Makefile and a small deno.json;
- * and a copy of the tree with `deno task`'s deno.json under
- * {@linkcode DENO_TASK_DIR}.
+ * Writes the tree, the spool task file, the Makefile and the deno.json.
  *
  * @param dir An empty folder.
  * @param tasks How many tasks.
@@ -56,17 +45,14 @@ export const DENO_TASK_DIR = "deno-task";
  */
 export async function generate(dir: string, tasks: number, filesPerTask: number): Promise<void> {
   await Deno.mkdir(`${dir}/out`, { recursive: true });
-  await Deno.mkdir(`${dir}/${DENO_TASK_DIR}/out`, { recursive: true });
   const spool: string[] = [];
   const make: string[] = [];
   const denoTasks: Record<string, unknown> = {};
   const all: string[] = [];
   for (let i = 0; i < tasks; i++) {
-    for (const root of [dir, `${dir}/${DENO_TASK_DIR}`]) {
-      await Deno.mkdir(`${root}/src/d${i}`, { recursive: true });
-      for (let f = 0; f < filesPerTask; f++) {
-        await Deno.writeTextFile(`${root}/src/d${i}/f${f}.txt`, `task ${i} file ${f}\n`);
-      }
+    await Deno.mkdir(`${dir}/src/d${i}`, { recursive: true });
+    for (let f = 0; f < filesPerTask; f++) {
+      await Deno.writeTextFile(`${dir}/src/d${i}/f${f}.txt`, `task ${i} file ${f}\n`);
     }
     const dep = i % 10 === 0 ? undefined : i - 1;
     spool.push(
@@ -108,11 +94,7 @@ ${spool.join("\n")}
   );
   await Deno.writeTextFile(`${dir}/Makefile`, `all: ${all.join(" ")}\n\n${make.join("\n\n")}\n`);
   denoTasks.all = { command: "true", dependencies: Object.keys(denoTasks) };
-  await Deno.writeTextFile(
-    `${dir}/${DENO_TASK_DIR}/deno.json`,
-    JSON.stringify({ tasks: denoTasks }, null, 2),
-  );
-  await Deno.writeTextFile(`${dir}/deno.json`, "{}\n");
+  await Deno.writeTextFile(`${dir}/deno.json`, JSON.stringify({ tasks: denoTasks }, null, 2));
 }
 
 async function timed(dir: string, command: string, args: string[]): Promise<number> {
@@ -160,15 +142,14 @@ export async function cacheRows(
     ];
     const contenders: Record<string, () => Promise<number>> = {
       "make (no-op)": () => timed(dir, "make", ["-r", "-s", "-C", dir]),
-      "deno task (no-op, files/output cache)": () =>
-        timed(`${dir}/${DENO_TASK_DIR}`, deno, ["task", "-q", "all"]),
+      "deno task (no-op, files/output cache)": () => timed(dir, deno, ["task", "-q", "all"]),
       "spool (no-op, cache)": () => timed(dir, deno, spoolRun),
     };
     // First runs: every tool builds, then the no-op runs are all hits. spool
     // runs twice: a deno.lock that Deno writes during its first run is new
     // to that run's no-op record, and the second run writes the record.
     await timed(dir, "make", ["-r", "-s", "-C", dir]);
-    await timed(`${dir}/${DENO_TASK_DIR}`, deno, ["task", "-q", "all"]);
+    await timed(dir, deno, ["task", "-q", "all"]);
     await timed(dir, deno, spoolRun);
     await timed(dir, deno, spoolRun);
     const samples: Record<string, number[]> = { "spool (cold: empty cache, every task runs)": [] };
