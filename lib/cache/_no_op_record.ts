@@ -125,7 +125,14 @@ export function compactSnapshot(
 }
 
 /**
- * What a record is for: spool's version, the task module, the working
+ * The layout of a record's JSON and stamp block: raised with every change
+ * to either, so that a record another build of the same version wrote is
+ * never read as this one's.
+ */
+const RECORD_FORMAT = 3;
+
+/**
+ * What a record is for: spool's version, the record's format, the task module, the working
  * directory, the cache folder, the targets as given (patterns expanded) and
  * the task arguments.
  *
@@ -141,7 +148,15 @@ export function recordIdentity(
   targets: readonly string[],
   args: readonly string[],
 ): string {
-  return JSON.stringify([SPOOL_VERSION, module, Deno.cwd(), cacheDir, targets, args]);
+  return JSON.stringify([
+    SPOOL_VERSION,
+    RECORD_FORMAT,
+    module,
+    Deno.cwd(),
+    cacheDir,
+    targets,
+    args,
+  ]);
 }
 
 /**
