@@ -419,3 +419,51 @@ Deno.test("Every stamp a record holds is checked: inputs added, edited, removed,
     assert.deepEqual(results(ran.stdout).cat?.[1], "alphabeta");
   }
 });
+
+/** Tasks over a folder of inputs that read them by the task file's own path, whatever the working directory. */
+const ANYWHERE_TASKS = `import { defineTasks, io } from "${MOD}";
+console.error("top level ran");
+const here = (name: string) => new URL(name, import.meta.url).pathname;
+export default defineTasks({
+  cat: io({
+    trusted: true,
+    inputs: ["src"],
+    outputs: ["out.txt"],
+    run() {
+      const names = [...Deno.readDirSync(here("src"))].map((entry) => entry.name).sort();
+      const text = names.map((name) => Deno.readTextFileSync(here("src/" + name))).join("");
+      Deno.writeTextFileSync(here("out.txt"), text);
+      return text;
+    },
+  }),
+});
+`;
+
+Deno.test("A record answers from the task file's parent folder and from outside it, and sees a change from either", async () => {
+  await using root = await tempDir();
+  await Deno.mkdir(`${root.path}/proj/src`, { recursive: true });
+  await Deno.mkdir(`${root.path}/other`);
+  await root.write("proj/src/a.txt", "alpha");
+  await root.write("proj/tasks.ts", ANYWHERE_TASKS);
+  // Paths under the working directory are recorded relative to it, others whole.
+  for (const [cwd, file] of [["", "proj/tasks.ts"], ["other", "../proj/tasks.ts"]]) {
+    const run = async () => {
+      const out = await deno(
+        ["run", "--no-prompt", "-A", CLI, "run", "--file", file, "--report", "json"],
+        { cwd: `${root.path}/${cwd}` },
+      );
+      assert.equal(out.code, 0, out.stderr);
+      return { fast: !out.stderr.includes(MARK), cat: results(out.stdout).cat };
+    };
+    const where = `from ${cwd === "" ? "the parent folder" : "a sibling folder"}`;
+    await run();
+    await run();
+    const answered = await run();
+    assert.equal(answered.fast, true, `${where}: the fast path answers`);
+    const before = answered.cat[1] as string;
+    await root.write(`proj/src/${cwd === "" ? "b" : "c"}.txt`, cwd === "" ? "beta" : "gamma");
+    const changed = await run();
+    assert.equal(changed.fast, false, `${where}: an added input takes the normal path`);
+    assert.deepEqual(changed.cat, ["ok", before + (cwd === "" ? "beta" : "gamma")], where);
+  }
+});
