@@ -17,6 +17,7 @@
 
 import { palette } from "./_ansi.ts";
 import { formatMs } from "./_format.ts";
+import { columns, idleWhere, pathBlock, SLOWEST, waitNote } from "./_summary_parts.ts";
 
 /**
  * A task of the run, as a no-op record holds it: its name, its lane,
@@ -56,11 +57,6 @@ export function cachedEndOrder(tasks: readonly CachedTask[]): number[] {
     for (const next of dependants[i]) if (--waiting[next] === 0) ready[tasks[next][1]].push(next);
   }
 }
-
-/** How many of the slowest tasks and critical path steps are shown: `_summary.ts`'s. */
-const SLOWEST = 5;
-const PATH_LINES = 10;
-const WAIT_MS = 10;
 
 /**
  * The text, lines ended by newlines.
@@ -121,31 +117,11 @@ function pathLines(
   path.reverse();
   const pathMs = endMs[path.at(-1)!] - endMs[path[0]];
   const rows = path.map((i, step) => {
-    const wait = endMs[i] - (step === 0 ? 0 : endMs[path[step - 1]]);
     const [name, kind, trusted] = tasks[i];
-    const note = wait < WAIT_MS
-      ? ""
-      : step === 0
-      ? `started at ${formatMs(wait)}`
-      : `waited ${formatMs(wait)} for ${
-        kind === "cpu" ? "a worker" : trusted === 1 ? "a slot" : "a slot or its sandbox host"
-      }`;
-    return [name, kind, "0 ms", note];
+    const wait = endMs[i] - (step === 0 ? 0 : endMs[path[step - 1]]);
+    return [name, kind, "0 ms", waitNote(wait, step === 0, { kind, trusted: trusted === 1 })];
   });
-  const shown = rows.length <= PATH_LINES ? rows : [
-    ...rows.slice(0, PATH_LINES / 2),
-    [`... ${rows.length - PATH_LINES} more`, "", "", ""],
-    ...rows.slice(-PATH_LINES / 2),
-  ];
-  return [
-    "",
-    c.bold(
-      `Critical path: ${formatMs(pathMs)} of ${formatMs(wallMs)} wall, ${path.length} ${
-        path.length === 1 ? "task" : "tasks"
-      }`,
-    ),
-    ...columns(shown, "     ").map((line, i) => i === 0 ? line : c.dim("  -> ") + line.slice(5)),
-  ];
+  return pathBlock(rows, pathMs, wallMs, c);
 }
 
 /** `summaryLine` for tasks all cached: no task time, so no speedup figure. */
@@ -163,23 +139,6 @@ function summaryLine(n: number, endMs: ArrayLike<number>, wallMs: number): strin
     if (endMs[i] < first) first = endMs[i];
     if (endMs[i] > lastEnd) lastEnd = endMs[i];
   }
-  lastEnd = Math.max(0, lastEnd);
-  const startUp = Math.min(first, wallMs);
-  const windDown = Math.max(0, Math.min(wallMs - lastEnd, wallMs - startUp));
-  const between = wallMs - startUp - windDown;
-  const where = startUp >= windDown && startUp >= between
-    ? "start-up"
-    : windDown >= between
-    ? "wind-down"
-    : "waits between tasks";
+  const where = idleWhere(wallMs, wallMs, first, Math.max(0, lastEnd));
   return `${head}no speedup figure (idle 100% of the wall: ${where})`;
-}
-
-/** `_summary.ts`'s columns. */
-function columns(rows: string[][], indent = "  "): string[] {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  return rows.map((row) =>
-    indent + row.map((cell, i) => cell.padEnd(i === row.length - 1 ? 0 : widths[i])).join("  ")
-      .trimEnd()
-  );
 }

@@ -11,13 +11,9 @@
 import { formatMs, type RunReport, summaryLine, type TaskReport } from "./report.ts";
 import type { Palette } from "./_ansi.ts";
 import { safeLine, safeText } from "./_sanitize.ts";
+import { columns, pathBlock, SLOWEST, waitNote } from "./_summary_parts.ts";
 
-/** How many of the slowest tasks the summary lists. */
-export const SLOWEST = 5;
-/** A path longer than this shows its first and last steps only. */
-const PATH_LINES = 10;
-/** A wait before a task on the critical path is shown from this many ms. */
-const WAIT_MS = 10;
+export { SLOWEST };
 
 /**
  * Where a task ran, for people: `io`, `cpu, worker 1`.
@@ -76,52 +72,18 @@ function placeLines(names: readonly string[], c: Palette): string[] {
 
 const PLACES = 16;
 
-/**
- * What a task on the critical path waited for once its dependencies were
- * done: a cpu task for a worker; a sandboxed io task for a slot, or for its
- * sandbox host to start (one per permission set, started when first needed).
- */
-function waitedFor(task: TaskReport): string {
-  if (task.kind === "cpu") return "a worker";
-  return task.trusted ? "a slot" : "a slot or its sandbox host";
-}
-
 function pathLines(report: RunReport, c: Palette): string[] {
   const byName = new Map(report.tasks.map((task) => [task.name, task]));
   const path = (report.criticalPath ?? []).map((name) => byName.get(name)!);
   if (path.length === 0) return [];
   const pathMs = path.at(-1)!.endMs! - path[0].startMs!;
-  const rows = path.map((task, i) => {
-    const wait = task.startMs! - (i === 0 ? 0 : path[i - 1].endMs!);
-    const note = wait < WAIT_MS
-      ? ""
-      : i === 0
-      ? `started at ${formatMs(wait)}`
-      : `waited ${formatMs(wait)} for ${waitedFor(task)}`;
-    return [task.name, lane(task), formatMs(task.durationMs), note];
-  });
-  const shown = rows.length <= PATH_LINES ? rows : [
-    ...rows.slice(0, PATH_LINES / 2),
-    [`... ${rows.length - PATH_LINES} more`, "", "", ""],
-    ...rows.slice(-PATH_LINES / 2),
-  ];
-  return [
-    "",
-    c.bold(
-      `Critical path: ${formatMs(pathMs)} of ${formatMs(report.wallMs)} wall, ${path.length} ${
-        path.length === 1 ? "task" : "tasks"
-      }`,
-    ),
-    ...columns(shown, "     ").map((line, i) => i === 0 ? line : c.dim("  -> ") + line.slice(5)),
-  ];
-}
-
-function columns(rows: string[][], indent = "  "): string[] {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  return rows.map((row) =>
-    indent + row.map((cell, i) => cell.padEnd(i === row.length - 1 ? 0 : widths[i])).join("  ")
-      .trimEnd()
-  );
+  const rows = path.map((task, i) => [
+    task.name,
+    lane(task),
+    formatMs(task.durationMs),
+    waitNote(task.startMs! - (i === 0 ? 0 : path[i - 1].endMs!), i === 0, task),
+  ]);
+  return pathBlock(rows, pathMs, report.wallMs, c);
 }
 
 function indent(text: string): string {

@@ -8,6 +8,7 @@
 
 import { criticalPath } from "./critical_path.ts";
 import { formatMs, roundMs } from "./_format.ts";
+import { idleWhere } from "./_summary_parts.ts";
 import { safeJson } from "./_sanitize.ts";
 import type { TaskKind } from "../declare/define.ts";
 
@@ -288,14 +289,7 @@ function speedupText(report: RunReport): string {
   // Below 1x, some of the wall had no task running: say how much, and where.
   const { coveredMs, firstStartMs, lastEndMs } = coverage(report.tasks);
   const idleMs = Math.max(0, report.wallMs - coveredMs);
-  const startUp = Math.min(firstStartMs, idleMs);
-  const windDown = Math.max(0, Math.min(report.wallMs - lastEndMs, idleMs - startUp));
-  const between = idleMs - startUp - windDown;
-  const where = startUp >= windDown && startUp >= between
-    ? "start-up"
-    : windDown >= between
-    ? "wind-down"
-    : "waits between tasks";
+  const where = idleWhere(idleMs, report.wallMs, firstStartMs, lastEndMs);
   const idle = `idle ${Math.round(idleMs / report.wallMs * 100)}% of the wall: ${where}`;
   return coveredMs >= LOW_COVER * report.wallMs
     ? `${figure} (${idle})`
