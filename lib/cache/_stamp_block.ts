@@ -22,7 +22,16 @@
  * @module
  */
 
-import { addressOf, denoStamp, isMissing, libcStatx, type Stamp, STATX } from "./_stat_stamp.ts";
+import {
+  addressOf,
+  denoStamp,
+  isMissing,
+  libcStatx,
+  type Stamp,
+  STATX,
+  statxKind,
+  statxUsable,
+} from "./_stat_stamp.ts";
 
 /** What a path was: a file (size, mtime, inode), a folder (mtime, inode), or nothing. */
 export interface StampEntry {
@@ -46,10 +55,7 @@ const MAGIC = 0x33535053;
 // a NUL, each name and a NUL, an empty name.
 const HEADER_BYTES = 16;
 const KIND_CODE = { file: 1, dir: 2, other: 3, gone: 4 } as const;
-// Where `statx`'s fields are, in 32-bit words, and the fields a stamp needs:
-// `_stat_stamp.ts`'s, which `stampOfStatx` reads.
-const STATX_WORD = { mask: 0, mode: 7, ino: 8, size: 10, mtimeSec: 28, mtimeNsec: 30 } as const;
-const STATX_NEEDED_MASK = 0x1 | 0x40 | 0x100 | 0x200;
+const WORD = STATX.word;
 
 /**
  * Lays out stamps as a block. Entries of one folder should follow each
@@ -235,24 +241,23 @@ class StampHash {
    * an mtime before 1970): add Deno's stamp then.
    */
   addStatx(out: Uint32Array): boolean {
-    if ((out[STATX_WORD.mask] & STATX_NEEDED_MASK) !== STATX_NEEDED_MASK) return false;
-    if (out[STATX_WORD.mtimeSec + 1] >= 2 ** 31) return false;
+    if (!statxUsable(out)) return false;
     if (this.#length > this.#queue.length - 8) this.#mix();
     const queue = this.#queue;
     let n = this.#length;
-    const type = out[STATX_WORD.mode] & 0o170000;
-    if (type === 0o100000) {
+    const kind = statxKind(out);
+    if (kind === "file") {
       queue[n++] = KIND_CODE.file;
-      queue[n++] = out[STATX_WORD.size];
-      queue[n++] = out[STATX_WORD.size + 1];
+      queue[n++] = out[WORD.size];
+      queue[n++] = out[WORD.size + 1];
     } else {
-      queue[n++] = type === 0o040000 ? KIND_CODE.dir : KIND_CODE.other;
+      queue[n++] = KIND_CODE[kind];
     }
-    queue[n++] = out[STATX_WORD.mtimeSec];
-    queue[n++] = out[STATX_WORD.mtimeSec + 1];
-    queue[n++] = Math.floor(out[STATX_WORD.mtimeNsec] / 1_000_000);
-    queue[n++] = out[STATX_WORD.ino];
-    queue[n++] = out[STATX_WORD.ino + 1];
+    queue[n++] = out[WORD.mtimeSec];
+    queue[n++] = out[WORD.mtimeSec + 1];
+    queue[n++] = Math.floor(out[WORD.mtimeNsec] / 1_000_000);
+    queue[n++] = out[WORD.ino];
+    queue[n++] = out[WORD.ino + 1];
     this.#length = n;
     return true;
   }

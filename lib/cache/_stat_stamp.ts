@@ -74,7 +74,9 @@ const AT_FDCWD = -100;
 const STATX_BASIC_STATS = 0x7ff;
 // What the stamp reads: type, mtime, inode, size.
 const STATX_NEEDED = 0x1 | 0x40 | 0x100 | 0x200;
-const OFFSET = { mask: 0, mode: 28, ino: 32, size: 40, mtimeSec: 112, mtimeNsec: 120 };
+// Where the fields are, in 32-bit words (a 64-bit field's low word; its
+// high word follows).
+const WORD = { mask: 0, mode: 7, ino: 8, size: 10, mtimeSec: 28, mtimeNsec: 30 } as const;
 const ENOENT = 2;
 const ENOTDIR = 20;
 const S_IFMT = 0o170000;
@@ -143,7 +145,31 @@ export const STATX = {
   mask: STATX_BASIC_STATS,
   /** The answer's size in bytes. */
   size: STATX_SIZE,
+  /** Where its fields are, in 32-bit words: a 64-bit field's low word, its high word next. */
+  word: WORD,
 } as const;
+
+/**
+ * Whether a `statx` answer can stand for `Deno.statSync`'s: it has every
+ * field a stamp reads, and an mtime from 1970 on.
+ *
+ * @param u32 The answer as 32-bit words.
+ * @returns `false`: ask `Deno.statSync` instead.
+ */
+export function statxUsable(u32: Uint32Array): boolean {
+  return (u32[WORD.mask] & STATX_NEEDED) === STATX_NEEDED && u32[WORD.mtimeSec + 1] < 2 ** 31;
+}
+
+/**
+ * What a `statx` answer says the path is.
+ *
+ * @param u32 The answer as 32-bit words.
+ * @returns A regular file, a folder, or something else.
+ */
+export function statxKind(u32: Uint32Array): Stamp["kind"] {
+  const type = u32[WORD.mode] & S_IFMT;
+  return type === S_IFREG ? "file" : type === S_IFDIR ? "dir" : "other";
+}
 
 /**
  * Reads a `statx` answer into the shared stamp, as `Deno.statSync` would
@@ -154,15 +180,12 @@ export const STATX = {
  * mtime is before 1970: ask `Deno.statSync` then.
  */
 export function stampOfStatx(u32: Uint32Array): Stamp | undefined {
-  const seconds = u32[OFFSET.mtimeSec / 4 + 1] * 2 ** 32 + u32[OFFSET.mtimeSec / 4];
-  if ((u32[OFFSET.mask / 4] & STATX_NEEDED) !== STATX_NEEDED || seconds >= 2 ** 63) {
-    return undefined;
-  }
-  const type = (u32[OFFSET.mode / 4] & 0xffff) & S_IFMT;
-  shared.kind = type === S_IFREG ? "file" : type === S_IFDIR ? "dir" : "other";
-  shared.size = u32[OFFSET.size / 4 + 1] * 2 ** 32 + u32[OFFSET.size / 4];
-  shared.mtime = seconds * 1000 + Math.floor(u32[OFFSET.mtimeNsec / 4] / 1_000_000);
-  shared.ino = u32[OFFSET.ino / 4 + 1] * 2 ** 32 + u32[OFFSET.ino / 4];
+  if (!statxUsable(u32)) return undefined;
+  shared.kind = statxKind(u32);
+  shared.size = u32[WORD.size + 1] * 2 ** 32 + u32[WORD.size];
+  shared.mtime = (u32[WORD.mtimeSec + 1] * 2 ** 32 + u32[WORD.mtimeSec]) * 1000 +
+    Math.floor(u32[WORD.mtimeNsec] / 1_000_000);
+  shared.ino = u32[WORD.ino + 1] * 2 ** 32 + u32[WORD.ino];
   return shared;
 }
 
