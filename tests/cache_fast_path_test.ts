@@ -467,3 +467,29 @@ Deno.test("A record answers from the task file's parent folder and from outside 
     assert.deepEqual(changed.cat, ["ok", before + (cwd === "" ? "beta" : "gamma")], where);
   }
 });
+
+Deno.test("A record whose task names no task file could declare is never printed: the normal path answers", async () => {
+  await using dir = await project(FOLDER_TASKS);
+  assert.equal((await runIn(dir)).code, 0);
+  assert.equal((await runIn(dir)).fast, true, "a record was written");
+  // Rewritten, as anything that may write to the cache folder could: a
+  // control sequence in a name, sealed with a sum that agrees.
+  const folder = `${dir.path}/.spool/cache/no-op/fast`;
+  const [{ name }] = await Array.fromAsync(Deno.readDir(folder));
+  const data = await Deno.readFile(`${folder}/${name}`);
+  const body = data.subarray(33);
+  const end = body.indexOf(0);
+  const text = new TextDecoder().decode(body.subarray(0, end))
+    .replace(`["cat",`, `["cat\\u001b]0;owned\\u0007",`);
+  assert.ok(text.includes("owned"), "the record names the task");
+  const json = new TextEncoder().encode(text);
+  const forged = new Uint8Array(json.length + body.length - end);
+  forged.set(json);
+  forged.set(body.subarray(end), json.length);
+  const sum = new Uint8Array(await crypto.subtle.digest("SHA-256", forged));
+  await Deno.writeFile(`${folder}/${name}`, new Uint8Array([...sum, 0x7b, ...forged]));
+  const ran = await runIn(dir, []);
+  assert.equal(ran.code, 0, ran.stderr);
+  assert.equal(ran.fast, false, "the normal path answered");
+  assert.ok(!ran.stderr.includes("\x1b]0;owned"), ran.stderr);
+});

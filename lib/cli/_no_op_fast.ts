@@ -19,6 +19,7 @@ import type { RunFlags } from "./_run_command.ts";
 import { quickParse } from "./_quick_args.ts";
 import { cacheDirOf } from "../cache/_no_op.ts";
 import { type NoOpRecord, readNoOpRecord } from "../cache/_no_op_record.ts";
+import { TASK_NAME } from "../declare/_task_name.ts";
 
 /** The task file when none is named: `DEFAULT_TASK_FILE` of `lib/declare/load.ts`, which this module does not load. */
 export const FAST_DEFAULT_FILE = "tasks.ts";
@@ -115,7 +116,13 @@ async function lookUp(
     targets,
     taskArgs,
   );
-  return record === undefined ? undefined : { record, flags };
+  // A name with a control character came from no task file: a record
+  // written by something else (a task may write to the cache folder), whose
+  // names must not reach the terminal.
+  if (record === undefined || !record.tasks.every(([name]) => TASK_NAME.test(name))) {
+    return undefined;
+  }
+  return { record, flags };
 }
 
 /**

@@ -13,6 +13,7 @@ import { normalizePermissions, type Permissions } from "./permissions.ts";
 import { TaskGraph } from "./task_graph.ts";
 import { type CacheFields, normalizeCacheFields } from "./_cache_policy.ts";
 import { distinct, stringListProblem } from "./_string_lists.ts";
+import { TASK_NAME } from "./_task_name.ts";
 import type { TaskShell } from "../commands/task_shell.ts";
 
 /** The lane a task runs in: `io` on the event loop, `cpu` in a worker. */
@@ -490,7 +491,7 @@ export function defineTasks(
   for (let i = 0; i < names.length; i++) {
     const name = names[i];
     if (!LOWER_ASCII_NAME.test(name)) {
-      if (!NAME.test(name)) {
+      if (!TASK_NAME.test(name)) {
         fail(
           module,
           `Task name ${
@@ -524,9 +525,6 @@ export function defineTasks(
   return set;
 }
 
-// Marks (\p{M}) after the first character: Devanagari, Thai and decomposed
-// accents need them.
-const NAME = /^[\p{L}\p{N}_][\p{L}\p{M}\p{N}_.:\-]*$/u;
 // The common case, tested first: a valid name that is its own key in
 // assertDistinctNames (ASCII letters are \p{L}, ASCII digits \p{N}).
 const LOWER_ASCII_NAME = /^[a-z0-9_][a-z0-9_.:\-]*$/;
