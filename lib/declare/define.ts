@@ -9,7 +9,7 @@
 import { isValidLimit } from "../run/_deadline.ts";
 import { normalizeBackoff, normalizeRetries } from "../run/_retry.ts";
 import { TaskFileError } from "../errors.ts";
-import { normalizePermissions, type Permissions } from "./permissions.ts";
+import { normalizePermissions, permissionKey, type Permissions } from "./permissions.ts";
 import { TaskGraph } from "./task_graph.ts";
 import { type CacheFields, normalizeCacheFields } from "./_cache_policy.ts";
 import { distinct, stringListProblem } from "./_string_lists.ts";
@@ -485,7 +485,7 @@ export function defineTasks(
   // tens of thousands of tasks (bench/_sandbox.ts, bench/_io.ts).
   const names = Object.keys(tasks);
   const validated = new Map<string, Task>();
-  const shared: SharedDeclarations = { permissions: new Map() };
+  const shared: SharedDeclarations = { permissions: new Map(), byKey: new Map() };
   // Names other than lowercase ASCII: only these can be confused with another name.
   let unusual: string[] | undefined;
   for (let i = 0; i < names.length; i++) {
@@ -529,6 +529,18 @@ export function defineTasks(
 // assertDistinctNames (ASCII letters are \p{L}, ASCII digits \p{N}).
 const LOWER_ASCII_NAME = /^[a-z0-9_][a-z0-9_.:\-]*$/;
 
+/**
+ * Freezes a normalized permission set and its scope lists: shared by every
+ * task that declares it, it must not be changed through any one of them
+ * after the grants were checked.
+ */
+function deepFreeze(permissions: Permissions): Permissions {
+  for (const value of Object.values(permissions)) {
+    if (Array.isArray(value)) Object.freeze(value);
+  }
+  return Object.freeze(permissions);
+}
+
 function fail(file: string | undefined, message: string): never {
   throw new TaskFileError(message, { file });
 }
@@ -541,6 +553,14 @@ function fail(file: string | undefined, message: string): never {
  */
 interface SharedDeclarations {
   permissions: Map<unknown, Permissions>;
+  /**
+   * The one normalized object of each distinct permission set, by its key:
+   * tasks that declare equal sets with objects of their own (or none at all)
+   * share it too. The pool, the grant check and the run's sandbox lookup key
+   * their work by this object, so that 10,000 tasks declaring nothing cost
+   * one lookup, not 10,000 permission keys and sandbox entries.
+   */
+  byKey: Map<string, Permissions>;
 }
 
 /** Validates one declaration whose name is already known to be valid. */
@@ -579,12 +599,16 @@ function validateTask(
   try {
     cacheFields = normalizeCacheFields(name, d);
     const declared = d.permissions;
-    let known = typeof declared === "object" ? shared.permissions.get(declared) : undefined;
+    // An object, or nothing declared (undefined, null): the same value
+    // normalizes to the same set. Only valid values are remembered.
+    const reusable = declared === undefined || typeof declared === "object";
+    let known = reusable ? shared.permissions.get(declared) : undefined;
     if (known === undefined) {
-      known = normalizePermissions(name, declared);
-      if (typeof declared === "object" && declared !== null) {
-        shared.permissions.set(declared, known);
-      }
+      const normalized = normalizePermissions(name, declared);
+      const key = permissionKey(normalized);
+      known = shared.byKey.get(key);
+      if (known === undefined) shared.byKey.set(key, known = deepFreeze(normalized));
+      if (reusable) shared.permissions.set(declared, known);
     }
     permissions = known;
     retries = normalizeRetries(name, d.retries);
