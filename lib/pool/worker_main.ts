@@ -52,8 +52,59 @@ interface TaskSetLike {
 interface Job {
   id: number;
   task: string;
+  /** Whether its body may be aborted (an io body; a cpu body is stopped by recycling). */
+  io: boolean;
+  /** Its signal's controller, made when the body first reads `signal`. */
   controller: AbortController | undefined;
+  /** Why it was cancelled, when that came before its body read `signal`. */
+  cancelled: DOMException | undefined;
   console?: ReturnType<typeof taskConsole>;
+}
+
+// A cpu body is never aborted here: the pool stops it by recycling its worker.
+let neverAborted: AbortSignal | undefined;
+
+/** A job's signal, made on first use. */
+function signalOf(job: Job): AbortSignal {
+  if (!job.io) return neverAborted ??= new AbortController().signal;
+  if (job.controller === undefined) {
+    job.controller = new AbortController();
+    if (job.cancelled !== undefined) job.controller.abort(job.cancelled);
+  }
+  return job.controller.signal;
+}
+
+/**
+ * A body's context. Its signal and its `$` are made if the body reads them,
+ * as on the runner's thread (`IoContext`): most bodies never do, and an io
+ * host holds thousands of jobs at once, each of which would otherwise carry
+ * an AbortController and a `$` with its closures.
+ */
+class JobContext {
+  readonly name: string;
+  readonly deps: unknown;
+  readonly args: readonly string[];
+  #job: Job;
+  #task: TaskLike;
+  #shell: ReturnType<typeof taskShell> | undefined;
+
+  constructor(job: Job, task: TaskLike, deps: unknown, args: readonly string[]) {
+    this.name = job.task;
+    this.deps = deps;
+    this.args = args;
+    this.#job = job;
+    this.#task = task;
+  }
+
+  /** Aborted when the runner cancels the job (an io body). */
+  get signal(): AbortSignal {
+    return signalOf(this.#job);
+  }
+
+  /** Runs commands bound to this job. */
+  get $(): ReturnType<typeof taskShell> {
+    return this.#shell ??= jobShell(this.#job, this.#task);
+  }
 }
 
 const TASK_SET = Symbol.for("spool.taskset");
@@ -62,6 +113,7 @@ const REGISTRY = Symbol.for("spool.registry");
 // Captured now, before any task code runs.
 const { post, listen } = channel;
 const performanceNow = performance.now.bind(performance);
+const reflectApply = Reflect.apply;
 
 /** Commands that bodies started with `$` and the runner has not finished, by job and number. */
 const commands = new Map<string, {
@@ -169,13 +221,15 @@ export async function serve(
     });
     return;
   }
-  const found = new Map<string, TaskLike | undefined>();
+  // By kind, then name: no key string to build per job.
+  const found = { io: new Map<string, TaskLike | undefined>(), cpu: new Map() };
   const lookup = (name: string, kind: string): TaskLike => {
-    const key = `${kind} ${name}`;
-    if (!found.has(key)) {
-      found.set(key, sets.map((set) => set.tasks.get(name)).find((t) => t?.kind === kind));
+    const byName = kind === "io" ? found.io : kind === "cpu" ? found.cpu : undefined;
+    let task = byName?.get(name);
+    if (task === undefined && byName !== undefined && !byName.has(name)) {
+      task = sets.map((set) => set.tasks.get(name)).find((t) => t?.kind === kind);
+      byName.set(name, task);
     }
-    const task = found.get(key);
     if (task === undefined) throw new TypeError(`The task module has no ${kind} task "${name}"`);
     return task;
   };
@@ -213,8 +267,6 @@ export async function serve(
       Console,
     );
   });
-  // A cpu body is never aborted here: the pool stops it by recycling its worker.
-  const never = new AbortController().signal;
   listen(async (data: ToWorker) => {
     if (data.type === "execDone") {
       const key = `${data.id} ${data.exec}`;
@@ -228,8 +280,11 @@ export async function serve(
     }
     if (data.type === "cancel") {
       const job = running.get(data.id);
+      if (job === undefined) return;
       const reason = new DOMException(data.reason.message, data.reason.name);
-      job?.controller?.abort(reason);
+      // A body that has not read its signal sees it aborted when it does.
+      if (job.controller === undefined) job.cancelled = reason;
+      else job.controller.abort(reason);
       return;
     }
     if (data.type === "call") {
@@ -247,7 +302,9 @@ export async function serve(
     const job: Job = {
       id: data.id,
       task: data.task,
-      controller: task.kind === "io" ? new AbortController() : undefined,
+      io: task.kind === "io",
+      controller: undefined,
+      cancelled: undefined,
     };
     running.set(job.id, job);
     lastJob = job;
@@ -270,20 +327,14 @@ export async function serve(
         reply(task, data.task, { type: "result", id: job.id, value });
         return;
       }
-      const context = {
-        name: data.task,
-        signal: job.controller?.signal ?? never,
-        deps: data.deps,
-        args: data.args,
-        $: jobShell(job, task),
-      };
+      const context = new JobContext(job, task, data.deps, data.args);
       let pending: unknown;
       let bodyStart: number | undefined;
       if (task.kind === "io") {
-        const als = await ioContext();
+        const als = contextReady ?? await ioContext();
         // Cancelled before it started (the pool sends io tasks ahead, while
         // the sandbox starts, and the cancel right behind): it never runs.
-        job.controller!.signal.throwIfAborted();
+        if (job.cancelled !== undefined) throw job.cancelled;
         pending = als.run(job, () => {
           current = job;
           bodyStart = performanceNow();
@@ -334,25 +385,30 @@ function wrapTimers(ownerNow: () => Job | undefined): void {
     let resolved = getter === undefined ? descriptor?.value as Scheduler | undefined : undefined;
     if (getter === undefined && typeof resolved !== "function") continue;
     const originalOf = (): Scheduler => resolved ??= getter!.call(globalThis) as Scheduler;
-    const wrapper = function (callback: unknown, ...rest: unknown[]): unknown {
+    const micro = name === "queueMicrotask";
+    // `arguments`, not a rest parameter: most calls pass a callback and a
+    // delay only, and an io host makes one per body, so that none of them
+    // allocates an array for the arguments it does not have.
+    const wrapper = function (callback: unknown, delay?: unknown): unknown {
       const original = originalOf();
-      if (typeof callback !== "function") return original.call(globalThis, callback, ...rest);
+      if (typeof callback !== "function") {
+        return reflectApply(original, globalThis, Array.from(arguments));
+      }
       const job = ownerNow();
-      const args = name === "queueMicrotask" ? [] : rest.slice(1);
+      const args = micro || arguments.length <= 2 ? undefined : Array.from(arguments).slice(2);
       const wrapped = () => {
         const before = current;
         current = job;
         try {
-          callback(...args);
+          if (args === undefined) callback();
+          else reflectApply(callback, undefined, args);
         } catch (error) {
           reportFault(job?.id, error);
         } finally {
           current = before;
         }
       };
-      return name === "queueMicrotask"
-        ? original.call(globalThis, wrapped)
-        : original.call(globalThis, wrapped, rest[0]);
+      return micro ? original.call(globalThis, wrapped) : original.call(globalThis, wrapped, delay);
     };
     Object.defineProperty(globalThis, name, {
       value: wrapper,
@@ -383,9 +439,14 @@ async function shardStep(
     for (let i = shard.hasInitial ? 0 : 1; i < parts.length; i++) acc = shard.reduce(acc, parts[i]);
     return acc;
   }
-  const never = new AbortController().signal;
   const source = typeof shard.items === "function"
-    ? await shard.items({ name: data.task, signal: never, deps: data.deps, args: data.args, $ })
+    ? await shard.items({
+      name: data.task,
+      signal: neverAborted ??= new AbortController().signal,
+      deps: data.deps,
+      args: data.args,
+      $,
+    })
     : shard.items;
   if (Array.isArray(source) || ArrayBuffer.isView(source)) return source;
   if (source !== null && typeof source === "object") {
