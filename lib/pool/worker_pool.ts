@@ -276,6 +276,8 @@ interface Job {
   chunk: CpuChunk | undefined;
   key: string;
   options: CpuRunOptions;
+  /** What cancels it, when anything does. */
+  abort: AbortSource | undefined;
   spec: SandboxSpec;
   resolve: (result: ChunkResult) => void;
   reject: (error: unknown) => void;
@@ -318,6 +320,73 @@ const NO_PERMISSIONS: Permissions = Object.freeze({});
 // method, so that the pool's public API stays the task runner's.
 let callInto: (pool: WorkerPool, call: PoolCall) => () => void;
 let launchedOf: (pool: WorkerPool) => Promise<void>;
+let runIoInto: (
+  pool: WorkerPool,
+  task: string,
+  deps: Record<string, unknown>,
+  abort: AbortSource,
+  options: CpuRunOptions,
+) => Promise<IoResult>;
+
+/**
+ * What cancels a job, as the pool needs it: an AbortSignal gives one, and so
+ * does the scheduler's per-attempt deadline, which makes a signal only when
+ * something reads `signal`. 10,000 sandboxed io tasks in flight then hold no
+ * AbortController, signal and listener each (about 750 bytes and a few µs
+ * apiece, measured).
+ */
+export interface AbortSource {
+  /** Whether it has aborted. */
+  readonly aborted: boolean;
+  /** Why, once it has. */
+  readonly reason: unknown;
+  /** A signal that aborts with it (made on first use). */
+  readonly signal: AbortSignal;
+  /** Calls `fn` once when it aborts. */
+  onAbort(fn: () => void): void;
+  /** Stops calling `fn`. */
+  offAbort(fn: () => void): void;
+}
+
+function signalSource(signal: AbortSignal): AbortSource {
+  return {
+    get aborted() {
+      return signal.aborted;
+    },
+    get reason() {
+      return signal.reason;
+    },
+    signal,
+    onAbort(fn) {
+      signal.addEventListener("abort", fn, { once: true });
+    },
+    offAbort(fn) {
+      signal.removeEventListener("abort", fn);
+    },
+  };
+}
+
+/**
+ * Runs an io task's body in its sandbox host, as {@linkcode WorkerPool.runIo}
+ * does, cancelled by `abort` instead of a signal: the way in for spool's
+ * scheduler, whose attempts make no signal unless their body asks for one.
+ *
+ * @param pool The pool.
+ * @param task The io task's name in the task module.
+ * @param deps Its dependencies' results.
+ * @param abort What cancels it.
+ * @param options Its permissions and callbacks (`signal` is ignored).
+ * @returns What `runIo` returns.
+ */
+export function runIoUnder(
+  pool: WorkerPool,
+  task: string,
+  deps: Record<string, unknown>,
+  abort: AbortSource,
+  options: CpuRunOptions,
+): Promise<IoResult> {
+  return runIoInto(pool, task, deps, abort, options);
+}
 
 /**
  * Resolves once every io host the pool has started has been handed its
@@ -352,6 +421,8 @@ export class WorkerPool {
   static {
     callInto = (pool, call) => pool.#call(call);
     launchedOf = (pool) => pool.#launched();
+    runIoInto = (pool, task, deps, abort, options) =>
+      pool.#enqueue(task, deps, undefined, true, options, abort);
   }
 
   #module: string | undefined;
@@ -582,8 +653,11 @@ export class WorkerPool {
     chunk: CpuChunk | undefined,
     io: boolean,
     options: CpuRunOptions,
+    abort: AbortSource | undefined = options.signal === undefined
+      ? undefined
+      : signalSource(options.signal),
   ): Promise<ChunkResult> {
-    const { signal, permissions = NO_PERMISSIONS } = options;
+    const { permissions = NO_PERMISSIONS } = options;
     if (this.#closed) {
       return Promise.reject(new Error("Cannot run a task: the worker pool is closed"));
     }
@@ -591,7 +665,7 @@ export class WorkerPool {
       return Promise.reject(new Error("Cannot run a task: the worker pool has no task module"));
     }
     const { spec, key } = this.#taskSandbox(permissions, options.maxHeapMb, options.isolation);
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (abort?.aborted) return Promise.reject(abort.reason);
     return new Promise<ChunkResult>((resolve, reject) => {
       const job: Job = {
         id: this.#nextId++,
@@ -604,6 +678,7 @@ export class WorkerPool {
         chunk,
         key,
         options,
+        abort,
         spec,
         resolve,
         reject,
@@ -611,7 +686,7 @@ export class WorkerPool {
         host: undefined,
         settled: false,
       };
-      signal?.addEventListener("abort", job.onAbort, { once: true });
+      abort?.onAbort(job.onAbort);
       if (io) this.#sendIo(job);
       else {
         this.#queue.push(job);
@@ -668,6 +743,7 @@ export class WorkerPool {
       chunk: undefined,
       key: keyOf(spec),
       options: {},
+      abort: undefined,
       spec,
       resolve: () => {},
       reject: (error) => call.fail(error),
@@ -1048,7 +1124,7 @@ export class WorkerPool {
       });
       return;
     }
-    const slots = job.commands ??= new CommandSlots(job.options.signal);
+    const slots = job.commands ??= new CommandSlots(job.abort?.signal);
     slots.run(job.task, message.command, () =>
       runTaskCommand(message, {
         module: this.#module,
@@ -1191,7 +1267,7 @@ export class WorkerPool {
     const queued = this.#queue.indexOf(job);
     if (queued !== -1) this.#queue.splice(queued, 1);
     const host = job.host;
-    const reason = job.options.signal!.reason;
+    const reason = job.abort!.reason;
     const cancel = () =>
       host!.endpoint?.post({
         type: "cancel",
@@ -1228,7 +1304,7 @@ export class WorkerPool {
 
   #settle(job: Job): void {
     job.settled = true;
-    job.options.signal?.removeEventListener("abort", job.onAbort);
+    job.abort?.offAbort(job.onAbort);
     job.commands?.end();
   }
 

@@ -112,8 +112,11 @@ export class Deadline implements Disposable {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timedOut = false;
   #disposed = false;
-  /** The grace timer of {@linkcode Deadline.settle}'s body, once the signal aborted. */
-  #onAbort: (() => void) | undefined;
+  /**
+   * Called once when it aborts, without a signal of its own: the grace timer
+   * of {@linkcode Deadline.settle}'s body, and a sandbox pool's cancel.
+   */
+  #onAborts: (() => void)[] | undefined;
 
   /**
    * Creates an attempt's signal, following the run's.
@@ -165,7 +168,9 @@ export class Deadline implements Disposable {
       if (this.aborted) return;
       this.#timedOut = true;
       this.#own().abort(this.#reason());
-      this.#onAbort?.();
+      const callbacks = this.#onAborts;
+      this.#onAborts = undefined;
+      if (callbacks !== undefined) { for (const fn of callbacks) fn(); }
     }, this.#ms);
   }
 
@@ -187,18 +192,12 @@ export class Deadline implements Disposable {
         timer = setTimeout(() => reject(this.reason), graceMs);
       };
       if (this.aborted) onAbort();
-      else {
-        // The run's stop reaches it through the run's one listener, a
-        // timeout through arm()'s timer: no listener of its own.
-        this.#onAbort = onAbort;
-        follow(this.#parent, onAbort);
-      }
+      else this.onAbort(onAbort);
       // One reaction for both outcomes, no `finally` chained on it: this runs
       // once per task attempt.
       const done = () => {
         clearTimeout(timer);
-        this.#onAbort = undefined;
-        unfollow(this.#parent, onAbort);
+        this.offAbort(onAbort);
       };
       body.then((value) => {
         done();
@@ -210,11 +209,39 @@ export class Deadline implements Disposable {
     });
   }
 
+  /**
+   * Calls `fn` once when the attempt's signal aborts, without making the
+   * signal: the run's stop reaches it through the run's one listener, a
+   * timeout through arm()'s timer. Nothing is called once it has aborted.
+   *
+   * @param fn Called at the abort.
+   */
+  onAbort(fn: () => void): void {
+    if (this.aborted || this.#disposed) return;
+    (this.#onAborts ??= []).push(fn);
+    follow(this.#parent, fn);
+  }
+
+  /**
+   * Stops calling `fn`.
+   *
+   * @param fn As given to {@linkcode Deadline.onAbort}.
+   */
+  offAbort(fn: () => void): void {
+    const callbacks = this.#onAborts;
+    if (callbacks !== undefined) {
+      const at = callbacks.indexOf(fn);
+      if (at !== -1) callbacks.splice(at, 1);
+    }
+    unfollow(this.#parent, fn);
+  }
+
   /** Stops the clock and stops following the run's signal. */
   [Symbol.dispose](): void {
     this.#disposed = true;
     clearTimeout(this.#timer);
     if (this.#controller !== undefined) unfollow(this.#parent, this.#controller);
-    if (this.#onAbort !== undefined) unfollow(this.#parent, this.#onAbort);
+    for (const fn of this.#onAborts ?? []) unfollow(this.#parent, fn);
+    this.#onAborts = undefined;
   }
 }

@@ -255,9 +255,9 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
 
   // Loaded only when a task needs a sandbox: a run that is all cached starts
   // none, and need not load the pool's code either.
-  const { WorkerPool, hostsLaunched } = sandboxed.length > 0
+  const { WorkerPool, hostsLaunched, runIoUnder } = sandboxed.length > 0
     ? await import("../pool/worker_pool.ts")
-    : { WorkerPool: undefined, hostsLaunched: undefined };
+    : { WorkerPool: undefined, hostsLaunched: undefined, runIoUnder: undefined };
   // The run's wall time counts from here: its sandboxes' start included.
   const t0 = performance.now();
   const pool = shared ?? (WorkerPool !== undefined
@@ -303,7 +303,9 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
     const execution = new Execution(planned, {
       ioLane,
       cpuLane,
-      ioHost: sandboxedIo.length > 0 ? pool!.runIo.bind(pool) : undefined,
+      ioHost: sandboxedIo.length > 0
+        ? (task, deps, abort, options) => runIoUnder!(pool!, task, deps, abort, options)
+        : undefined,
       args: options.args ?? [],
       module,
       mainGuard: _mainGuard,
