@@ -391,6 +391,9 @@ export function transferMarks(): TransferMarks {
   return g[MARKS] ??= { buffers: new WeakSet(), pending: 0 };
 }
 
+/** What almost every message moves: nothing. Shared, never changed: callers only read it. */
+const NO_BUFFERS = Object.freeze([]) as unknown as ArrayBuffer[];
+
 /**
  * The marked buffers inside a value about to be posted, unmarked as they are
  * collected: a buffer moves once, and is detached on this side afterwards.
@@ -404,7 +407,7 @@ export function transferMarks(): TransferMarks {
  */
 export function transferList(value: unknown): ArrayBuffer[] {
   const marks = transferMarks();
-  if (marks.pending === 0 || typeof value !== "object" || value === null) return [];
+  if (marks.pending === 0 || typeof value !== "object" || value === null) return NO_BUFFERS;
   const found: ArrayBuffer[] = [];
   const seen = new Set<object>();
   const stack: object[] = [value];

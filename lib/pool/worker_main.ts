@@ -227,7 +227,11 @@ export async function serve(
     const byName = kind === "io" ? found.io : kind === "cpu" ? found.cpu : undefined;
     let task = byName?.get(name);
     if (task === undefined && byName !== undefined && !byName.has(name)) {
-      task = sets.map((set) => set.tasks.get(name)).find((t) => t?.kind === kind);
+      // Each task is looked up once in a run of 10,000: no array or closure for it.
+      for (let i = 0; i < sets.length && task === undefined; i++) {
+        const candidate = sets[i].tasks.get(name);
+        if (candidate?.kind === kind) task = candidate;
+      }
       byName.set(name, task);
     }
     if (task === undefined) throw new TypeError(`The task module has no ${kind} task "${name}"`);
