@@ -68,3 +68,43 @@ Deno.test("Deadline with a limit rejects its body's wait with the timeout error 
   assert.equal(deadline.reason, timeout);
   assert.equal(deadline.signal.reason, timeout);
 });
+
+Deno.test("Deadline.onAbort calls back at the timeout or the run's stop without making a signal", async () => {
+  const run = new AbortController();
+  let listeners = 0;
+  const add = run.signal.addEventListener.bind(run.signal);
+  run.signal.addEventListener = ((...args: Parameters<typeof add>) => {
+    listeners++;
+    return add(...args);
+  }) as typeof add;
+
+  // The run stops: every callback still registered is called once, in order.
+  const calls: string[] = [];
+  const stopped = new Deadline(run.signal, undefined, () => "timeout");
+  stopped.onAbort(() => calls.push("first"));
+  const removed = () => calls.push("removed");
+  stopped.onAbort(removed);
+  stopped.onAbort(() => calls.push("second"));
+  stopped.offAbort(removed);
+  const disposed = new Deadline(run.signal, undefined, () => "timeout");
+  disposed.onAbort(() => calls.push("disposed"));
+  disposed[Symbol.dispose]();
+  assert.equal(listeners, 1, "one listener on the run's signal, none per callback");
+  run.abort(new Error("stop"));
+  assert.deepEqual(calls, ["first", "second"]);
+  assert.equal(stopped.aborted, true);
+  assert.equal((stopped.reason as Error).message, "stop");
+  // Registered after the abort: never called, as an AbortSignal's listener.
+  stopped.onAbort(() => calls.push("late"));
+  assert.deepEqual(calls, ["first", "second"]);
+  stopped[Symbol.dispose]();
+
+  // The deadline passes: the callback is called with the timeout as reason.
+  const other = new AbortController();
+  using timed = new Deadline(other.signal, 10, () => new Error("timed out"));
+  const { promise, resolve } = Promise.withResolvers<unknown>();
+  timed.onAbort(() => resolve(timed.reason));
+  timed.arm();
+  assert.equal(((await promise) as Error).message, "timed out");
+  assert.equal(timed.timedOut, true);
+});

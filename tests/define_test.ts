@@ -212,6 +212,35 @@ Deno.test("defineTasks gives tasks that share one permissions object the same no
   assert.match(error.message, /Task "first" has invalid permission 'sys': unknown kind "cpu"/);
 });
 
+Deno.test("defineTasks gives tasks that declare equal permission sets one frozen object, whatever objects they wrote", () => {
+  const run = () => 1;
+  const set = defineTasks({
+    none1: io({ run }),
+    none2: io({ run }),
+    empty: io({ permissions: {}, run }),
+    falsy: cpu({ permissions: { net: false }, run }),
+    net1: io({ permissions: { net: ["a.example", "b.example"] }, run }),
+    net2: io({ permissions: { net: ["b.example", "a.example"] }, run }),
+    read: io({ permissions: { read: ["src"] }, run }),
+  });
+  const of = (name: string) => set.tasks.get(name)!.permissions;
+  // The pool, the grant check and the sandbox lookup key their work by this
+  // object: 10,000 tasks that declare nothing are one sandbox, looked up once.
+  assert.equal(of("none1"), of("none2"));
+  assert.equal(of("none1"), of("empty"));
+  assert.equal(of("none1"), of("falsy"));
+  assert.equal(of("net1"), of("net2"));
+  assert.notEqual(of("net1"), of("read"));
+  assert.deepEqual(of("none1"), {});
+  // Shared by several tasks, it cannot be widened through one of them.
+  assert.ok(Object.isFrozen(of("net1")));
+  assert.ok(Object.isFrozen(of("net1").net));
+  assert.throws(() => (of("read").read as string[]).push("/"), TypeError);
+  assert.throws(() => {
+    (of("none1") as Record<string, unknown>).net = true;
+  }, TypeError);
+});
+
 Deno.test("defineTasks keeps each dependency once, in the order first declared", () => {
   const run = () => 1;
   const names = Array.from({ length: 20 }, (_, i) => `d${i}`);

@@ -196,6 +196,23 @@ Deno.test("WorkerPool ends idle cpu workers after idleTimeout and starts new one
   assert.equal(((await pool.run("where", {})).value as Where).inWorker, true);
 });
 
+Deno.test("a sandboxed io body sees its signal aborted whether it read the signal before the cancel or after", async () => {
+  using pool = new WorkerPool(fixtureUrl("late_signal.ts"), { size: 1 });
+  // Not cancelled: the signal it reads late is not aborted (and the host is
+  // ready, so that both bodies below are running when cancelled).
+  assert.deepEqual((await pool.runIo("late", {})).value, { aborted: false, reason: undefined });
+  const first = new AbortController();
+  const early = pool.runIo("early", {}, { signal: first.signal });
+  const second = new AbortController();
+  const late = pool.runIo("late", {}, { signal: second.signal });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  first.abort(new Error("stop early"));
+  second.abort(new Error("stop late"));
+  // A running io body is told, and the job settles when the body ends.
+  assert.equal((await early).value, "stop early");
+  assert.deepEqual((await late).value, { aborted: true, reason: "stop late" });
+});
+
 Deno.test("an io task aborted while its sandbox starts never runs there", async () => {
   const stray: string[] = [];
   const output: string[] = [];
