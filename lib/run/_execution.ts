@@ -403,8 +403,10 @@ export class Execution {
     const begins = () => {
       startMs = this.#now();
     };
-    // A sandboxed io body's own time, measured in its host.
+    // A sandboxed io body's own time, measured in its host, and when it was
+    // sent there (no body starts before that).
     let bodyMs: number | undefined;
+    const sentMs = task.kind === "io" && !task.trusted ? this.#now() : 0;
     const measured = (ms: number) => {
       bodyMs = ms;
     };
@@ -423,8 +425,11 @@ export class Execution {
         assertReportable(task.name, value);
         // It counts as started when its host had it, but tasks sent ahead
         // wait there for their turn: its body began its own time before it
-        // ended, and the wait was spool's.
-        if (bodyMs !== undefined && bodyMs >= 0) startMs = Math.max(startMs!, endMs! - bodyMs);
+        // ended, and the wait was spool's. Not later than that either: a
+        // body sent to a host still starting can begin before this thread
+        // has read the host's `ready`, and it then reported less than its
+        // body's time.
+        if (bodyMs !== undefined && bodyMs >= 0) startMs = Math.max(sentMs, endMs! - bodyMs);
         return { status: "ok", startMs: startMs!, endMs: endMs!, worker, value, work };
       } catch (thrown) {
         if (startMs === undefined) {
