@@ -116,7 +116,9 @@ export class Deadline implements Disposable {
    * Called once when it aborts, without a signal of its own: the grace timer
    * of {@linkcode Deadline.settle}'s body, and a sandbox pool's cancel.
    */
-  #onAborts: (() => void)[] | undefined;
+  #onAbort: (() => void) | undefined;
+  /** More of them (a sandboxed io attempt has two): most attempts have one, and no array. */
+  #moreOnAbort: (() => void)[] | undefined;
 
   /**
    * Creates an attempt's signal, following the run's.
@@ -168,9 +170,11 @@ export class Deadline implements Disposable {
       if (this.aborted) return;
       this.#timedOut = true;
       this.#own().abort(this.#reason());
-      const callbacks = this.#onAborts;
-      this.#onAborts = undefined;
-      if (callbacks !== undefined) { for (const fn of callbacks) fn(); }
+      const first = this.#onAbort;
+      const more = this.#moreOnAbort;
+      this.#onAbort = this.#moreOnAbort = undefined;
+      first?.();
+      if (more !== undefined) { for (const fn of more) fn(); }
     }, this.#ms);
   }
 
@@ -218,7 +222,8 @@ export class Deadline implements Disposable {
    */
   onAbort(fn: () => void): void {
     if (this.aborted || this.#disposed) return;
-    (this.#onAborts ??= []).push(fn);
+    if (this.#onAbort === undefined) this.#onAbort = fn;
+    else (this.#moreOnAbort ??= []).push(fn);
     follow(this.#parent, fn);
   }
 
@@ -228,10 +233,10 @@ export class Deadline implements Disposable {
    * @param fn As given to {@linkcode Deadline.onAbort}.
    */
   offAbort(fn: () => void): void {
-    const callbacks = this.#onAborts;
-    if (callbacks !== undefined) {
-      const at = callbacks.indexOf(fn);
-      if (at !== -1) callbacks.splice(at, 1);
+    if (this.#onAbort === fn) this.#onAbort = undefined;
+    else {
+      const at = this.#moreOnAbort?.indexOf(fn) ?? -1;
+      if (at !== -1) this.#moreOnAbort!.splice(at, 1);
     }
     unfollow(this.#parent, fn);
   }
@@ -241,7 +246,8 @@ export class Deadline implements Disposable {
     this.#disposed = true;
     clearTimeout(this.#timer);
     if (this.#controller !== undefined) unfollow(this.#parent, this.#controller);
-    for (const fn of this.#onAborts ?? []) unfollow(this.#parent, fn);
-    this.#onAborts = undefined;
+    if (this.#onAbort !== undefined) unfollow(this.#parent, this.#onAbort);
+    for (const fn of this.#moreOnAbort ?? []) unfollow(this.#parent, fn);
+    this.#onAbort = this.#moreOnAbort = undefined;
   }
 }
