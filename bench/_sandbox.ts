@@ -124,6 +124,32 @@ async function timed(
 /** The median task time the last {@linkcode timed} run reported, in ms. */
 let lastTaskMs = Number.NaN;
 
+/**
+ * One run() of a task file in a fresh `deno` process, as one `spool run` or
+ * a script that runs once pays it: its own start, spool's code cold, and the
+ * host's `deno info` lookup included. Returns what run() took.
+ */
+async function freshRun(dir: string, taskFile: string, concurrency: number): Promise<number> {
+  const script = `${dir}/fresh_run.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import { run } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+const tasks = (await import(Deno.args[0])).default;
+const t0 = performance.now();
+const report = await run(tasks, { concurrency: ${concurrency} });
+if (!report.ok) Deno.exit(1);
+console.log(performance.now() - t0);
+`,
+  );
+  const { code, stdout } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--unstable-worker-options", script, taskFile],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (code !== 0) throw new Error(`A benchmark run in a fresh process failed (exit ${code})`);
+  return Number(new TextDecoder().decode(stdout).trim());
+}
+
 async function firstIo(url: string, isolation: Isolation): Promise<number> {
   using pool = new WorkerPool(url, { size: 1, isolation });
   const t0 = performance.now();
@@ -174,8 +200,10 @@ export async function sandboxRows(
   const dir = await Deno.makeTempDir({ prefix: "spool-bench-sandbox-" });
   try {
     const rows: SandboxRow[] = [];
-    const waitsSandboxed = await load(await taskFile(dir, "waits_s", waits(waitCount, 100, false)));
-    const waitsTrusted = await load(await taskFile(dir, "waits_t", waits(waitCount, 100, true)));
+    const waitsSandboxedUrl = await taskFile(dir, "waits_s", waits(waitCount, 100, false));
+    const waitsTrustedUrl = await taskFile(dir, "waits_t", waits(waitCount, 100, true));
+    const waitsSandboxed = await load(waitsSandboxedUrl);
+    const waitsTrusted = await load(waitsTrustedUrl);
     // What each task reported as its time, from the same runs: a wait of
     // 100 ms should read as 100 ms, sandboxed or not.
     const taskMs = { a: [] as number[], b: [] as number[] };
@@ -198,6 +226,18 @@ export async function sandboxRows(
       ),
     ));
     rows.push(row("the same: the time each task reported (median)", "ms", "trusted", taskMs));
+    // The same run, each in a process of its own: nothing warm from earlier
+    // runs, and no garbage of theirs to collect, on either side.
+    rows.push(row(
+      `${waitCount.toLocaleString("en")} io tasks x 100 ms wait, run() in a fresh process: wall`,
+      "ms",
+      "trusted",
+      await turns(
+        repeat,
+        () => freshRun(dir, waitsSandboxedUrl, waitCount),
+        () => freshRun(dir, waitsTrustedUrl, waitCount),
+      ),
+    ));
     {
       // The same, with the sandbox host started by an earlier run: a pool
       // kept across runs (RunOptions.pool), as spool run --watch does.
