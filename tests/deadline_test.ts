@@ -1,25 +1,31 @@
 import assert from "node:assert/strict";
 import { Deadline } from "../lib/run/_deadline.ts";
 
-Deno.test("Deadline follows the run's signal with one listener however many attempts share it", () => {
-  const run = new AbortController();
-  let listeners = 0;
-  const add = run.signal.addEventListener.bind(run.signal);
-  run.signal.addEventListener = ((...args: Parameters<typeof add>) => {
-    listeners++;
+/** Counts the listeners added to `signal` from now on: `.count`. */
+function countListeners(signal: AbortSignal): { count: number } {
+  const counter = { count: 0 };
+  const add = signal.addEventListener.bind(signal);
+  signal.addEventListener = ((...args: Parameters<typeof add>) => {
+    counter.count++;
     return add(...args);
   }) as typeof add;
+  return counter;
+}
+
+Deno.test("Deadline follows the run's signal with one listener however many attempts share it", () => {
+  const run = new AbortController();
+  const listeners = countListeners(run.signal);
 
   const deadlines = Array.from(
     { length: 1000 },
     () => new Deadline(run.signal, undefined, () => 0),
   );
   // Without a limit, a deadline makes its signal when asked for it.
-  assert.equal(listeners, 0);
+  assert.equal(listeners.count, 0);
   for (const deadline of deadlines) assert.equal(deadline.signal.aborted, false);
   const released = deadlines.pop()!;
   released[Symbol.dispose]();
-  assert.equal(listeners, 1);
+  assert.equal(listeners.count, 1);
 
   const reason = new Error("run stopped");
   run.abort(reason);
@@ -71,12 +77,7 @@ Deno.test("Deadline with a limit rejects its body's wait with the timeout error 
 
 Deno.test("Deadline.onAbort calls back at the timeout or the run's stop without making a signal", async () => {
   const run = new AbortController();
-  let listeners = 0;
-  const add = run.signal.addEventListener.bind(run.signal);
-  run.signal.addEventListener = ((...args: Parameters<typeof add>) => {
-    listeners++;
-    return add(...args);
-  }) as typeof add;
+  const listeners = countListeners(run.signal);
 
   // The run stops: every callback still registered is called once, in order.
   const calls: string[] = [];
@@ -89,7 +90,7 @@ Deno.test("Deadline.onAbort calls back at the timeout or the run's stop without 
   const disposed = new Deadline(run.signal, undefined, () => "timeout");
   disposed.onAbort(() => calls.push("disposed"));
   disposed[Symbol.dispose]();
-  assert.equal(listeners, 1, "one listener on the run's signal, none per callback");
+  assert.equal(listeners.count, 1, "one listener on the run's signal, none per callback");
   run.abort(new Error("stop"));
   assert.deepEqual(calls, ["first", "second"]);
   assert.equal(stopped.aborted, true);

@@ -320,13 +320,7 @@ const NO_PERMISSIONS: Permissions = Object.freeze({});
 // method, so that the pool's public API stays the task runner's.
 let callInto: (pool: WorkerPool, call: PoolCall) => () => void;
 let launchedOf: (pool: WorkerPool) => Promise<void>;
-let runIoInto: (
-  pool: WorkerPool,
-  task: string,
-  deps: Record<string, unknown>,
-  abort: AbortSource,
-  options: CpuRunOptions,
-) => Promise<IoResult>;
+let runIoInto: typeof runIoUnder;
 
 /**
  * What cancels a job, as the pool needs it: an AbortSignal gives one, and so
