@@ -16,12 +16,13 @@
  * - Signals: `Deno.kill` of the worker's own process needs no permission in
  *   Deno; here it needs the `run` permission the task declared.
  *
- * It imports only the protocol.
+ * It imports only the protocol and the parked wait (`_park.ts`).
  *
  * @module
  */
 
 import { describeThrown, type FromWorker, serializeError, type ToWorker } from "./_protocol.ts";
+import { canParkOnOperation, parkOnOperation } from "./_park.ts";
 
 type Post = (
   message: FromWorker,
@@ -103,10 +104,9 @@ function flushOutbox(): void {
  * host itself started come as one message), and taken in one go they held
  * the loop: the first bodies' timers fired only once the last task had
  * started, 170 ms late for 6,000. Between slices the worker waits on an
- * operation that completes on another thread, not a message to itself: a
- * loop that always has a message ready looks at its sockets (a task's
- * `fetch`) only every 61st turn. That operation is captured here, before
- * task code can replace it.
+ * operation that completes on another thread (`_park.ts`), not a message to
+ * itself: a loop that always has a message ready looks at its sockets (a
+ * task's `fetch`) only every 61st turn.
  *
  * Every {@linkcode TIMER_PARK_EVERY}th wait is on a timer instead: the
  * runtime runs every timer due before it first. On a loaded machine the
@@ -119,7 +119,6 @@ let inboxHead = 0;
 let draining = false;
 const SLICE_MS = 4;
 const TIMER_PARK_EVERY = 4;
-const subtle = globalThis.crypto?.subtle;
 // Through its getter at first use: reading `setTimeout` now would load
 // Deno's timers into every worker (see worker_main.ts's wrapTimers).
 const timerDescriptor = Object.getOwnPropertyDescriptor(globalThis, "setTimeout");
@@ -131,9 +130,7 @@ function parkOnTimer(): Promise<void> {
       : reflectApply(timerDescriptor.get, globalThis, [])) as typeof originalTimer;
   return new Promise((resolve) => reflectApply(originalTimer!, globalThis, [resolve, 0]));
 }
-const digest = subtle?.digest;
 const clock = performance.now.bind(performance);
-const NOTHING = new Uint8Array(0);
 
 async function drainInbox(): Promise<void> {
   draining = true;
@@ -150,10 +147,9 @@ async function drainInbox(): Promise<void> {
     if ((inboxHead & 15) !== 0) continue;
     // The bodies these messages start run now, inside the slice they count in.
     await null;
-    if (clock() - sliceStart < SLICE_MS || digest === undefined) continue;
+    if (clock() - sliceStart < SLICE_MS || !canParkOnOperation) continue;
     try {
-      if (++parks % TIMER_PARK_EVERY === 0) await parkOnTimer();
-      else await reflectApply(digest, subtle, ["SHA-256", NOTHING]);
+      await (++parks % TIMER_PARK_EVERY === 0 ? parkOnTimer() : parkOnOperation());
     } catch {
       // Only the wait matters.
     }

@@ -28,6 +28,7 @@ import type { AbortSource, CpuRunOptions, IoResult } from "../pool/worker_pool.t
 import type { MainGuard } from "./_main_guard.ts";
 import { serializeError } from "../pool/_protocol.ts";
 import { isThenable } from "../pool/_thenable.ts";
+import { canParkOnOperation, parkOnOperation } from "../pool/_park.ts";
 import type { CacheDecision } from "../cache/task_cache.ts";
 import type { RunCache } from "../cache/open_run_cache.ts";
 import { type TaskShell, taskShell } from "../commands/task_shell.ts";
@@ -748,14 +749,14 @@ function assertReportable(task: string, value: unknown): void {
  * 61st turn (tokio's event interval): while thousands of tasks start, a
  * sandbox host that connected waited there for hundreds of ms, its tasks
  * unsent. So every {@linkcode PARK_EVERY_MS} the yield waits on an
- * operation that completes on another thread instead (a digest of nothing):
- * the loop, with nothing else ready, polls its sockets meanwhile.
+ * operation that completes on another thread instead (`_park.ts`): the
+ * loop, with nothing else ready, polls its sockets meanwhile.
  */
 function yieldToLoop(fn: () => void): void {
   const now = clock();
-  if (now - lastPark >= PARK_EVERY_MS && digest !== undefined) {
+  if (now - lastPark >= PARK_EVERY_MS && canParkOnOperation) {
     lastPark = now;
-    reflectApply(digest, subtle, ["SHA-256", NOTHING]).then(fn, fn);
+    parkOnOperation().then(fn, fn);
     return;
   }
   const channel = new MessageChannel();
@@ -768,14 +769,8 @@ function yieldToLoop(fn: () => void): void {
 
 const PARK_EVERY_MS = 5;
 let lastPark = 0;
-// Taken when spool loads: a trusted task on this thread cannot replace them.
-const subtle = globalThis.crypto?.subtle;
-const digest = subtle?.digest as
-  | ((algorithm: string, data: BufferSource) => Promise<ArrayBuffer>)
-  | undefined;
-const reflectApply = Reflect.apply;
+// Taken when spool loads: a trusted task on this thread cannot replace it.
 const clock = performance.now.bind(performance);
-const NOTHING = new Uint8Array(0);
 
 /** A FIFO of tasks: an array read from a moving head, dropped once drained. */
 class TaskQueue {
