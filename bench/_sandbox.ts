@@ -125,11 +125,10 @@ async function timed(
 let lastTaskMs = Number.NaN;
 
 /**
- * One run() of a task file in a fresh `deno` process, as one `spool run` or
- * a script that runs once pays it: its own start, spool's code cold, and the
- * host's `deno info` lookup included. Returns what run() took.
+ * Writes the script {@linkcode freshRun} runs: one run() of the task file
+ * it is given, printing what run() took.
  */
-async function freshRun(dir: string, taskFile: string, concurrency: number): Promise<number> {
+async function freshRunScript(dir: string, concurrency: number): Promise<string> {
   const script = `${dir}/fresh_run.ts`;
   await Deno.writeTextFile(
     script,
@@ -141,6 +140,15 @@ if (!report.ok) Deno.exit(1);
 console.log(performance.now() - t0);
 `,
   );
+  return script;
+}
+
+/**
+ * One run() of a task file in a fresh `deno` process, as one `spool run` or
+ * a script that runs once pays it: its own start, spool's code cold, and the
+ * host's `deno info` lookup included. Returns what run() took.
+ */
+async function freshRun(script: string, taskFile: string): Promise<number> {
   const { code, stdout } = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--unstable-worker-options", script, taskFile],
     stdout: "piped",
@@ -228,14 +236,15 @@ export async function sandboxRows(
     rows.push(row("the same: the time each task reported (median)", "ms", "trusted", taskMs));
     // The same run, each in a process of its own: nothing warm from earlier
     // runs, and no garbage of theirs to collect, on either side.
+    const script = await freshRunScript(dir, waitCount);
     rows.push(row(
       `${waitCount.toLocaleString("en")} io tasks x 100 ms wait, run() in a fresh process: wall`,
       "ms",
       "trusted",
       await turns(
         repeat,
-        () => freshRun(dir, waitsSandboxedUrl, waitCount),
-        () => freshRun(dir, waitsTrustedUrl, waitCount),
+        () => freshRun(script, waitsSandboxedUrl),
+        () => freshRun(script, waitsTrustedUrl),
       ),
     ));
     {
