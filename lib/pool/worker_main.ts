@@ -61,12 +61,17 @@ interface Job {
   console?: ReturnType<typeof taskConsole>;
 }
 
-// A cpu body is never aborted here: the pool stops it by recycling its worker.
 let neverAborted: AbortSignal | undefined;
+
+/** The signal of a body that is never aborted here, made once. */
+function never(): AbortSignal {
+  return neverAborted ??= new AbortController().signal;
+}
 
 /** A job's signal, made on first use. */
 function signalOf(job: Job): AbortSignal {
-  if (!job.io) return neverAborted ??= new AbortController().signal;
+  // A cpu body is never aborted here: the pool stops it by recycling its worker.
+  if (!job.io) return never();
   if (job.controller === undefined) {
     job.controller = new AbortController();
     if (job.cancelled !== undefined) job.controller.abort(job.cancelled);
@@ -446,7 +451,7 @@ async function shardStep(
   const source = typeof shard.items === "function"
     ? await shard.items({
       name: data.task,
-      signal: neverAborted ??= new AbortController().signal,
+      signal: never(),
       deps: data.deps,
       args: data.args,
       $,
