@@ -111,6 +111,16 @@ Deno.test("A trusted io task that replaces Worker and Deno.Command cannot widen 
   assert.match(t.afterUnsandbox.error!.message, /Requires read access/);
 });
 
+Deno.test("A trusted io task cannot widen a later task's sandbox by changing its declaration", async () => {
+  // A trusted task runs on the runner's thread with the task set in reach:
+  // setting a later task's permissions or `trusted` after the grant check
+  // gave that task read access it never declared.
+  const { t } = await runJson(fixture("sandbox/widen_later.ts"), ["victim"]);
+  assert.equal(t.widen.result, "permissions: TypeError; trusted: TypeError");
+  assert.equal(t.victim.status, "failed");
+  assert.match(t.victim.error!.message, /Requires read access/);
+});
+
 Deno.test("A task cannot reach its worker's channel: a later task's deps and result stay its own", async () => {
   const module = fixtureUrl("sandbox/realm.ts");
   const { default: tasks } = await import(module);

@@ -680,7 +680,10 @@ function validateTask(
   if (cacheFields !== undefined) Object.assign(task, cacheFields);
   if (typeof d.command === "string") task.command = d.command;
   if (d.service === true) task.service = true;
-  return task;
+  // Frozen, as its type says: a trusted task runs on the runner's thread
+  // with the task set in reach, and must not widen a later task's sandbox
+  // (its permissions, `trusted`, `isolation`) after the grants were checked.
+  return Object.freeze(task);
 }
 
 function validateShard(
