@@ -11,7 +11,7 @@ import { CommandSlots } from "../commands/_command_slots.ts";
 import type { Task } from "../declare/define.ts";
 import { ABORT_GRACE_MS, Deadline, timeoutError } from "./_deadline.ts";
 import { backoffDelay, DEFAULT_BACKOFF, sleep } from "./_retry.ts";
-import type { IoLane } from "./io_lane.ts";
+import { enterLane, type IoLane, type LaneEntrant, leaveLane } from "./io_lane.ts";
 import {
   type AttemptReport,
   type ReportedError,
@@ -24,7 +24,7 @@ import { withTaskOutput } from "./_io_console.ts";
 import { runShard } from "./shard.ts";
 import { IoContext } from "./_io_context.ts";
 import type { CpuLane } from "./scheduler.ts";
-import type { AbortSource, CpuRunOptions, IoResult } from "../pool/worker_pool.ts";
+import type { AbortSource, CpuRunOptions, IoResult, Isolation } from "../pool/worker_pool.ts";
 import type { MainGuard } from "./_main_guard.ts";
 import { serializeError } from "../pool/_protocol.ts";
 import { isThenable } from "../pool/_thenable.ts";
@@ -94,6 +94,15 @@ interface ShardWork {
   ms: number;
   workers: Set<number>;
 }
+
+/** Steps of an io attempt that need the execution's private state. */
+let ioSteps: {
+  enter(execution: Execution, attempt: IoAttempt): void;
+  graceOver(execution: Execution, attempt: IoAttempt): void;
+  started(execution: Execution, attempt: IoAttempt): void;
+  output(execution: Execution, name: string): (stream: "stdout" | "stderr", text: string) => void;
+  fault(execution: Execution, task: Task, error: Error): void;
+};
 
 /**
  * One run's mutable state: what is waiting, running, done. Each task runs as
@@ -286,7 +295,17 @@ export class Execution {
       report.result = decision.result;
       return this.#end(task, report);
     }
-    this.#attempts(task, deps);
+    if ((task.retries ?? 0) > 0) {
+      this.#attempts(task, deps);
+      return;
+    }
+    // One attempt and no retry, as most tasks: a reaction, not an async
+    // function suspended for as long as the task runs.
+    this.#attempt(task, deps, true).then((attempt) => {
+      if (attempt === undefined) return this.#end(task, undefined);
+      attempt.handled = true;
+      this.#end(task, this.#taskReport(task, [attempt], false));
+    });
   }
 
   /**
@@ -326,7 +345,7 @@ export class Execution {
   }
 
   /** One attempt under its own deadline; `undefined` when it never started. */
-  async #attempt(
+  #attempt(
     task: Task,
     deps: Record<string, unknown>,
     first: boolean,
@@ -335,36 +354,213 @@ export class Execution {
     const parent = this.#services === undefined
       ? this.#controller.signal
       : this.#services.signalFor(task, this.#controller.signal);
-    using deadline = new Deadline(
+    const deadline = new Deadline(
       parent,
       limit,
       limit === undefined ? noTimeout : () => timeoutError(task.name, limit),
     );
-    if (task.kind === "cpu") return await this.#run(task, deps, first, deadline).attempt;
+    if (task.kind === "cpu") return this.#cpuAttempt(task, deps, first, deadline);
     // The io slot comes first: an io task waiting for one holds only its
-    // signal, and the rest of the attempt is built once it has one.
-    const { promise, resolve } = Promise.withResolvers<Attempt | undefined>();
-    let outcome: Attempt | undefined;
-    this.#options.ioLane.run(async () => {
-      const { attempt, body } = this.#run(task, deps, first, deadline);
-      resolve(outcome = await attempt);
-      // The slot stays taken while a body left behind past its grace runs on.
-      if (outcome === undefined || outcome.leftBehind) await body.catch(noop);
-      // Its deadline is not armed while it waits: only the run's stop ends the wait.
-    }, { signal: parent }).then(
-      // Its slot is free: the next ready io task may start, unless this
-      // attempt's outcome is yet to be handled (a failure may stop the run),
-      // and then handling it starts the next.
-      () => {
-        if (outcome?.handled) this.#pump();
-      },
-      // Aborted while it waited for a slot: it never ran.
-      () => resolve(undefined),
-    );
-    return await promise;
+    // attempt object, and its body starts once it has one. Its deadline is
+    // not armed while it waits: only the run's stop ends the wait.
+    const attempt = new IoAttempt(this, task, deps, first, deadline, this.#options.args);
+    enterLane(this.#options.ioLane, parent, attempt);
+    return attempt.promise;
   }
 
-  /** Runs an attempt's body: its outcome, and when the body itself settles. */
+  async #cpuAttempt(
+    task: Task,
+    deps: Record<string, unknown>,
+    first: boolean,
+    deadline: Deadline,
+  ): Promise<Attempt | undefined> {
+    using _ = deadline;
+    return await this.#run(task, deps, first, deadline).attempt;
+  }
+
+  static {
+    ioSteps = {
+      enter: (execution, attempt) => execution.#ioEnter(attempt),
+      graceOver: (execution, attempt) => execution.#ioGraceOver(attempt),
+      started: (execution, attempt) => execution.#ioStarted(attempt),
+      output: (execution, name) => execution.#output(name),
+      fault: (execution, task, error) => execution.#lateFault(task, error),
+    };
+  }
+
+  /** An io attempt has its slot: its body starts, here or in its sandbox host. */
+  #ioEnter(attempt: IoAttempt): void {
+    const { task, deadline } = attempt;
+    const host = task.trusted ? undefined : this.#options.ioHost;
+    let running: Promise<unknown>;
+    try {
+      if (host !== undefined) {
+        // A sandboxed io body's own time is measured in its host, and it
+        // cannot start before it is sent there. It starts when its sandbox
+        // has it (onStart), not while the sandbox starts. The deadline
+        // cancels it without making a signal, which the host's side makes
+        // for the body if the body reads it.
+        attempt.sentMs = this.#now();
+        running = host(task.name, attempt.deps, deadline, attempt);
+      } else {
+        this.#ioStarted(attempt);
+        running = this.#trustedBody(attempt);
+      }
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    // Once the attempt's signal aborts, the body has its grace to settle.
+    if (deadline.aborted) attempt.abort();
+    else deadline.onAbort(attempt.onAbortOnce = () => attempt.abort());
+    running.then(
+      host === undefined ? (value) => this.#ioSettled(attempt, true, value) : (result) => {
+        attempt.bodyMs = (result as IoResult).ms;
+        this.#ioSettled(attempt, true, (result as IoResult).value);
+      },
+      (error) => this.#ioSettled(attempt, false, error),
+    );
+  }
+
+  /** Its grace after the abort ran out and its body still runs: it is left behind. */
+  #ioGraceOver(attempt: IoAttempt): void {
+    if (attempt.decided || attempt.bodyDone) return;
+    this.#ioFailed(attempt, attempt.deadline.reason);
+  }
+
+  /** Its body began: the clock starts, and the first attempt's start is reported. */
+  #ioStarted(attempt: IoAttempt): void {
+    if (attempt.startMs !== undefined) return;
+    attempt.startMs = this.#now();
+    attempt.deadline.arm();
+    if (attempt.first) {
+      const { name, kind } = attempt.task;
+      this.#options.reporter.taskStart({ name, kind, startMs: attempt.startMs });
+    }
+  }
+
+  /** An io body on this thread, under the run's guard and output capture. */
+  #trustedBody(attempt: IoAttempt): Promise<unknown> {
+    const { task, deps, deadline } = attempt;
+    const { args } = this.#options;
+    const body = async () => {
+      // Its `$` commands take turns and end with the attempt, as a
+      // sandboxed task's do (the pool's CommandSlots), though a trusted
+      // body could start processes itself.
+      let slots: CommandSlots | undefined;
+      const context = new IoContext(
+        task.name,
+        deps,
+        args,
+        deadline,
+        (signal) => this.#shell(task, slots = new CommandSlots(signal)),
+      );
+      let out: unknown;
+      // It begins once its start is reported and its context built: that
+      // bookkeeping is spool's, not the task's time.
+      attempt.startMs = this.#now();
+      try {
+        out = task.run(context);
+      } finally {
+        // It returned without a promise: it ended then, not once the tasks
+        // started after it in the same slice have started.
+        if (!isThenable(out)) attempt.endMs ??= this.#now();
+      }
+      try {
+        return await out;
+      } finally {
+        slots?.end();
+      }
+    };
+    const guarded = this.#options.mainGuard === undefined
+      ? body
+      : () => this.#options.mainGuard!.run(body, (error) => this.#lateFault(task, error));
+    return this.#options.captureOutput
+      ? withTaskOutput(this.#output(task.name), guarded)
+      : guarded();
+  }
+
+  /**
+   * An io body settled. Its end is now, before anything else the loop does
+   * after it. Its outcome is decided here, unless its grace ran out first
+   * (it was left behind), and then only its slot is given back.
+   */
+  #ioSettled(attempt: IoAttempt, ok: boolean, settled: unknown): void {
+    attempt.endMs ??= this.#now();
+    attempt.bodyDone = true;
+    if (attempt.decided) {
+      // Left behind past its grace: the slot was held until now.
+      leaveLane(this.#options.ioLane);
+      if (attempt.outcome?.handled) this.#pump();
+      return;
+    }
+    clearTimeout(attempt.grace);
+    if (attempt.onAbortOnce !== undefined) attempt.deadline.offAbort(attempt.onAbortOnce);
+    if (ok) {
+      const { deadline } = attempt;
+      // A result that came after the deadline is still a timeout.
+      if (deadline.timedOut) return this.#ioFailed(attempt, deadline.reason);
+      try {
+        assertReportable(attempt.task.name, settled);
+      } catch (error) {
+        return this.#ioFailed(attempt, error);
+      }
+      // It counts as started when its host had it, but tasks sent ahead
+      // wait there for their turn: its body began its own time before it
+      // ended, and the wait was spool's. Not later than that either: a
+      // body sent to a host still starting can begin before this thread
+      // has read the host's `ready`, and it then reported less than its
+      // body's time.
+      const { bodyMs, endMs } = attempt;
+      if (bodyMs !== undefined && bodyMs >= 0) {
+        attempt.startMs = Math.max(attempt.sentMs, endMs! - bodyMs);
+      }
+      return this.#ioDecided(attempt, {
+        status: "ok",
+        startMs: attempt.startMs!,
+        endMs: endMs!,
+        value: settled,
+      });
+    }
+    this.#ioFailed(attempt, settled);
+  }
+
+  /** An io attempt failed, timed out, was cancelled, or never ran. */
+  #ioFailed(attempt: IoAttempt, thrown: unknown): void {
+    const { deadline } = attempt;
+    if (attempt.startMs === undefined) {
+      // Aborted before its body started: it never ran.
+      if (this.#stopReason !== undefined || deadline.aborted) {
+        return this.#ioDecided(attempt, undefined);
+      }
+      // Its sandbox could not start (the task module failed to load there):
+      // a failure of this task, with the error that says why.
+      this.#ioStarted(attempt);
+      attempt.endMs = attempt.startMs;
+    }
+    const error = deadline.timedOut ? deadline.reason : thrown;
+    // Once the run has stopped, whatever a running task did next was
+    // brought on by the stop; its own error stays in the report.
+    const status = this.#stopReason !== undefined && !deadline.timedOut ? "cancelled" : "failed";
+    const startMs = attempt.startMs!;
+    if (attempt.bodyDone) {
+      return this.#ioDecided(attempt, { status, startMs, endMs: attempt.endMs!, error });
+    }
+    // Its body is left behind, still running, past its grace.
+    this.#ioDecided(attempt, { status, startMs, endMs: this.#now(), error, leftBehind: true });
+  }
+
+  #ioDecided(attempt: IoAttempt, outcome: Attempt | undefined): void {
+    attempt.decided = true;
+    attempt.outcome = outcome;
+    attempt.deadline[Symbol.dispose]();
+    attempt.resolve(outcome);
+    // The slot stays taken while a body left behind past its grace runs on.
+    // Given back now, it starts nothing new by itself: handling this
+    // outcome does (a failure may stop the run first).
+    if (attempt.bodyDone) leaveLane(this.#options.ioLane);
+  }
+
+  /** Runs a cpu attempt's body: its outcome, and when the body itself settles. */
   #run(
     task: Task,
     deps: Record<string, unknown>,
@@ -392,28 +588,13 @@ export class Execution {
       }
     };
     // Its end is when the body settles, before anything else the loop does
-    // after it (an io slot passing to the next task, this attempt's own
-    // bookkeeping). A body on this thread that returned without a promise
-    // ended then: its settling is seen only once the tasks started after it
-    // in the same slice have started, which is not its time.
+    // after it.
     const ended = () => {
       endMs ??= this.#now();
     };
-    // A body on this thread begins once its start is reported and its
-    // context built: that bookkeeping is spool's, not the task's time.
-    const begins = () => {
-      startMs = this.#now();
-    };
-    // A sandboxed io body's own time, measured in its host, and when it was
-    // sent there (no body starts before that).
-    let bodyMs: number | undefined;
-    const sentMs = task.kind === "io" && !task.trusted ? this.#now() : 0;
-    const measured = (ms: number) => {
-      bodyMs = ms;
-    };
     let running: Promise<unknown>;
     try {
-      running = this.#body(task, deps, deadline, started, work, { begins, ended, measured });
+      running = this.#body(task, deps, deadline, started, work);
     } catch (error) {
       running = Promise.reject(error);
     }
@@ -424,19 +605,12 @@ export class Execution {
         // A result that came after the deadline is still a timeout.
         if (deadline.timedOut) throw deadline.reason;
         assertReportable(task.name, value);
-        // It counts as started when its host had it, but tasks sent ahead
-        // wait there for their turn: its body began its own time before it
-        // ended, and the wait was spool's. Not later than that either: a
-        // body sent to a host still starting can begin before this thread
-        // has read the host's `ready`, and it then reported less than its
-        // body's time.
-        if (bodyMs !== undefined && bodyMs >= 0) startMs = Math.max(sentMs, endMs! - bodyMs);
         return { status: "ok", startMs: startMs!, endMs: endMs!, worker, value, work };
       } catch (thrown) {
         if (startMs === undefined) {
-          // Aborted while it waited for a slot: it never ran.
+          // Aborted while it waited for a worker: it never ran.
           if (this.#stopReason !== undefined || deadline.aborted) return undefined;
-          // Its sandbox could not start (the task module failed to load there):
+          // Its worker could not start (the task module failed to load there):
           // a failure of this task, with the error that says why.
           started();
           endMs = startMs;
@@ -463,69 +637,15 @@ export class Execution {
     return { attempt, body };
   }
 
-  /** Starts a task's body; an io body is in its lane's slot already. */
+  /** Starts a cpu task's body on its lane. */
   #body(
     task: Task,
     deps: Record<string, unknown>,
     deadline: Deadline,
     started: (worker?: number) => void,
     work: ShardWork | undefined,
-    span: { begins: () => void; ended: () => void; measured: (ms: number) => void },
   ): Promise<unknown> {
     const { args } = this.#options;
-    const onFault = (error: Error) => this.#lateFault(task, error);
-    if (task.kind === "io") {
-      const host = task.trusted ? undefined : this.#options.ioHost;
-      if (host !== undefined) {
-        // The body starts when its sandbox has it, not while the sandbox starts.
-        // The deadline cancels it without making a signal, which the host's
-        // side makes for the body if the body reads it.
-        return host(task.name, deps, deadline, {
-          permissions: task.permissions,
-          onStart: () => started(),
-          onOutput: this.#output(task.name),
-          onFault,
-          maxHeapMb: task.maxHeapMb,
-          isolation: task.isolation,
-          args,
-        }).then((result) => {
-          span.measured(result.ms);
-          return result.value;
-        });
-      }
-      started();
-      const body = async () => {
-        // Its `$` commands take turns and end with the attempt, as a
-        // sandboxed task's do (the pool's CommandSlots), though a trusted
-        // body could start processes itself.
-        let slots: CommandSlots | undefined;
-        const context = new IoContext(
-          task.name,
-          deps,
-          args,
-          deadline,
-          (signal) => this.#shell(task, slots = new CommandSlots(signal)),
-        );
-        let out: unknown;
-        span.begins();
-        try {
-          out = task.run(context);
-        } finally {
-          if (!isThenable(out)) span.ended();
-        }
-        try {
-          return await out;
-        } finally {
-          slots?.end();
-        }
-      };
-      const guarded = this.#options.mainGuard === undefined
-        ? body
-        : () => this.#options.mainGuard!.run(body, onFault);
-      return this.#options.captureOutput
-        ? withTaskOutput(this.#output(task.name), guarded)
-        : guarded();
-    }
     const lane = this.#options.cpuLane!;
     if (task.shard !== undefined && lane.runChunk !== undefined) {
       return runShard(lane as Required<CpuLane>, task.name, task.shard, {
@@ -549,7 +669,7 @@ export class Execution {
       signal: deadline.signal,
       onStart: started,
       onOutput: this.#output(task.name),
-      onFault,
+      onFault: (error: Error) => this.#lateFault(task, error),
       maxHeapMb: task.maxHeapMb,
       isolation: task.isolation,
       args,
@@ -706,7 +826,94 @@ export class Execution {
   }
 }
 
-function noop(): void {}
+/**
+ * One io attempt in flight: its state, and the options a sandbox pool
+ * reads for it. The pool calls `onStart`, `onOutput` and `onFault` as
+ * methods of its options, so they are methods here; the attempt's steps
+ * (its slot, its body settling, its grace after an abort) are callbacks
+ * into the execution, not async functions suspended while it runs. While a
+ * sandbox host starts, 10,000 attempts can be in flight at once, and what
+ * each keeps alive is garbage the runner's collector copies and marks again
+ * and again: an attempt held five suspended async functions, twelve
+ * promises and twenty-five closures before (README "What the sandbox costs").
+ */
+class IoAttempt implements CpuRunOptions, LaneEntrant {
+  readonly task: Task;
+  readonly deps: Record<string, unknown>;
+  /** Whether it is the task's first attempt (whose start is reported). */
+  readonly first: boolean;
+  readonly deadline: Deadline;
+  readonly promise: Promise<Attempt | undefined>;
+  resolve!: (outcome: Attempt | undefined) => void;
+  // What the pool reads.
+  readonly permissions: Permissions;
+  readonly maxHeapMb: number | undefined;
+  readonly isolation: Isolation | undefined;
+  readonly args: readonly string[];
+  startMs: number | undefined = undefined;
+  endMs: number | undefined = undefined;
+  /** When it was sent to its sandbox host (no body starts before that). */
+  sentMs = 0;
+  /** Its body's own time, measured in its host. */
+  bodyMs: number | undefined = undefined;
+  /** Whether its body has settled. */
+  bodyDone = false;
+  /** Whether its outcome is decided (its body may still run, left behind). */
+  decided = false;
+  outcome: Attempt | undefined = undefined;
+  /** Started when its signal aborts: how long its body may still take. */
+  grace: ReturnType<typeof setTimeout> | undefined = undefined;
+  onAbortOnce: (() => void) | undefined = undefined;
+  #execution: Execution;
+
+  constructor(
+    execution: Execution,
+    task: Task,
+    deps: Record<string, unknown>,
+    first: boolean,
+    deadline: Deadline,
+    args: readonly string[],
+  ) {
+    this.#execution = execution;
+    this.task = task;
+    this.deps = deps;
+    this.first = first;
+    this.deadline = deadline;
+    this.permissions = task.permissions;
+    this.maxHeapMb = task.maxHeapMb;
+    this.isolation = task.isolation;
+    this.args = args;
+    this.promise = new Promise((resolve) => this.resolve = resolve);
+  }
+
+  enter(): void {
+    ioSteps.enter(this.#execution, this);
+  }
+
+  refused(): void {
+    // Aborted while it waited for a slot: it never ran.
+    this.deadline[Symbol.dispose]();
+    this.resolve(undefined);
+  }
+
+  /** Its signal aborted: its body may take {@linkcode ABORT_GRACE_MS} more to settle. */
+  abort(): void {
+    if (this.grace !== undefined || this.decided) return;
+    this.grace = setTimeout(() => ioSteps.graceOver(this.#execution, this), ABORT_GRACE_MS);
+  }
+
+  onStart(): void {
+    ioSteps.started(this.#execution, this);
+  }
+
+  onOutput(stream: "stdout" | "stderr", text: string): void {
+    ioSteps.output(this.#execution, this.task.name)(stream, text);
+  }
+
+  onFault(error: Error): void {
+    ioSteps.fault(this.#execution, this.task, error);
+  }
+}
 
 function noTimeout(): never {
   throw new Error("Unreachable: a deadline without a limit timed out");
