@@ -58,6 +58,8 @@ interface Job {
   controller: AbortController | undefined;
   /** Why it was cancelled, when that came before its body read `signal`. */
   cancelled: DOMException | undefined;
+  /** When its io body began. */
+  bodyStart: number | undefined;
   console?: ReturnType<typeof taskConsole>;
 }
 
@@ -153,7 +155,7 @@ let context: Promise<AsyncContextLike> | undefined;
 let contextReady: AsyncContextLike | undefined;
 
 interface AsyncContextLike {
-  run<R>(job: Job, fn: () => R): R;
+  run<R, A extends unknown[]>(job: Job, fn: (...args: A) => R, ...args: A): R;
   getStore(): Job | undefined;
 }
 
@@ -276,7 +278,89 @@ export async function serve(
       Console,
     );
   });
-  listen(async (data: ToWorker) => {
+  /**
+   * Starts an io body in the job's async context. Not an async function:
+   * an io host holds thousands of bodies in flight, and each would keep one
+   * suspended (its frame, its promise, its await's closures) until its body
+   * settled, garbage the worker's collector copies again and again.
+   */
+  const startIo = (task: TaskLike, data: ToWorker & { type: "run" }, job: Job): void => {
+    const als = contextReady;
+    if (als === undefined) {
+      // The first io job loads the async context; jobs behind it queue on the same load, in order.
+      ioContext().then(() => startIo(task, data, job));
+      return;
+    }
+    // Cancelled before it started (the pool sends io tasks ahead, while
+    // the sandbox starts, and the cancel right behind): it never runs.
+    if (job.cancelled !== undefined) return ioFailed(job, job.cancelled);
+    let pending: unknown;
+    try {
+      pending = als.run(job, runIo, job, task, new JobContext(job, task, data.deps, data.args));
+    } catch (error) {
+      return ioFailed(job, error);
+    } finally {
+      current = undefined;
+    }
+    if (!isThenable(pending)) return ioDone(job, task, pending);
+    Promise.resolve(pending).then(
+      (value) => ioDone(job, task, value),
+      (error) => ioFailed(job, error),
+    );
+  };
+  const ioDone = (job: Job, task: TaskLike, value: unknown): void => {
+    running.delete(job.id);
+    try {
+      // An io body's own time: the runner counts it, not the time the task
+      // waited here, behind others sent ahead, before its body began.
+      reply(task, job.task, {
+        type: "result",
+        id: job.id,
+        value,
+        ms: performanceNow() - job.bodyStart!,
+      });
+    } catch (error) {
+      post({ type: "error", id: job.id, error: serializeError(error) });
+    }
+  };
+  const ioFailed = (job: Job, error: unknown): void => {
+    running.delete(job.id);
+    post({ type: "error", id: job.id, error: serializeError(error) });
+  };
+  /** A cpu body, a shard's step or a chunk: one at a time in its worker. */
+  const serveJob = async (task: TaskLike, data: ToWorker, job: Job): Promise<void> => {
+    try {
+      if (data.type === "chunk") {
+        current = job;
+        const started = performanceNow();
+        const outcome = mapChunk(task, data.task, data.items, data.start);
+        if ("index" in outcome) {
+          post({ type: "error", id: job.id, error: outcome.error, index: outcome.index });
+          return;
+        }
+        const ms = performanceNow() - started;
+        reply(task, data.task, { type: "result", id: job.id, value: outcome.value, ms });
+        return;
+      }
+      if (data.type === "shard") {
+        current = job;
+        const value = await shardStep(task, data, jobShell(job, task));
+        reply(task, data.task, { type: "result", id: job.id, value });
+        return;
+      }
+      if (data.type !== "run") return;
+      current = job;
+      const pending = task.run(new JobContext(job, task, data.deps, data.args));
+      current = undefined;
+      reply(task, data.task, { type: "result", id: job.id, value: await pending });
+    } catch (error) {
+      post({ type: "error", id: job.id, error: serializeError(error) });
+    } finally {
+      current = undefined;
+      running.delete(job.id);
+    }
+  };
+  listen((data: ToWorker) => {
     if (data.type === "execDone") {
       const key = `${data.id} ${data.exec}`;
       const waiting = commands.get(key);
@@ -314,64 +398,21 @@ export async function serve(
       io: task.kind === "io",
       controller: undefined,
       cancelled: undefined,
+      bodyStart: undefined,
     };
     running.set(job.id, job);
     lastJob = job;
-    try {
-      if (data.type === "chunk") {
-        current = job;
-        const started = performanceNow();
-        const outcome = mapChunk(task, data.task, data.items, data.start);
-        if ("index" in outcome) {
-          post({ type: "error", id: job.id, error: outcome.error, index: outcome.index });
-          return;
-        }
-        const ms = performanceNow() - started;
-        reply(task, data.task, { type: "result", id: job.id, value: outcome.value, ms });
-        return;
-      }
-      if (data.type === "shard") {
-        current = job;
-        const value = await shardStep(task, data, jobShell(job, task));
-        reply(task, data.task, { type: "result", id: job.id, value });
-        return;
-      }
-      const context = new JobContext(job, task, data.deps, data.args);
-      let pending: unknown;
-      let bodyStart: number | undefined;
-      if (task.kind === "io") {
-        const als = contextReady ?? await ioContext();
-        // Cancelled before it started (the pool sends io tasks ahead, while
-        // the sandbox starts, and the cancel right behind): it never runs.
-        if (job.cancelled !== undefined) throw job.cancelled;
-        pending = als.run(job, () => {
-          current = job;
-          bodyStart = performanceNow();
-          return task.run(context);
-        });
-      } else {
-        current = job;
-        pending = task.run(context);
-      }
-      current = undefined;
-      const value = await pending;
-      // An io body's own time: the runner counts it, not the time the task
-      // waited here, behind others sent ahead, before its body began.
-      reply(
-        task,
-        data.task,
-        bodyStart === undefined
-          ? { type: "result", id: job.id, value }
-          : { type: "result", id: job.id, value, ms: performanceNow() - bodyStart },
-      );
-    } catch (error) {
-      post({ type: "error", id: job.id, error: serializeError(error) });
-    } finally {
-      current = undefined;
-      running.delete(job.id);
-    }
+    if (data.type === "run" && job.io) startIo(task, data, job);
+    else serveJob(task, data, job);
   });
   post({ type: "ready" });
+}
+
+/** An io body, run in its job's async context: its start is when its own time begins. */
+function runIo(job: Job, task: TaskLike, context: JobContext): unknown {
+  current = job;
+  job.bodyStart = performanceNow();
+  return task.run(context);
 }
 
 function notServed(type: string): TypeError {
