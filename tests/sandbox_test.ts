@@ -381,3 +381,34 @@ export default defineTasks({ a: io({ run: () => 1 }), b: cpu({ deps: ["a"], run:
     [["a", "ok", 1], ["b", "ok", 2]],
   );
 });
+
+Deno.test("A host started before deno info answered runs a task file with its own imports, and one that has none", async () => {
+  // The first host of a task file in a process starts on what it surely
+  // reads (spool's code and the task file) while `deno info` looks at the
+  // file's imports; it gets its token only if they need nothing more. A
+  // task file with a helper of its own needs more: that host is ended
+  // unstarted, and one granted the helper runs the task.
+  await using dir = await tempDir();
+  const declare = JSON.stringify(new URL("../declare.ts", import.meta.url).href);
+  await dir.write("helper.ts", "export const answer = 42;\n");
+  const withHelper = await dir.write(
+    "with_helper.ts",
+    `import { defineTasks, io } from ${declare};\nimport { answer } from "./helper.ts";\n` +
+      `export default defineTasks({ t: io({ run: () => answer }) });\n`,
+  );
+  const alone = await dir.write(
+    "alone.ts",
+    `import { defineTasks, io } from ${declare};\n` +
+      `export default defineTasks({ t: io({ run: () => Deno.permissions.querySync({ name: "read", path: ${
+        JSON.stringify(dir.path)
+      } }).state }) });\n`,
+  );
+  for (const [file, expected] of [[withHelper, 42], [alone, "prompt"]] as const) {
+    const module = new URL(`file://${file}`).href;
+    const { default: tasks } = await import(module);
+    const report = await run(tasks, { module });
+    assert.equal(report.ok, true, JSON.stringify(report.tasks[0].error));
+    // The task's own grants are still exactly what it declared: none.
+    assert.equal(report.tasks[0].result, expected);
+  }
+});

@@ -56,11 +56,55 @@ export function codePaths(
   // test suite, asks deno once.
   const key = `${module} ${workerSide} ${flags.join(" ")}`;
   let paths = cache.get(key);
-  if (paths === undefined) cache.set(key, paths = lookUp(module, workerSide, flags));
+  if (paths === undefined) {
+    cache.set(key, paths = lookUp(module, workerSide, flags));
+    paths.then(() => known.add(key), () => {});
+  }
   return paths;
 }
 
 const cache = new Map<string, Promise<string[]>>();
+const known = new Set<string>();
+
+/**
+ * Whether {@linkcode codePaths} has answered for these arguments in this
+ * process already.
+ *
+ * @param module The task module's URL.
+ * @param workerSide The URL of spool's worker entry.
+ * @param flags Module-resolution flags.
+ * @returns `true` once the answer is in.
+ */
+export function codePathsKnown(
+  module: string,
+  workerSide: string,
+  flags: readonly string[] = [],
+): boolean {
+  return known.has(`${module} ${workerSide} ${flags.join(" ")}`);
+}
+
+/**
+ * Code a host of `module` reads whatever the task file imports: spool's
+ * `lib/` folder, spool's entry modules beside it (`mod.ts`, `declare.ts`,
+ * `cli.ts`: public code, as `lib/` is) and the task file itself. Every
+ * answer of {@linkcode codePaths} holds the folder and the task file, so a
+ * host granted this much reads no more than one granted that answer, unless
+ * spool's own entry modules are not in the graph. Before `deno info` has
+ * answered, the pool starts a host with this grant and hands it its token
+ * only once the answer asks for nothing more (see `worker_pool.ts`).
+ *
+ * @param module The task module's URL.
+ * @param workerSide The URL of spool's worker entry (`lib/pool/worker_main.ts`).
+ * @returns The paths; `undefined` when either is not a local file (nothing to guess).
+ */
+export function surelyReadPaths(module: string, workerSide: string): string[] | undefined {
+  if (!module.startsWith("file:") || !workerSide.startsWith("file:")) return undefined;
+  const path = (url: URL) => decodeURIComponent(url.pathname);
+  const lib = path(new URL("..", workerSide)).replace(/\/$/, "");
+  const root = new URL("../..", workerSide);
+  const entries = ["mod.ts", "declare.ts", "cli.ts"].map((file) => path(new URL(file, root)));
+  return [lib, ...entries, path(new URL(module))];
+}
 
 async function lookUp(
   module: string,

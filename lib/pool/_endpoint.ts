@@ -65,6 +65,13 @@ export interface EndpointOptions {
   codePaths: readonly string[];
   /** The host process's heap limit in MiB; V8's default when absent. */
   maxHeapMb?: number;
+  /**
+   * For a host started before its code paths were known: resolves `true`
+   * once they turn out to be covered by `codePaths`, and only then is the
+   * host handed its token (it loads no code before that); `false` means the
+   * host will be terminated unstarted.
+   */
+  confirmed?: Promise<boolean>;
 }
 
 // Taken when spool loads, before any task code runs: a trusted task (which
@@ -399,8 +406,12 @@ export function processEndpoint(
     };
   });
   const writer0 = child.stdin.getWriter();
-  const launched = writer0.write(new TextEncoder().encode(`${token}\n`)).then(() => writer0.close())
-    .catch(() => {});
+  const token0 = () =>
+    writer0.write(new TextEncoder().encode(`${token}\n`)).then(() => writer0.close());
+  const launched =
+    (options.confirmed === undefined
+      ? token0()
+      : options.confirmed.then((ok) => ok ? token0() : undefined)).catch(() => {});
   pipeLines(child.stdout, (line) => {
     if (!ended) events.output("stdout", line);
   });

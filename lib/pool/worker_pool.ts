@@ -44,7 +44,7 @@ import { safeText } from "../report/_sanitize.ts";
 import { isTimeout } from "../run/_deadline.ts";
 import { workerBootstrap } from "./_bootstrap.ts";
 import { packNumbers, unpackNumbers } from "./_packed_numbers.ts";
-import { codePaths } from "./_code_paths.ts";
+import { codePaths, codePathsKnown, surelyReadPaths } from "./_code_paths.ts";
 import {
   type Endpoint,
   type EndpointEvents,
@@ -1009,14 +1009,24 @@ export class WorkerPool {
         paths.then(() => this.#pathsKnown.add(module), () => {});
         this.#codePaths.set(module, paths);
       }
-      endpoint = deferredEndpoint(paths, (paths) =>
+      const start = (paths: string[], confirmed?: Promise<boolean>) =>
         processEndpoint(this.#listener!, {
           bootstrap,
           name,
           permissions,
           codePaths: paths,
           maxHeapMb,
-        }, events));
+          confirmed,
+        }, events);
+      // Not known yet in this process (`deno info` takes 100-250 ms): the
+      // host starts now on what it surely reads, and gets its token once the
+      // answer asks for no more (else another host starts on the answer).
+      const surely = codePathsKnown(module, WORKER_MAIN, resolutionFlags())
+        ? undefined
+        : surelyReadPaths(module, WORKER_MAIN);
+      endpoint = surely === undefined
+        ? deferredEndpoint(paths, start)
+        : speculativeEndpoint(paths, surely, start);
     }
     host.endpoint = endpoint;
   }
@@ -1394,6 +1404,59 @@ function keyOf({ module, role, permissions, maxHeapMb, isolation }: SandboxSpec)
     permissionKeys.set(permissions, permission);
   }
   return `${role} ${isolation} ${maxHeapMb ?? "-"} ${permission} ${module}`;
+}
+
+/**
+ * An endpoint whose host process starts at once on `surely` (a grant that
+ * every answer of `codePaths` contains), handed its token only once `paths`
+ * is covered by it. Otherwise that host is terminated before it loaded any
+ * code, and one granted `paths` starts instead. Messages wait here until it
+ * is decided which host gets them.
+ */
+function speculativeEndpoint(
+  paths: Promise<string[]>,
+  surely: readonly string[],
+  start: (paths: string[], confirmed?: Promise<boolean>) => Endpoint,
+): Endpoint {
+  const covered = paths.then(
+    (actual) => actual.every((path) => surely.includes(path)),
+    () => false,
+  );
+  let endpoint = start([...surely], covered);
+  let decided = false;
+  let terminated = false;
+  let queued: ([ToHost, Transferable[]] | "recycle")[] = [];
+  const launched = covered.then(async (ok) => {
+    if (!ok) {
+      endpoint.terminate();
+      const actual = await paths.catch(() => undefined);
+      if (terminated || actual === undefined) return;
+      endpoint = start(actual);
+    }
+    decided = true;
+    if (terminated) return;
+    for (const entry of queued) {
+      if (entry === "recycle") endpoint.recycle();
+      else endpoint.post(entry[0], entry[1]);
+    }
+    queued = [];
+    return endpoint.launched;
+  });
+  return {
+    launched,
+    post(message, transfer) {
+      if (decided) endpoint.post(message, transfer);
+      else queued.push([message, transfer]);
+    },
+    recycle() {
+      if (decided) endpoint.recycle();
+      else queued.push("recycle");
+    },
+    terminate() {
+      terminated = true;
+      endpoint.terminate();
+    },
+  };
 }
 
 /** An endpoint whose process starts once `ready` resolves; messages wait until then. */
