@@ -412,3 +412,69 @@ Deno.test("A host started before deno info answered runs a task file with its ow
     assert.equal(report.tasks[0].result, expected);
   }
 });
+
+/** The command lines of this process's sandbox hosts whose read grant names `path`. */
+async function hostCommandLines(path: string): Promise<string[]> {
+  const lines: string[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const line = (await Deno.readTextFile(`/proc/${entry.name}/cmdline`)).split("\0");
+      const status = await Deno.readTextFile(`/proc/${entry.name}/status`);
+      if (Number(/PPid:\s+(\d+)/.exec(status)?.[1]) !== Deno.pid) continue;
+      // A host ended unstarted (started before deno info answered) may linger as a zombie.
+      if (/State:\s+Z/.test(status)) continue;
+      if (line.some((arg) => arg.includes("_host_main.ts")) && line.join(" ").includes(path)) {
+        lines.push(line.join(" "));
+      }
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return lines;
+}
+
+Deno.test({
+  name:
+    "A host loads dynamic imports lazily (spool's command line, which main() imports, stays unloaded) unless the task file's own code imports dynamically",
+  // The hosts' command lines are read from /proc.
+  ignore: Deno.build.os !== "linux",
+}, async () => {
+  // Deno loads every literal dynamic import's graph with the module that
+  // holds it; loaded lazily, an import is checked against the importing
+  // task's permissions instead. So a task file whose code imports its own
+  // modules dynamically gets eager hosts, and its tasks load them as before.
+  await using dir = await tempDir();
+  const declare = JSON.stringify(new URL("../declare.ts", import.meta.url).href);
+  await dir.write("helper.ts", "export const answer = 42;\n");
+  const body = "await new Promise((resolve) => setTimeout(resolve, 300))";
+  const plain = await dir.write(
+    "plain.ts",
+    `import { defineTasks, io, main } from ${declare};\n` +
+      `export default defineTasks({ t: io({ run: async () => { ${body}; return typeof main; } }) });\n`,
+  );
+  const lazy = await dir.write(
+    "lazy.ts",
+    `import { defineTasks, io } from ${declare};\n` +
+      `export default defineTasks({ t: io({ run: async () => { ${body}; return (await import("./helper.ts")).answer; } }) });\n`,
+  );
+  for (const [file, expected, flagged] of [[plain, "function", true], [lazy, 42, false]] as const) {
+    const module = new URL(`file://${file}`).href;
+    const { default: tasks } = await import(module);
+    // Looked at once the task runs: the host that has it is the one that runs it.
+    let seen: Promise<string[]> = Promise.resolve([]);
+    const report = await run(tasks, {
+      module,
+      reporter: { taskStart: () => void (seen = hostCommandLines(file)) },
+    });
+    const lines = await seen;
+    assert.equal(report.ok, true, JSON.stringify(report.tasks[0].error));
+    assert.equal(report.tasks[0].result, expected);
+    assert.ok(lines.length > 0, `no host of ${file} seen`);
+    assert.equal(
+      lines.every((line) => line.includes("--unstable-lazy-dynamic-imports")),
+      flagged,
+      lines.join("\n"),
+    );
+  }
+});

@@ -414,7 +414,7 @@ async function helpersHash(
     return known;
   }
   const workerSide = new URL("../pool/worker_main.ts", import.meta.url).href;
-  const files = (await codePaths(module, workerSide)).filter((path) => path !== own).filter(
+  const files = (await codePaths(module, workerSide)).paths.filter((path) => path !== own).filter(
     (path) => {
       try {
         return Deno.statSync(path).isFile;

@@ -35,6 +35,31 @@ interface InfoModule {
   kind?: string;
   specifier: string;
   mediaType?: string;
+  dependencies?: InfoDependency[];
+}
+
+interface InfoDependency {
+  specifier: string;
+  code?: { specifier: string };
+  isDynamic?: boolean;
+  npmPackage?: string;
+}
+
+/** What a host of a task module is started with. */
+export interface ModuleCode {
+  /** Absolute paths: spool's `lib/` folder, then the graph's local code files. */
+  paths: string[];
+  /**
+   * Whether the host may load dynamic imports lazily (Deno's
+   * `--unstable-lazy-dynamic-imports`): only when no module of the task
+   * file's static graph but spool's own has a dynamic import other than a
+   * `node:` built-in, and none is an npm package. Then what Deno would load
+   * eagerly and never run is spool's command line, which `main()` imports
+   * (about 100 modules, 1.1 MiB, 20-40 ms per worker); and a task whose body
+   * imports its own code lazily keeps loading it as it did (lazily, Deno
+   * would check that import against the task's own permissions).
+   */
+  lazy: boolean;
 }
 
 /**
@@ -45,13 +70,13 @@ interface InfoModule {
  * the folder above its own (`lib/`) is added whole, since it imports from
  * `lib/commands/` too.
  * @param flags Module-resolution flags to pass to `deno info`.
- * @returns Absolute paths: spool's `lib/` folder, then the graph's local code files.
+ * @returns The paths, and whether the host may load dynamic imports lazily.
  */
 export function codePaths(
   module: string,
   workerSide: string,
   flags: readonly string[] = [],
-): Promise<string[]> {
+): Promise<ModuleCode> {
   // Once per module and process: a script that runs several times, or a
   // test suite, asks deno once.
   const key = `${module} ${workerSide} ${flags.join(" ")}`;
@@ -63,7 +88,7 @@ export function codePaths(
   return paths;
 }
 
-const cache = new Map<string, Promise<string[]>>();
+const cache = new Map<string, Promise<ModuleCode>>();
 const known = new Set<string>();
 
 /**
@@ -110,13 +135,13 @@ async function lookUp(
   module: string,
   workerSide: string,
   flags: readonly string[],
-): Promise<string[]> {
+): Promise<ModuleCode> {
   // Not the graph of the task file alone: one that imports spool from
   // another copy (a different version, a vendored one) left the host unable
   // to read the runner's worker side beyond lib/pool/.
   const folder = decodeURIComponent(new URL("..", workerSide).pathname).replace(/\/$/, "");
   const paths = workerSide.startsWith("file:") ? [folder] : [];
-  if (!module.startsWith("file:")) return paths;
+  if (!module.startsWith("file:")) return { paths, lazy: false };
   const own = decodeURIComponent(new URL(module).pathname);
   try {
     const { code, stdout } = await new Command(denoExecutable() ?? Deno.execPath(), {
@@ -129,18 +154,54 @@ async function lookUp(
       // hold the run: the host then reads only the task file.
       signal: AbortSignal.timeout(30_000),
     }).output();
-    if (code !== 0) return [...paths, own];
-    const info = JSON.parse(new TextDecoder().decode(stdout)) as { modules?: InfoModule[] };
+    if (code !== 0) return { paths: [...paths, own], lazy: false };
+    const info = JSON.parse(new TextDecoder().decode(stdout)) as {
+      roots?: string[];
+      modules?: InfoModule[];
+    };
     for (const entry of info.modules ?? []) {
       if (!entry.specifier.startsWith("file:") || !CODE.has(entry.mediaType ?? "")) continue;
       const path = decodeURIComponent(new URL(entry.specifier).pathname);
       if (!path.startsWith(`${folder}/`)) paths.push(path);
     }
     if (!paths.includes(own)) paths.push(own);
-    return paths;
+    return { paths, lazy: lazyIsSafe(info.modules ?? [], info.roots?.[0] ?? module, workerSide) };
   } catch {
     // No `deno info` to ask: the host can read the task file alone, and
     // whatever else it imports fails to load with the file's name.
-    return [...paths, own];
+    return { paths: [...paths, own], lazy: false };
   }
+}
+
+/**
+ * Whether loading dynamic imports lazily changes nothing a task can see:
+ * see {@linkcode ModuleCode.lazy}.
+ */
+function lazyIsSafe(modules: readonly InfoModule[], root: string, workerSide: string): boolean {
+  const spool = new URL("../..", workerSide).href;
+  const spoolOwn = (specifier: string) =>
+    specifier.startsWith(`${spool}lib/`) ||
+    ["mod.ts", "declare.ts", "cli.ts"].some((entry) => specifier === `${spool}${entry}`);
+  const bySpecifier = new Map(modules.map((entry) => [entry.specifier, entry]));
+  const seen = new Set<string>([root]);
+  const queue = [root];
+  while (queue.length > 0) {
+    const specifier = queue.pop()!;
+    const entry = bySpecifier.get(specifier);
+    if (entry === undefined) continue;
+    for (const dependency of entry.dependencies ?? []) {
+      const target = dependency.code?.specifier;
+      if (target === undefined) continue;
+      if (dependency.isDynamic) {
+        if (!spoolOwn(specifier) && !target.startsWith("node:")) return false;
+        continue;
+      }
+      if (dependency.npmPackage !== undefined || target.startsWith("npm:")) return false;
+      if (!seen.has(target)) {
+        seen.add(target);
+        queue.push(target);
+      }
+    }
+  }
+  return true;
 }

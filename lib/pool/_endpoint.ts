@@ -63,6 +63,11 @@ export interface EndpointOptions {
   permissions: Permissions;
   /** Files and folders the host process must read to load the worker's code. */
   codePaths: readonly string[];
+  /**
+   * Whether the host loads dynamic imports lazily (`ModuleCode.lazy` in
+   * `_code_paths.ts`); a host process only.
+   */
+  lazyImports?: boolean;
   /** The host process's heap limit in MiB; V8's default when absent. */
   maxHeapMb?: number;
   /**
@@ -368,6 +373,7 @@ export function processEndpoint(
     "--no-prompt",
     "--unstable-worker-options",
     "--cached-only",
+    ...(options.lazyImports ? ["--unstable-lazy-dynamic-imports"] : []),
     ...resolutionFlags(),
     ...flags,
     ...(options.maxHeapMb === undefined

@@ -44,7 +44,7 @@ import { safeText } from "../report/_sanitize.ts";
 import { isTimeout } from "../run/_deadline.ts";
 import { workerBootstrap } from "./_bootstrap.ts";
 import { packNumbers, unpackNumbers } from "./_packed_numbers.ts";
-import { codePaths, codePathsKnown, surelyReadPaths } from "./_code_paths.ts";
+import { codePaths, codePathsKnown, type ModuleCode, surelyReadPaths } from "./_code_paths.ts";
 import {
   type Endpoint,
   type EndpointEvents,
@@ -429,7 +429,7 @@ export class WorkerPool {
   #nextId = 0;
   #closed = false;
   #listener: HostListener | undefined;
-  #codePaths = new Map<string, Promise<string[]>>();
+  #codePaths = new Map<string, Promise<ModuleCode>>();
   #sandboxes = new WeakMap<Permissions, Map<string, { spec: SandboxSpec; key: string }>>();
   /** Modules whose code paths are known: their hosts start without waiting for `deno info`. */
   #pathsKnown = new Set<string>();
@@ -1009,12 +1009,13 @@ export class WorkerPool {
         paths.then(() => this.#pathsKnown.add(module), () => {});
         this.#codePaths.set(module, paths);
       }
-      const start = (paths: string[], confirmed?: Promise<boolean>) =>
+      const start = (code: ModuleCode, confirmed?: Promise<boolean>) =>
         processEndpoint(this.#listener!, {
           bootstrap,
           name,
           permissions,
-          codePaths: paths,
+          codePaths: code.paths,
+          lazyImports: code.lazy,
           maxHeapMb,
           confirmed,
         }, events);
@@ -1408,21 +1409,24 @@ function keyOf({ module, role, permissions, maxHeapMb, isolation }: SandboxSpec)
 
 /**
  * An endpoint whose host process starts at once on `surely` (a grant that
- * every answer of `codePaths` contains), handed its token only once `paths`
- * is covered by it. Otherwise that host is terminated before it loaded any
- * code, and one granted `paths` starts instead. Messages wait here until it
- * is decided which host gets them.
+ * every answer of `codePaths` contains), loading dynamic imports lazily,
+ * handed its token only once `paths` is covered by it and allows that.
+ * Otherwise that host is terminated before it loaded any code, and one
+ * started on the answer takes its place. Messages wait here until it is
+ * decided which host gets them.
  */
 function speculativeEndpoint(
-  paths: Promise<string[]>,
+  paths: Promise<ModuleCode>,
   surely: readonly string[],
-  start: (paths: string[], confirmed?: Promise<boolean>) => Endpoint,
+  start: (code: ModuleCode, confirmed?: Promise<boolean>) => Endpoint,
 ): Endpoint {
+  // It starts loading dynamic imports lazily too, as most task files allow:
+  // one that does not gets a host started on the answer instead.
   const covered = paths.then(
-    (actual) => actual.every((path) => surely.includes(path)),
+    (actual) => actual.lazy && actual.paths.every((path) => surely.includes(path)),
     () => false,
   );
-  let endpoint = start([...surely], covered);
+  let endpoint = start({ paths: [...surely], lazy: true }, covered);
   let decided = false;
   let terminated = false;
   let queued: ([ToHost, Transferable[]] | "recycle")[] = [];

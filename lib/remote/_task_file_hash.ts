@@ -22,7 +22,7 @@ import { PROTOCOL } from "./_messages.ts";
  * @returns 64 hex digits.
  */
 export async function taskFileHash(module: string): Promise<string> {
-  const paths = await codePaths(module, WORKER_MAIN, resolutionFlags());
+  const { paths } = await codePaths(module, WORKER_MAIN, resolutionFlags());
   const base = decodeURIComponent(new URL(".", module).pathname);
   const spool = decodeURIComponent(new URL(".", WORKER_MAIN).pathname).replace(/\/$/, "");
   const encoder = new TextEncoder();
