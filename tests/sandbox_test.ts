@@ -478,3 +478,31 @@ Deno.test({
     );
   }
 });
+
+Deno.test("A sandboxed task with no deps and no run arguments gets an empty deps object and args array of its own, as a trusted one does", async () => {
+  // Its run message leaves both out (10,000 io tasks would carry an empty
+  // object and array through every hop); the worker makes them on first use.
+  await using dir = await tempDir();
+  const declare = JSON.stringify(new URL("../declare.ts", import.meta.url).href);
+  const body = "({ deps, args }) => { const seen = { deps: { ...deps }, args: [...args] }; " +
+    "(deps as Record<string, unknown>).mine = 1; return seen; }";
+  const file = await dir.write(
+    "tasks.ts",
+    `import { cpu, defineTasks, io } from ${declare};\n` +
+      `export default defineTasks({\n` +
+      `  a: io({ run: ${body} }),\n` +
+      `  b: io({ deps: ["a"], run: ${body} }),\n` +
+      `  c: cpu({ run: ${body} }),\n` +
+      `  t: io({ trusted: true, run: ${body} }),\n` +
+      `});\n`,
+  );
+  const module = new URL(`file://${file}`).href;
+  const { default: tasks } = await import(module);
+  for (const args of [[], ["x", "y"]]) {
+    const report = await run(tasks, { module, args });
+    assert.equal(report.ok, true, JSON.stringify(report.tasks.find((task) => task.status !== "ok")));
+    const result = (name: string) => report.tasks.find((task) => task.name === name)!.result;
+    for (const name of ["a", "c", "t"]) assert.deepEqual(result(name), { deps: {}, args });
+    assert.deepEqual(result("b"), { deps: { a: { deps: {}, args } }, args });
+  }
+});

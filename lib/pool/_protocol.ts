@@ -38,12 +38,12 @@ export type ToWorker =
     id: number;
     /** The task's name in the task set. */
     task: string;
-    /** Results of its dependencies, structured-cloned. */
-    deps: Record<string, unknown>;
+    /** Results of its dependencies, structured-cloned; absent when it has none (most io tasks). */
+    deps?: Record<string, unknown>;
     /** The lane the task was declared in; a task of the other lane is refused. */
     kind: "cpu" | "io";
-    /** The run's arguments (`spool run t -- a b`). */
-    args: readonly string[];
+    /** The run's arguments (`spool run t -- a b`); absent when there are none. */
+    args?: readonly string[];
   }
   | {
     /** Run a sharded task's `map` over one chunk of its items. */

@@ -89,18 +89,33 @@ function signalOf(job: Job): AbortSignal {
  */
 class JobContext {
   readonly name: string;
-  readonly deps: unknown;
-  readonly args: readonly string[];
+  #deps: unknown;
+  #args: readonly string[] | undefined;
   #job: Job;
   #task: TaskLike;
   #shell: ReturnType<typeof taskShell> | undefined;
 
-  constructor(job: Job, task: TaskLike, deps: unknown, args: readonly string[]) {
+  constructor(
+    job: Job,
+    task: TaskLike,
+    deps: unknown,
+    args: readonly string[] | undefined,
+  ) {
     this.name = job.task;
-    this.deps = deps;
-    this.args = args;
+    this.#deps = deps;
+    this.#args = args;
     this.#job = job;
     this.#task = task;
+  }
+
+  /** Its dependencies' results (the message leaves out an empty set: a fresh `{}` then). */
+  get deps(): unknown {
+    return this.#deps ??= {};
+  }
+
+  /** The run's arguments. */
+  get args(): readonly string[] {
+    return this.#args ??= [];
   }
 
   /** Aborted when the runner cancels the job (an io body). */
@@ -229,20 +244,15 @@ export async function serve(
     return;
   }
   // By kind, then name: no key string to build per job.
-  const found = { io: new Map<string, TaskLike | undefined>(), cpu: new Map() };
   const lookup = (name: string, kind: string): TaskLike => {
-    const byName = kind === "io" ? found.io : kind === "cpu" ? found.cpu : undefined;
-    let task = byName?.get(name);
-    if (task === undefined && byName !== undefined && !byName.has(name)) {
-      // Each task is looked up once in a run of 10,000: no array or closure for it.
-      for (let i = 0; i < sets.length && task === undefined; i++) {
-        const candidate = sets[i].tasks.get(name);
-        if (candidate?.kind === kind) task = candidate;
-      }
-      byName.set(name, task);
+    // The default export's set first: one lookup for nearly every job. Not
+    // cached by name: in a run of 10,000 tasks each name comes once, and a
+    // cache of them cost more than it saved.
+    for (let i = 0; i < sets.length; i++) {
+      const candidate = sets[i].tasks.get(name);
+      if (candidate !== undefined && candidate.kind === kind) return candidate;
     }
-    if (task === undefined) throw new TypeError(`The task module has no ${kind} task "${name}"`);
-    return task;
+    throw new TypeError(`The task module has no ${kind} task "${name}"`);
   };
   const reply = (task: TaskLike, name: string, message: FromWorker & { type: "result" }) => {
     const lost = classLost(message.value);

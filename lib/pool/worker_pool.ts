@@ -912,14 +912,7 @@ export class WorkerPool {
     const message: ToHost = step !== undefined
       ? { type: "shard", id, task, step, deps: job.deps, args: job.options.args ?? [], parts }
       : chunk === undefined
-      ? {
-        type: "run",
-        id,
-        task,
-        kind: job.io ? "io" : "cpu",
-        deps: job.deps,
-        args: job.options.args ?? [],
-      }
+      ? runMessage(id, task, job.io ? "io" : "cpu", job.deps, job.options.args)
       : { type: "chunk", id, task, items: chunk.items, start: chunk.start };
     const transfer = chunk === undefined
       ? transferList(step === "fold" ? parts : job.deps)
@@ -1461,6 +1454,28 @@ function speculativeEndpoint(
       endpoint.terminate();
     },
   };
+}
+
+/**
+ * A task's run message, without deps or args when it has none: each of the
+ * 10,000 io tasks of a fan-out would otherwise carry an empty object and an
+ * empty array through every hop (serialized here, read and cloned again in
+ * the host, read in its worker, and held there while its body runs).
+ */
+function runMessage(
+  id: number,
+  task: string,
+  kind: "cpu" | "io",
+  deps: Record<string, unknown>,
+  args: readonly string[] | undefined,
+): ToHost {
+  let hasDeps = false;
+  for (const _ in deps) {
+    hasDeps = true;
+    break;
+  }
+  if (!hasDeps && (args === undefined || args.length === 0)) return { type: "run", id, task, kind };
+  return { type: "run", id, task, kind, deps, args: args ?? [] };
 }
 
 /** An endpoint whose process starts once `ready` resolves; messages wait until then. */
