@@ -500,7 +500,11 @@ Deno.test("A sandboxed task with no deps and no run arguments gets an empty deps
   const { default: tasks } = await import(module);
   for (const args of [[], ["x", "y"]]) {
     const report = await run(tasks, { module, args });
-    assert.equal(report.ok, true, JSON.stringify(report.tasks.find((task) => task.status !== "ok")));
+    assert.equal(
+      report.ok,
+      true,
+      JSON.stringify(report.tasks.find((task) => task.status !== "ok")),
+    );
     const result = (name: string) => report.tasks.find((task) => task.name === name)!.result;
     for (const name of ["a", "c", "t"]) assert.deepEqual(result(name), { deps: {}, args });
     assert.deepEqual(result("b"), { deps: { a: { deps: {}, args } }, args });
