@@ -95,6 +95,15 @@ interface ShardWork {
   workers: Set<number>;
 }
 
+/** When an attempt ran, as far as it is known. */
+interface AttemptSpan {
+  startMs: number | undefined;
+  /** Set when its body settled. */
+  endMs: number | undefined;
+  worker?: number;
+  work?: ShardWork;
+}
+
 /** Steps of an io attempt that need the execution's private state. */
 let ioSteps: {
   enter(execution: Execution, attempt: IoAttempt): void;
@@ -496,11 +505,8 @@ export class Execution {
     clearTimeout(attempt.grace);
     if (attempt.onAbortOnce !== undefined) attempt.deadline.offAbort(attempt.onAbortOnce);
     if (ok) {
-      const { deadline } = attempt;
-      // A result that came after the deadline is still a timeout.
-      if (deadline.timedOut) return this.#ioFailed(attempt, deadline.reason);
       try {
-        assertReportable(attempt.task.name, settled);
+        checkResult(attempt.task, attempt.deadline, settled);
       } catch (error) {
         return this.#ioFailed(attempt, error);
       }
@@ -526,27 +532,45 @@ export class Execution {
 
   /** An io attempt failed, timed out, was cancelled, or never ran. */
   #ioFailed(attempt: IoAttempt, thrown: unknown): void {
-    const { deadline } = attempt;
-    if (attempt.startMs === undefined) {
-      // Aborted before its body started: it never ran.
-      if (this.#stopReason !== undefined || deadline.aborted) {
-        return this.#ioDecided(attempt, undefined);
-      }
-      // Its sandbox could not start (the task module failed to load there):
-      // a failure of this task, with the error that says why.
-      this.#ioStarted(attempt);
-      attempt.endMs = attempt.startMs;
+    this.#ioDecided(
+      attempt,
+      this.#notPassed(attempt.deadline, thrown, attempt, () => {
+        this.#ioStarted(attempt);
+        return attempt.startMs!;
+      }),
+    );
+  }
+
+  /**
+   * How an attempt that did not pass ended, on either lane: `undefined` when
+   * it never ran; else cancelled or failed, and left behind when its body
+   * has not settled (it still runs, past its grace).
+   *
+   * @param start Marks it started now and returns when: its worker or host
+   * could not start it.
+   */
+  #notPassed(
+    deadline: Deadline,
+    thrown: unknown,
+    span: AttemptSpan,
+    start: () => number,
+  ): Attempt | undefined {
+    let { startMs, endMs } = span;
+    if (startMs === undefined) {
+      // Aborted while it waited for a slot, a worker or its host: it never ran.
+      if (this.#stopReason !== undefined || deadline.aborted) return undefined;
+      // Its worker or sandbox could not start (the task module failed to load
+      // there): a failure of this task, with the error that says why.
+      startMs = endMs = start();
     }
     const error = deadline.timedOut ? deadline.reason : thrown;
     // Once the run has stopped, whatever a running task did next was
     // brought on by the stop; its own error stays in the report.
     const status = this.#stopReason !== undefined && !deadline.timedOut ? "cancelled" : "failed";
-    const startMs = attempt.startMs!;
-    if (attempt.bodyDone) {
-      return this.#ioDecided(attempt, { status, startMs, endMs: attempt.endMs!, error });
-    }
+    const { worker, work } = span;
+    if (endMs !== undefined) return { status, startMs, endMs, worker, error, work };
     // Its body is left behind, still running, past its grace.
-    this.#ioDecided(attempt, { status, startMs, endMs: this.#now(), error, leftBehind: true });
+    return { status, startMs, endMs: this.#now(), worker, error, work, leftBehind: true };
   }
 
   #ioDecided(attempt: IoAttempt, outcome: Attempt | undefined): void {
@@ -602,36 +626,13 @@ export class Execution {
     const attempt = (async (): Promise<Attempt | undefined> => {
       try {
         const value = await deadline.settle(body, ABORT_GRACE_MS);
-        // A result that came after the deadline is still a timeout.
-        if (deadline.timedOut) throw deadline.reason;
-        assertReportable(task.name, value);
+        checkResult(task, deadline, value);
         return { status: "ok", startMs: startMs!, endMs: endMs!, worker, value, work };
       } catch (thrown) {
-        if (startMs === undefined) {
-          // Aborted while it waited for a worker: it never ran.
-          if (this.#stopReason !== undefined || deadline.aborted) return undefined;
-          // Its worker could not start (the task module failed to load there):
-          // a failure of this task, with the error that says why.
+        return this.#notPassed(deadline, thrown, { startMs, endMs, worker, work }, () => {
           started();
-          endMs = startMs;
-        }
-        const error = deadline.timedOut ? deadline.reason : thrown;
-        // Once the run has stopped, whatever a running task did next was
-        // brought on by the stop; its own error stays in the report.
-        const status = this.#stopReason !== undefined && !deadline.timedOut
-          ? "cancelled"
-          : "failed";
-        if (endMs !== undefined) return { status, startMs: startMs!, endMs, worker, error, work };
-        // Its body is left behind, still running, past its grace.
-        return {
-          status,
-          startMs: startMs!,
-          endMs: this.#now(),
-          worker,
-          error,
-          work,
-          leftBehind: true,
-        };
+          return startMs!;
+        });
       }
     })();
     return { attempt, body };
@@ -926,6 +927,15 @@ function reportError(error: unknown): ReportedError {
   const out: ReportedError = { name, message };
   if (stack !== undefined) out.stack = stack;
   return out;
+}
+
+/**
+ * Throws when an attempt's result does not count: it came after the
+ * deadline (still a timeout), or it cannot be written to the report.
+ */
+function checkResult(task: Task, deadline: Deadline, value: unknown): void {
+  if (deadline.timedOut) throw deadline.reason;
+  assertReportable(task.name, value);
 }
 
 /**
