@@ -429,10 +429,7 @@ export class WorkerPool {
   #nextId = 0;
   #closed = false;
   #listener: HostListener | undefined;
-  #codePaths = new Map<string, Promise<ModuleCode>>();
   #sandboxes = new WeakMap<Permissions, Map<string, { spec: SandboxSpec; key: string }>>();
-  /** Modules whose code paths are known: their hosts start without waiting for `deno info`. */
-  #pathsKnown = new Set<string>();
   #onStray: (stream: "stdout" | "stderr", text: string) => void;
   /** Slot keys whose module failed to load: every call into them fails alike. */
   #broken = new Map<string, Breakage>();
@@ -781,7 +778,9 @@ export class WorkerPool {
     // A `deno info` that has answered marks its module known in a reaction
     // queued already: one turn, and the hosts it held back have started.
     await null;
-    if (this.#module === undefined || !this.#pathsKnown.has(this.#module)) return;
+    if (
+      this.#module === undefined || !codePathsKnown(this.#module, WORKER_MAIN, resolutionFlags())
+    ) return;
     await Promise.all([...this.#ioHosts.values()].map((host) => host.endpoint?.launched));
   }
 
@@ -996,12 +995,8 @@ export class WorkerPool {
       }, events);
     } else {
       this.#listener ??= new HostListener();
-      let paths = this.#codePaths.get(module);
-      if (paths === undefined) {
-        paths = codePaths(module, WORKER_MAIN, resolutionFlags());
-        paths.then(() => this.#pathsKnown.add(module), () => {});
-        this.#codePaths.set(module, paths);
-      }
+      // Asked once per module and process (codePaths keeps the answer).
+      const paths = codePaths(module, WORKER_MAIN, resolutionFlags());
       const start = (code: ModuleCode, confirmed?: Promise<boolean>) =>
         processEndpoint(this.#listener!, {
           bootstrap,
@@ -1405,8 +1400,8 @@ function keyOf({ module, role, permissions, maxHeapMb, isolation }: SandboxSpec)
  * every answer of `codePaths` contains), loading dynamic imports lazily,
  * handed its token only once `paths` is covered by it and allows that.
  * Otherwise that host is terminated before it loaded any code, and one
- * started on the answer takes its place. Messages wait here until it is
- * decided which host gets them.
+ * started on the answer takes its place. Messages wait, as in a deferred
+ * endpoint, until it is decided which host gets them.
  */
 function speculativeEndpoint(
   paths: Promise<ModuleCode>,
@@ -1419,39 +1414,21 @@ function speculativeEndpoint(
     (actual) => actual.lazy && actual.paths.every((path) => surely.includes(path)),
     () => false,
   );
-  let endpoint = start({ paths: [...surely], lazy: true }, covered);
-  let decided = false;
+  const early = start({ paths: [...surely], lazy: true }, covered);
   let terminated = false;
-  let queued: ([ToHost, Transferable[]] | "recycle")[] = [];
-  const launched = covered.then(async (ok) => {
-    if (!ok) {
-      endpoint.terminate();
-      const actual = await paths.catch(() => undefined);
-      if (terminated || actual === undefined) return;
-      endpoint = start(actual);
-    }
-    decided = true;
-    if (terminated) return;
-    for (const entry of queued) {
-      if (entry === "recycle") endpoint.recycle();
-      else endpoint.post(entry[0], entry[1]);
-    }
-    queued = [];
-    return endpoint.launched;
+  const chosen = covered.then(async (ok) => {
+    if (ok) return early;
+    early.terminate();
+    const actual = await paths.catch(() => undefined);
+    return terminated || actual === undefined ? undefined : start(actual);
   });
+  const deferred = deferredEndpoint(chosen, (endpoint) => endpoint);
   return {
-    launched,
-    post(message, transfer) {
-      if (decided) endpoint.post(message, transfer);
-      else queued.push([message, transfer]);
-    },
-    recycle() {
-      if (decided) endpoint.recycle();
-      else queued.push("recycle");
-    },
+    ...deferred,
     terminate() {
       terminated = true;
-      endpoint.terminate();
+      early.terminate();
+      deferred.terminate();
     },
   };
 }
@@ -1478,14 +1455,21 @@ function runMessage(
   return { type: "run", id, task, kind, deps, args: args ?? [] };
 }
 
-/** An endpoint whose process starts once `ready` resolves; messages wait until then. */
-function deferredEndpoint<T>(ready: Promise<T>, start: (value: T) => Endpoint): Endpoint {
+/**
+ * An endpoint whose process starts once `ready` resolves; messages wait until
+ * then. `start` may decline (`undefined`): then they wait for good.
+ */
+function deferredEndpoint<T>(
+  ready: Promise<T>,
+  start: (value: T) => Endpoint | undefined,
+): Endpoint {
   let endpoint: Endpoint | undefined;
   let queued: [ToHost, Transferable[]][] = [];
   let terminated = false;
   const launched = ready.then((value) => {
     if (terminated) return;
     endpoint = start(value);
+    if (endpoint === undefined) return;
     for (const [message, transfer] of queued) endpoint.post(message, transfer);
     queued = [];
     return endpoint.launched;
