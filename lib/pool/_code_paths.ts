@@ -89,6 +89,8 @@ export function codePaths(
 }
 
 const cache = new Map<string, Promise<ModuleCode>>();
+/** spool's entry modules, beside its `lib/` folder: public code, as `lib/` is. */
+const ENTRIES = ["mod.ts", "declare.ts", "cli.ts"];
 const known = new Set<string>();
 
 /**
@@ -127,7 +129,7 @@ export function surelyReadPaths(module: string, workerSide: string): string[] | 
   const path = (url: URL) => decodeURIComponent(url.pathname);
   const lib = path(new URL("..", workerSide)).replace(/\/$/, "");
   const root = new URL("../..", workerSide);
-  const entries = ["mod.ts", "declare.ts", "cli.ts"].map((file) => path(new URL(file, root)));
+  const entries = ENTRIES.map((file) => path(new URL(file, root)));
   return [lib, ...entries, path(new URL(module))];
 }
 
@@ -181,7 +183,7 @@ function lazyIsSafe(modules: readonly InfoModule[], root: string, workerSide: st
   const spool = new URL("../..", workerSide).href;
   const spoolOwn = (specifier: string) =>
     specifier.startsWith(`${spool}lib/`) ||
-    ["mod.ts", "declare.ts", "cli.ts"].some((entry) => specifier === `${spool}${entry}`);
+    ENTRIES.some((entry) => specifier === `${spool}${entry}`);
   const bySpecifier = new Map(modules.map((entry) => [entry.specifier, entry]));
   const seen = new Set<string>([root]);
   const queue = [root];

@@ -319,7 +319,6 @@ export async function serve(
     );
   };
   const ioDone = (job: Job, task: TaskLike, value: unknown): void => {
-    running.delete(job.id);
     try {
       // An io body's own time: the runner counts it, not the time the task
       // waited here, behind others sent ahead, before its body began.
@@ -330,8 +329,9 @@ export async function serve(
         ms: performanceNow() - job.bodyStart!,
       });
     } catch (error) {
-      post({ type: "error", id: job.id, error: serializeError(error) });
+      return ioFailed(job, error);
     }
+    running.delete(job.id);
   };
   const ioFailed = (job: Job, error: unknown): void => {
     running.delete(job.id);
