@@ -385,9 +385,9 @@ export default defineTasks({ a: io({ run: () => 1 }), b: cpu({ deps: ["a"], run:
 Deno.test("A host started before deno info answered runs a task file with its own imports, and one that has none", async () => {
   // The first host of a task file in a process starts on what it surely
   // reads (spool's code and the task file) while `deno info` looks at the
-  // file's imports; it gets its token only if they need nothing more. A
-  // task file with a helper of its own needs more: that host is ended
-  // unstarted, and one granted the helper runs the task.
+  // file's imports; it is kept only if they need nothing more. A task file
+  // with a helper of its own needs more: that host is ended, and one granted
+  // the helper runs the task.
   await using dir = await tempDir();
   const declare = JSON.stringify(new URL("../declare.ts", import.meta.url).href);
   await dir.write("helper.ts", "export const answer = 42;\n");
@@ -410,6 +410,78 @@ Deno.test("A host started before deno info answered runs a task file with its ow
     assert.equal(report.ok, true, JSON.stringify(report.tasks[0].error));
     // The task's own grants are still exactly what it declared: none.
     assert.equal(report.tasks[0].result, expected);
+  }
+});
+
+Deno.test({
+  name:
+    "A host started before a slow deno info answered loads meanwhile, runs no task before the answer, and one whose load failed for want of a grant is replaced without a word",
+  // A POSIX shell script stands in for `deno` on PATH.
+  ignore: Deno.build.os === "windows",
+}, async () => {
+  // The runner may run only `deno` from PATH, which is this script: it
+  // answers `deno info` 1.5 s late and notes when. A host started before
+  // that loads the task file at once; one that lacks a grant for the
+  // helper fails to load, and that failure must not reach the run.
+  await using dir = await tempDir();
+  const bin = `${dir.path}/bin`;
+  await Deno.mkdir(bin);
+  const answered = `${dir.path}/answered`;
+  await Deno.writeTextFile(
+    `${bin}/deno`,
+    `#!/bin/sh\nif [ "$1" = info ]; then\n  sleep 1.5\n  "${Deno.execPath()}" "$@"\n  status=$?\n` +
+      `  date +%s%3N > "${answered}"\n  exit $status\nfi\nexec "${Deno.execPath()}" "$@"\n`,
+  );
+  await Deno.chmod(`${bin}/deno`, 0o755);
+  const declare = JSON.stringify(new URL("../declare.ts", import.meta.url).href);
+  const mod = JSON.stringify(new URL("../mod.ts", import.meta.url).href);
+  await dir.write("helper.ts", "export const answer = 42;\n");
+  const files = {
+    withHelper: await dir.write(
+      "with_helper.ts",
+      `import { defineTasks, io } from ${declare};\nimport { answer } from "./helper.ts";\n` +
+        `export default defineTasks({ t: io({ run: () => [answer, Date.now()] }) });\n`,
+    ),
+    alone: await dir.write(
+      "alone.ts",
+      `import { defineTasks, io } from ${declare};\n` +
+        `export default defineTasks({ t: io({ run: () => ["alone", Date.now()] }) });\n`,
+    ),
+  };
+  const script = await dir.write(
+    "script.ts",
+    `import { run } from ${mod};\nconst module = new URL(Deno.args[0], import.meta.url).href;\n` +
+      `const report = await run((await import(module)).default, { module });\n` +
+      `console.log(JSON.stringify(report.tasks.map((t) => [t.status, t.result ?? t.error?.message])));\n`,
+  );
+  for (const [file, expected] of [[files.withHelper, 42], [files.alone, "alone"]] as const) {
+    await Deno.remove(answered).catch(() => {});
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-prompt",
+        `--allow-read=${dir.path},${new URL("..", import.meta.url).pathname}`,
+        "--allow-net=127.0.0.1",
+        "--allow-run=deno",
+        script,
+        file,
+      ],
+      env: { PATH: `${bin}:${Deno.env.get("PATH")}` },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(stderr);
+    assert.equal(code, 0, err);
+    assert.doesNotMatch(err, /failed to load|Requires read access/);
+    const [[status, result]] = JSON.parse(new TextDecoder().decode(stdout));
+    assert.equal(status, "ok", String(result));
+    assert.equal(result[0], expected);
+    // The task ran only once deno info had answered.
+    const answer = Number(await Deno.readTextFile(answered));
+    assert.ok(
+      result[1] >= answer,
+      `the task ran ${answer - result[1]} ms before deno info answered`,
+    );
   }
 });
 

@@ -72,9 +72,10 @@ export interface EndpointOptions {
   maxHeapMb?: number;
   /**
    * For a host started before its code paths were known: resolves `true`
-   * once they turn out to be covered by `codePaths`, and only then is the
-   * host handed its token (it loads no code before that); `false` means the
-   * host will be terminated unstarted.
+   * once they turn out to be covered by `codePaths`, `false` when the host
+   * will be terminated instead. It starts loading at once, and what it says
+   * (its messages, its output, its end) waits for the answer: delivered on
+   * `true`, dropped on `false`. No task is sent to it before the answer.
    */
   confirmed?: Promise<boolean>;
 }
@@ -344,8 +345,9 @@ const OOM = /Fatal (JavaScript|process) out of memory|Reached heap limit|<--- La
 export function processEndpoint(
   listener: HostListener,
   options: EndpointOptions,
-  events: EndpointEvents,
+  given: EndpointEvents,
 ): Endpoint {
+  const events = options.confirmed === undefined ? given : heldUntil(options.confirmed, given);
   const token = crypto.randomUUID();
   let writer: FrameWriter | undefined;
   let conn: Deno.Conn | undefined;
@@ -412,12 +414,8 @@ export function processEndpoint(
     };
   });
   const writer0 = child.stdin.getWriter();
-  const token0 = () =>
-    writer0.write(new TextEncoder().encode(`${token}\n`)).then(() => writer0.close());
-  const launched =
-    (options.confirmed === undefined
-      ? token0()
-      : options.confirmed.then((ok) => ok ? token0() : undefined)).catch(() => {});
+  const launched = writer0.write(new TextEncoder().encode(`${token}\n`))
+    .then(() => writer0.close()).catch(() => {});
   pipeLines(child.stdout, (line) => {
     if (!ended) events.output("stdout", line);
   });
@@ -457,6 +455,35 @@ export function processEndpoint(
       }
       killGroup(child);
     },
+  };
+}
+
+/**
+ * Events that wait for `confirmed`: replayed in order once it is `true`,
+ * dropped (with all that follow) once it is `false`. A host started before
+ * `deno info` answered loads meanwhile, and a load that fails because the
+ * answer asks for more than it holds (a read grant for a helper module) must
+ * not fail the task file: that host is replaced, and what it said is void.
+ */
+function heldUntil(confirmed: Promise<boolean>, events: EndpointEvents): EndpointEvents {
+  let held: (() => void)[] | undefined = [];
+  let dropped = false;
+  const decide = (ok: boolean) => {
+    const calls = held ?? [];
+    held = undefined;
+    dropped = !ok;
+    if (ok) { for (const call of calls) call(); }
+  };
+  confirmed.then(decide, () => decide(false));
+  const gate = (call: () => void) => {
+    if (held !== undefined) held.push(call);
+    else if (!dropped) call();
+  };
+  return {
+    message: (message) => gate(() => events.message(message)),
+    crash: (reason, cause) => gate(() => events.crash(reason, cause)),
+    output: (stream, text) => gate(() => events.output(stream, text)),
+    unsendable: (message, error) => gate(() => events.unsendable(message, error)),
   };
 }
 

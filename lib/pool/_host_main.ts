@@ -14,7 +14,7 @@
  * @module
  */
 
-import { FrameWriter, readFrames } from "./_frames.ts";
+import type { FrameWriter } from "./_frames.ts";
 import type { FromWorker, HostConfig, ToHost } from "./_protocol.ts";
 
 const config = JSON.parse(Deno.args[0]) as HostConfig;
@@ -34,10 +34,13 @@ let worker: Worker | undefined;
 let generation = 0;
 spawn();
 
+// Imported after the worker has started loading: its `node:v8` costs this
+// thread about 20 ms that the worker's start need not wait for.
+const frames = await import("./_frames.ts");
 const conn = await Deno.connect({ hostname: "127.0.0.1", port: config.port });
 // Small frames both ways: Nagle's algorithm would hold each for a delayed ACK.
 conn.setNoDelay(true);
-const toRunner = new FrameWriter(conn, (message, error) => {
+const toRunner = new frames.FrameWriter(conn, (message, error) => {
   // Cloned from the worker but not serializable here (shared memory): the
   // task fails with the reason instead of its result going missing.
   const m = message as FromWorker;
@@ -102,7 +105,7 @@ function flushInbox(): void {
   if (batch.length > 0) worker?.postMessage(batch);
 }
 try {
-  await readFrames(conn, (message) => {
+  await frames.readFrames(conn, (message) => {
     const data = message as ToHost;
     if (data.type === "recycle") {
       // A fresh realm: nothing a task left on the last one (globals, timers) survives.

@@ -387,8 +387,7 @@ export function runIoUnder(
  * token, which a host waits for before it loads any code. The runner awaits
  * this right after `warmIo`, before the synchronous work of planning and
  * starting tasks, which would otherwise hold the write back and the host
- * with it. A host still waiting for `deno info` (the first run of a module
- * in a process that did not ask ahead) is not waited for.
+ * with it.
  *
  * @param pool The pool.
  * @returns Resolves when the tokens are written.
@@ -778,9 +777,6 @@ export class WorkerPool {
     // A `deno info` that has answered marks its module known in a reaction
     // queued already: one turn, and the hosts it held back have started.
     await null;
-    if (
-      this.#module === undefined || !codePathsKnown(this.#module, WORKER_MAIN, resolutionFlags())
-    ) return;
     await Promise.all([...this.#ioHosts.values()].map((host) => host.endpoint?.launched));
   }
 
@@ -1008,8 +1004,8 @@ export class WorkerPool {
           confirmed,
         }, events);
       // Not known yet in this process (`deno info` takes 100-250 ms): the
-      // host starts now on what it surely reads, and gets its token once the
-      // answer asks for no more (else another host starts on the answer).
+      // host starts now on what it surely reads, and is kept once the answer
+      // asks for no more (else another host starts on the answer).
       const surely = codePathsKnown(module, WORKER_MAIN, resolutionFlags())
         ? undefined
         : surelyReadPaths(module, WORKER_MAIN);
@@ -1397,11 +1393,12 @@ function keyOf({ module, role, permissions, maxHeapMb, isolation }: SandboxSpec)
 
 /**
  * An endpoint whose host process starts at once on `surely` (a grant that
- * every answer of `codePaths` contains), loading dynamic imports lazily,
- * handed its token only once `paths` is covered by it and allows that.
- * Otherwise that host is terminated before it loaded any code, and one
- * started on the answer takes its place. Messages wait, as in a deferred
- * endpoint, until it is decided which host gets them.
+ * every answer of `codePaths` contains), loading dynamic imports lazily, and
+ * loads its code while `deno info` answers. It is kept if `paths` is covered
+ * by `surely` and allows lazy imports; otherwise it is terminated, what it
+ * said is dropped (`confirmed` in `_endpoint.ts`), and one started on the
+ * answer takes its place. Messages to it wait, as in a deferred endpoint,
+ * until it is decided which host gets them: no task runs in a host before.
  */
 function speculativeEndpoint(
   paths: Promise<ModuleCode>,
@@ -1425,6 +1422,8 @@ function speculativeEndpoint(
   const deferred = deferredEndpoint(chosen, (endpoint) => endpoint);
   return {
     ...deferred,
+    // Its token is written at once: that is all its start waits for here.
+    launched: early.launched,
     terminate() {
       terminated = true;
       early.terminate();
