@@ -5,9 +5,13 @@
  *
  * - The channel: `postMessage`, the message listener and the `data` getter of
  *   message events are captured here, and the pool's messages stop at this
- *   listener, so a task's own `onmessage`, listener or patched built-in never
- *   sees another job's deps, and a patched `self.postMessage` cannot forge a
- *   result.
+ *   listener, so a task's own `onmessage` or listener never sees another
+ *   job's deps, and a patched `self.postMessage` cannot forge a result. What
+ *   this does not give: tasks that share a worker share its realm, and a
+ *   built-in a task patches (`Array.prototype.push`, `Promise.prototype.then`)
+ *   runs in the worker side's own code too, where it can see and change the
+ *   jobs' messages. That is why tasks that must not see each other need
+ *   different permission sets, or a fresh realm each (README, "Permissions").
  * - Faults: an uncaught error or unhandled rejection (from a timer a body left
  *   behind, say) becomes a `fault` traced to the job it belongs to, and the
  *   worker keeps serving; while the task module is still loading it is
