@@ -14,7 +14,7 @@
  */
 
 import { FrameWriter, readFrames } from "./_frames.ts";
-import type { FromWorker, HostConfig, ToHost } from "./_protocol.ts";
+import { type FromWorker, type HostConfig, packRuns, type ToHost } from "./_protocol.ts";
 import { grantFlags, type Permissions, workerPermissions } from "../declare/permissions.ts";
 import { denoExecutable } from "./_deno_executable.ts";
 
@@ -129,7 +129,7 @@ export function workerEndpoint(options: EndpointOptions, events: EndpointEvents)
     const batch = outbox;
     outbox = [];
     if (batch.length === 0 || worker === undefined) return;
-    send(batch.length === 1 ? batch[0] : batch, []);
+    send(batch.length === 1 ? batch[0] : packRuns(batch) as ToHost[], []);
   };
   const send = (data: ToHost | ToHost[], transfer: Transferable[]) => {
     try {
@@ -398,7 +398,11 @@ export function processEndpoint(
     conn = c;
     // Small frames both ways: Nagle's algorithm would hold each for a delayed ACK.
     (c as Deno.TcpConn).setNoDelay?.(true);
-    writer = new FrameWriter(c, (message, error) => events.unsendable(message as ToHost, error));
+    writer = new FrameWriter(
+      c,
+      (message, error) => events.unsendable(message as ToHost, error),
+      (batch) => packRuns(batch as ToHost[]),
+    );
     for (const message of queued) writer.write(message);
     queued = [];
     return {

@@ -48,6 +48,7 @@ export class FrameWriter {
   #scheduled = false;
   #failed = false;
   #onUnsendable: (message: unknown, error: Error) => void;
+  #pack: (batch: unknown[]) => unknown[];
 
   /**
    * Wraps a connection.
@@ -55,10 +56,17 @@ export class FrameWriter {
    * @param conn The connection to write to.
    * @param onUnsendable Called with each message that cannot be serialized
    * (a function, a symbol, shared memory) and V8's error; the others go.
+   * @param pack Rewrites a tick's messages before they are serialized
+   * (`packRuns` in `_protocol.ts`); what it packs must always serialize.
    */
-  constructor(conn: Deno.Conn, onUnsendable: (message: unknown, error: Error) => void = () => {}) {
+  constructor(
+    conn: Deno.Conn,
+    onUnsendable: (message: unknown, error: Error) => void = () => {},
+    pack: (batch: unknown[]) => unknown[] = (batch) => batch,
+  ) {
     this.#conn = conn;
     this.#onUnsendable = onUnsendable;
+    this.#pack = pack;
   }
 
   /**
@@ -80,7 +88,7 @@ export class FrameWriter {
     this.#queue = [];
     let body: Uint8Array;
     try {
-      body = serialize(batch);
+      body = serialize(this.#pack(batch));
     } catch {
       // Find the messages that cannot go; send the rest.
       const good: unknown[] = [];

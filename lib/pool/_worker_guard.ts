@@ -25,7 +25,15 @@
  * @module
  */
 
-import { describeThrown, type FromWorker, serializeError, type ToWorker } from "./_protocol.ts";
+import {
+  describeThrown,
+  type FromWorker,
+  type PackedRuns,
+  packResults,
+  serializeError,
+  type ToWorker,
+  unpackRuns,
+} from "./_protocol.ts";
 import { canParkOnOperation, parkOnOperation } from "./_park.ts";
 
 type Post = (
@@ -87,7 +95,11 @@ function flushOutbox(): void {
   outboxFallback = new Map();
   try {
     // Without a transfer list Deno takes a faster path (no list to convert).
-    reflectApply(rawPost, undefined, transfer.length === 0 ? [batch] : [batch, transfer]);
+    reflectApply(
+      rawPost,
+      undefined,
+      transfer.length === 0 ? [packResults(batch)] : [packResults(batch), transfer],
+    );
   } catch {
     // One of them cannot be cloned: send them one at a time, so that only it fails.
     for (const message of batch) {
@@ -162,6 +174,12 @@ async function drainInbox(): Promise<void> {
   inbox.length = 0;
   inboxHead = 0;
   draining = false;
+}
+
+function take(message: ToWorker): void {
+  if (listener === undefined) early.push(message);
+  else if (acrossTasks) inbox.push(message);
+  else listener(message);
 }
 
 /** The worker's channel to the pool, captured before task code runs. */
@@ -240,12 +258,11 @@ function guard(): void {
     "message",
     (event: Event) => {
       reflectApply(stopImmediate, event, []);
-      const data = dataOf(event) as ToWorker | ToWorker[];
+      const data = dataOf(event) as ToWorker | PackedRuns | (ToWorker | PackedRuns)[];
       // A host sends the messages of one tick as one array.
       for (const message of Array.isArray(data) ? data : [data]) {
-        if (listener === undefined) early.push(message);
-        else if (acrossTasks) inbox.push(message);
-        else listener(message);
+        if (message.type === "runs") unpackRuns(message, take);
+        else take(message);
       }
       if (inbox.length > inboxHead && !draining) drainInbox();
     },

@@ -1047,6 +1047,19 @@ export class WorkerPool {
         else this.#onStray(message.stream, message.text);
         return;
       }
+      case "results": {
+        // Packed by the worker (packResults): one result each, in order.
+        const { ids, ms, values } = message;
+        for (let i = 0; i < values.length; i++) {
+          this.#onMessage(host, endpoint, {
+            type: "result",
+            id: ids[i],
+            value: values[i],
+            ms: ms[i],
+          });
+        }
+        return;
+      }
       case "result":
       case "error": {
         const job = host.jobs.get(message.id);
