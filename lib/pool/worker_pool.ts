@@ -148,6 +148,20 @@ export interface IoResult extends CpuResult {
   ms: number;
 }
 
+/**
+ * An io job's options, and where its outcome goes: the scheduler's io
+ * attempt itself. A job in flight then holds no promise, no resolve and
+ * reject pair and no reaction of its own; 10,000 of them are in flight at
+ * once while a host starts. Each is called once, in a microtask after the
+ * call that started the job at the earliest, as a promise's reaction would be.
+ */
+export interface IoJobOptions extends CpuRunOptions {
+  /** The body returned: its result and its own time in the host. */
+  ioDone(result: IoResult): void;
+  /** The body threw, the job was cancelled, or its host could not run it. */
+  ioFailed(error: unknown): void;
+}
+
 /** One item of a sharded cpu task threw: the task fails with the item's index and its error. */
 export class ItemError extends Error {
   /** The index of the item among the task's items. */
@@ -281,6 +295,11 @@ interface Job {
   spec: SandboxSpec;
   resolve: (result: ChunkResult) => void;
   reject: (error: unknown) => void;
+  /** An io job's attempt, which takes its outcome instead of `resolve` and `reject`. */
+  sink: IoJobOptions | undefined;
+  /** Its outcome, until it is handed to `sink`. */
+  outcome: unknown;
+  ok: boolean;
   onAbort: () => void;
   host: Host | undefined;
   settled: boolean;
@@ -307,6 +326,8 @@ interface Host {
   started: Promise<void>;
   onStarted: () => void;
 }
+
+const ignore = () => {};
 
 /** The module every worker starts from. */
 export const WORKER_MAIN: string = new URL("./worker_main.ts", import.meta.url).href;
@@ -369,17 +390,17 @@ function signalSource(signal: AbortSignal): AbortSource {
  * @param task The io task's name in the task module.
  * @param deps Its dependencies' results.
  * @param abort What cancels it.
- * @param options Its permissions and callbacks (`signal` is ignored).
- * @returns What `runIo` returns.
+ * @param options Its permissions and callbacks (`signal` is ignored), and
+ * where its outcome goes.
  */
 export function runIoUnder(
   pool: WorkerPool,
   task: string,
   deps: Record<string, unknown>,
   abort: AbortSource,
-  options: CpuRunOptions,
-): Promise<IoResult> {
-  return runIoInto(pool, task, deps, abort, options);
+  options: IoJobOptions,
+): void {
+  runIoInto(pool, task, deps, abort, options);
 }
 
 /**
@@ -414,8 +435,7 @@ export class WorkerPool {
   static {
     callInto = (pool, call) => pool.#call(call);
     launchedOf = (pool) => pool.#launched();
-    runIoInto = (pool, task, deps, abort, options) =>
-      pool.#enqueue(task, deps, undefined, true, options, abort);
+    runIoInto = (pool, task, deps, abort, options) => pool.#startIo(task, deps, abort, options);
   }
 
   #module: string | undefined;
@@ -672,6 +692,9 @@ export class WorkerPool {
         spec,
         resolve,
         reject,
+        sink: undefined,
+        outcome: undefined,
+        ok: false,
         onAbort: () => this.#abort(job),
         host: undefined,
         settled: false,
@@ -684,6 +707,68 @@ export class WorkerPool {
       }
     });
   }
+
+  /** An io job whose outcome goes to its attempt (`IoJobOptions`), not to a promise. */
+  #startIo(
+    task: string,
+    deps: Record<string, unknown>,
+    abort: AbortSource,
+    sink: IoJobOptions,
+  ): void {
+    const refuse = (error: unknown) => queueMicrotask(() => sink.ioFailed(error));
+    if (this.#closed) return refuse(new Error("Cannot run a task: the worker pool is closed"));
+    if (this.#module === undefined) {
+      return refuse(new Error("Cannot run a task: the worker pool has no task module"));
+    }
+    const { permissions = NO_PERMISSIONS } = sink;
+    const { spec, key } = this.#taskSandbox(permissions, sink.maxHeapMb, sink.isolation);
+    if (abort.aborted) return refuse(abort.reason);
+    const job: Job = {
+      id: this.#nextId++,
+      task,
+      call: undefined,
+      started: false,
+      sent: false,
+      io: true,
+      deps,
+      chunk: undefined,
+      key,
+      options: sink,
+      abort,
+      spec,
+      resolve: ignore,
+      reject: ignore,
+      sink,
+      outcome: undefined,
+      ok: false,
+      onAbort: ignore,
+      host: undefined,
+      settled: false,
+    };
+    job.onAbort = () => this.#abort(job);
+    abort.onAbort(job.onAbort);
+    this.#sendIo(job);
+  }
+
+  /** Hands an io job's outcome to its attempt, with the others of this turn, in one microtask. */
+  #deliver(job: Job, ok: boolean, outcome: unknown): void {
+    job.ok = ok;
+    job.outcome = outcome;
+    this.#outcomes.push(job);
+    if (this.#outcomes.length === 1) queueMicrotask(this.#handOver);
+  }
+
+  #outcomes: Job[] = [];
+  #handOver = () => {
+    const jobs = this.#outcomes;
+    this.#outcomes = [];
+    for (const job of jobs) {
+      const { sink, outcome } = job;
+      job.outcome = undefined;
+      if (job.ok) sink!.ioDone(outcome as IoResult);
+      else sink!.ioFailed(outcome);
+    }
+  };
 
   /**
    * The sandbox of a task's jobs and its key, made once per permissions
@@ -737,6 +822,9 @@ export class WorkerPool {
       spec,
       resolve: () => {},
       reject: (error) => call.fail(error),
+      sink: undefined,
+      outcome: undefined,
+      ok: false,
       onAbort: () => {},
       host: undefined,
       settled: false,
@@ -1092,7 +1180,9 @@ export class WorkerPool {
         if (message.type === "result") {
           if (job.settled) return;
           this.#settle(job);
-          job.resolve({ value: message.value, worker: host.index, ms: message.ms ?? 0 });
+          const result = { value: message.value, worker: host.index, ms: message.ms ?? 0 };
+          if (job.sink !== undefined) this.#deliver(job, true, result);
+          else job.resolve(result);
         } else {
           const error = explainDenied(job.task, deserializeError(message.error));
           this.#fail(
@@ -1313,7 +1403,8 @@ export class WorkerPool {
   #fail(job: Job, error: unknown): void {
     if (job.settled) return;
     this.#settle(job);
-    job.reject(error);
+    if (job.sink !== undefined) this.#deliver(job, false, error);
+    else job.reject(error);
   }
 
   #stop(host: Host): void {

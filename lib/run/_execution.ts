@@ -24,7 +24,7 @@ import { withTaskOutput } from "./_io_console.ts";
 import { runShard } from "./shard.ts";
 import { IoContext } from "./_io_context.ts";
 import type { CpuLane } from "./scheduler.ts";
-import type { AbortSource, CpuRunOptions, IoResult, Isolation } from "../pool/worker_pool.ts";
+import type { AbortSource, IoJobOptions, IoResult, Isolation } from "../pool/worker_pool.ts";
 import type { MainGuard } from "./_main_guard.ts";
 import { serializeError } from "../pool/_protocol.ts";
 import { isThenable } from "../pool/_thenable.ts";
@@ -42,13 +42,13 @@ import type { Permissions } from "../declare/permissions.ts";
  */
 const START_SLICE_MS = 1;
 
-/** Runs an io body in the sandbox host for its permission set. */
+/** Runs an io body in the sandbox host for its permission set; its outcome goes to `options`. */
 export type IoHostRun = (
   task: string,
   deps: Record<string, unknown>,
   abort: AbortSource,
-  options: CpuRunOptions,
-) => Promise<IoResult>;
+  options: IoJobOptions,
+) => void;
 
 /** What one run needs: its lanes, failure policy, signal and reporter. */
 export interface ExecutionOptions {
@@ -111,6 +111,7 @@ let ioSteps: {
   started(execution: Execution, attempt: IoAttempt): void;
   output(execution: Execution, name: string): (stream: "stdout" | "stderr", text: string) => void;
   fault(execution: Execution, task: Task, error: Error): void;
+  settled(execution: Execution, attempt: IoAttempt, ok: boolean, value: unknown): void;
 };
 
 /**
@@ -394,6 +395,7 @@ export class Execution {
       started: (execution, attempt) => execution.#ioStarted(attempt),
       output: (execution, name) => execution.#output(name),
       fault: (execution, task, error) => execution.#lateFault(task, error),
+      settled: (execution, attempt, ok, value) => execution.#ioSettled(attempt, ok, value),
     };
   }
 
@@ -401,16 +403,17 @@ export class Execution {
   #ioEnter(attempt: IoAttempt): void {
     const { task, deadline } = attempt;
     const host = task.trusted ? undefined : this.#options.ioHost;
-    let running: Promise<unknown>;
+    let running: Promise<unknown> | undefined;
     try {
       if (host !== undefined) {
         // A sandboxed io body's own time is measured in its host, and it
         // cannot start before it is sent there. It starts when its sandbox
         // has it (onStart), not while the sandbox starts. The deadline
         // cancels it without making a signal, which the host's side makes
-        // for the body if the body reads it.
+        // for the body if the body reads it. Its outcome comes back to the
+        // attempt (ioDone, ioFailed): no promise per job.
         attempt.sentMs = this.#now();
-        running = host(task.name, attempt.deps, deadline, attempt);
+        host(task.name, attempt.deps, deadline, attempt);
       } else {
         this.#ioStarted(attempt);
         running = this.#trustedBody(attempt);
@@ -421,11 +424,8 @@ export class Execution {
     // Once the attempt's signal aborts, the body has its grace to settle.
     if (deadline.aborted) attempt.abort();
     else deadline.onAbort(attempt.onAbortOnce = () => attempt.abort());
-    running.then(
-      host === undefined ? (value) => this.#ioSettled(attempt, true, value) : (result) => {
-        attempt.bodyMs = (result as IoResult).ms;
-        this.#ioSettled(attempt, true, (result as IoResult).value);
-      },
+    running?.then(
+      (value) => this.#ioSettled(attempt, true, value),
       (error) => this.#ioSettled(attempt, false, error),
     );
   }
@@ -838,7 +838,7 @@ export class Execution {
  * and again: an attempt held five suspended async functions, twelve
  * promises and twenty-five closures before (README "What the sandbox costs").
  */
-class IoAttempt implements CpuRunOptions, LaneEntrant {
+class IoAttempt implements IoJobOptions, LaneEntrant {
   readonly task: Task;
   readonly deps: Record<string, unknown>;
   /** Whether it is the task's first attempt (whose start is reported). */
@@ -913,6 +913,15 @@ class IoAttempt implements CpuRunOptions, LaneEntrant {
 
   onFault(error: Error): void {
     ioSteps.fault(this.#execution, this.task, error);
+  }
+
+  ioDone(result: IoResult): void {
+    this.bodyMs = result.ms;
+    ioSteps.settled(this.#execution, this, true, result.value);
+  }
+
+  ioFailed(error: unknown): void {
+    ioSteps.settled(this.#execution, this, false, error);
   }
 }
 
