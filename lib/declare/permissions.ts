@@ -204,8 +204,11 @@ export function findMissingGrants(
   // Many tasks share one permissions object too (defineTasks normalizes a
   // declaration shared by many tasks once): each is looked at once.
   const lacking = new Map<Permissions, [PermissionName, true | string[], string][]>();
+  let last: Permissions | undefined;
+  let lastLacks: [PermissionName, true | string[], string][] = [];
   for (const { name: task, permissions } of tasks) {
-    let lacks = lacking.get(permissions);
+    // Most often the same object as the task before's: no lookup.
+    let lacks = permissions === last ? lastLacks : lacking.get(permissions);
     if (lacks === undefined) {
       lacks = [];
       for (const name of PERMISSION_NAMES) {
@@ -221,6 +224,9 @@ export function findMissingGrants(
       }
       lacking.set(permissions, lacks);
     }
+    last = permissions;
+    lastLacks = lacks;
+    if (lacks.length === 0) continue;
     for (const [permission, need, flag] of lacks) {
       missing.push({ task, permission, value: need === true ? true : [...need], flag });
     }

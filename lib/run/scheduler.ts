@@ -216,10 +216,17 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
   // sandbox: a run that is all cached starts no host and no worker.
   const hits = cache === undefined ? new Set<string>() : cachedTasks(cache, planned);
   const toRun = hits.size === 0 ? planned : planned.filter((task) => !hits.has(task.name));
-  const cpuTasks = toRun.filter((task) => task.kind === "cpu");
-  const sandboxedIo = toRun.filter((task) => task.kind === "io" && !task.trusted);
+  // One pass each, no spread: every line here runs before the first host
+  // starts, over every task of the run (10,000 in the sandbox bench).
+  const cpuTasks: Task[] = [];
+  const sandboxedIo: Task[] = [];
+  for (let i = 0; i < toRun.length; i++) {
+    const task = toRun[i];
+    if (task.kind === "cpu") cpuTasks.push(task);
+    else if (!task.trusted) sandboxedIo.push(task);
+  }
   const localCpu = options.cpuLane === undefined ? cpuTasks : [];
-  const sandboxed = [...localCpu, ...sandboxedIo];
+  const sandboxed = localCpu.length === 0 ? sandboxedIo : localCpu.concat(sandboxedIo);
   const isolation = options.isolation ?? shared?.isolation ?? "process";
   if (sandboxed.length > 0 && module === undefined) {
     throw new TypeError(
@@ -228,9 +235,19 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
       }" as the task set's module is unknown: pass { module: import.meta.url } to run()`,
     );
   }
-  const inWorkers = sandboxed.filter((task) => (task.isolation ?? isolation) === "worker");
-  const inProcesses = sandboxed.filter((task) => (task.isolation ?? isolation) === "process");
-  if (inWorkers.length > 0) promptGuard(inWorkers[0].name);
+  // The first task of each isolation: each needs its own grants.
+  let inWorker: Task | undefined;
+  let inProcess: Task | undefined;
+  for (
+    let i = 0;
+    i < sandboxed.length && (inWorker === undefined || inProcess === undefined);
+    i++
+  ) {
+    const task = sandboxed[i];
+    if ((task.isolation ?? isolation) === "worker") inWorker ??= task;
+    else inProcess ??= task;
+  }
+  if (inWorker !== undefined) promptGuard(inWorker.name);
   if (sandboxed.length > 0 && new URL(module!).hash !== "") {
     // A doc test's or an eval's module exists only in the process that ran it.
     throw new TypeError(
@@ -244,11 +261,11 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
     const missing = findMissingGrants(
       options.cpuLane === undefined ? planned : planned.filter((task) => task.kind !== "cpu"),
     );
-    if (inWorkers.length > 0) {
-      const load = workerLoadGrant(inWorkers[0].name, module!, WORKER_MAIN);
+    if (inWorker !== undefined) {
+      const load = workerLoadGrant(inWorker.name, module!, WORKER_MAIN);
       if (load !== undefined) missing.push(load);
     }
-    if (inProcesses.length > 0) missing.push(...hostGrants(inProcesses[0].name));
+    if (inProcess !== undefined) missing.push(...hostGrants(inProcess.name));
     missing.push(...shellGrantsOf(planned));
     if (missing.length > 0) throw new PermissionError(missing);
   }
@@ -403,7 +420,16 @@ function cachedTasks(cache: RunCache, planned: readonly Task[]): Set<string> {
 function uniqueSandboxes(tasks: Task[]): Task[] {
   const seen = new Map<Permissions, Set<string>>();
   const unique: Task[] = [];
-  for (const task of tasks) {
+  let last: Task | undefined;
+  for (let i = 0; i < tasks.length; i++) {
+    const task = tasks[i];
+    // Tasks declared alike share one permissions object: a task in the same
+    // sandbox as the one before needs no key built (10 ms over 10,000 tasks).
+    if (
+      last !== undefined && task.permissions === last.permissions &&
+      task.maxHeapMb === last.maxHeapMb && task.isolation === last.isolation
+    ) continue;
+    last = task;
     let variants = seen.get(task.permissions);
     if (variants === undefined) seen.set(task.permissions, variants = new Set());
     const variant = `${task.maxHeapMb} ${task.isolation}`;
