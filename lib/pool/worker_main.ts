@@ -255,6 +255,14 @@ export async function serve(
     throw new TypeError(`The task module has no ${kind} task "${name}"`);
   };
   const reply = (task: TaskLike, name: string, message: FromWorker & { type: "result" }) => {
+    const value = message.value;
+    const type = typeof value;
+    if (value === null || (type !== "object" && type !== "function" && type !== "symbol")) {
+      // A primitive (most io bodies' `undefined`): nothing to transfer, no
+      // class to lose, nothing that can fail to clone, so no fallback to make.
+      post(message);
+      return;
+    }
     const lost = classLost(message.value);
     if (lost !== undefined) {
       post({
