@@ -26,14 +26,15 @@ async function heldPerTask(kind: "sandboxed" | "trusted"): Promise<number> {
   return Number(stdout.trim());
 }
 
-// Measured: 1,479 bytes sandboxed and 2,642 trusted; about 6,200 each when
+// Measured: 1,160 bytes sandboxed and 2,642 trusted; about 6,200 each when
 // an attempt held five suspended async functions, twelve promises and
-// twenty-five closures, and 1,995 sandboxed while each job in the pool held
-// a promise, its resolve and reject, and the attempt's reaction to it.
+// twenty-five closures; 1,995 sandboxed while each job in the pool held a
+// promise, its resolve and reject, and the attempt's reaction to it; 1,479
+// while each job also put an abort callback of its own on the deadline.
 const LIMIT = 3500;
-const SANDBOXED_LIMIT = 1800;
+const SANDBOXED_LIMIT = 1400;
 
-Deno.test("A sandboxed io task in flight holds under 1.8 KB of the runner's heap", async () => {
+Deno.test("A sandboxed io task in flight holds under 1.4 KB of the runner's heap", async () => {
   const bytes = await heldPerTask("sandboxed");
   assert(bytes > 0 && bytes < SANDBOXED_LIMIT, `${bytes} bytes per sandboxed io task in flight`);
 });

@@ -162,6 +162,14 @@ export interface IoJobOptions extends CpuRunOptions {
   ioFailed(error: unknown): void;
 }
 
+/**
+ * An io job started by {@linkcode runIoUnder}. Its `abort` source is not
+ * watched by the pool: whoever started it calls {@linkcode abortIoJob} when
+ * that source aborts (the attempt does, from the one callback it registers
+ * anyway), so that a job in flight adds no callback of its own there.
+ */
+export type IoJob = { readonly id: number };
+
 /** One item of a sharded cpu task threw: the task fails with the item's index and its error. */
 export class ItemError extends Error {
   /** The index of the item among the task's items. */
@@ -342,6 +350,7 @@ const NO_PERMISSIONS: Permissions = Object.freeze({});
 let callInto: (pool: WorkerPool, call: PoolCall) => () => void;
 let launchedOf: (pool: WorkerPool) => Promise<void>;
 let runIoInto: typeof runIoUnder;
+let abortIoInto: (pool: WorkerPool, job: Job) => void;
 
 /**
  * What cancels a job, as the pool needs it: an AbortSignal gives one, and so
@@ -392,6 +401,9 @@ function signalSource(signal: AbortSignal): AbortSource {
  * @param abort What cancels it.
  * @param options Its permissions and callbacks (`signal` is ignored), and
  * where its outcome goes.
+ * @returns The job, to pass to {@linkcode abortIoJob} once `abort` aborts;
+ * `undefined` when it was refused at once (its failure still comes to
+ * `options`).
  */
 export function runIoUnder(
   pool: WorkerPool,
@@ -399,8 +411,20 @@ export function runIoUnder(
   deps: Record<string, unknown>,
   abort: AbortSource,
   options: IoJobOptions,
-): void {
-  runIoInto(pool, task, deps, abort, options);
+): IoJob | undefined {
+  return runIoInto(pool, task, deps, abort, options);
+}
+
+/**
+ * Cancels an io job because its `abort` source aborted: a body running in
+ * its host sees its signal abort (and its outcome follows), a job not yet
+ * started there fails with the source's reason.
+ *
+ * @param pool The pool that runs it.
+ * @param job What {@linkcode runIoUnder} returned.
+ */
+export function abortIoJob(pool: WorkerPool, job: IoJob): void {
+  abortIoInto(pool, job as Job);
 }
 
 /**
@@ -436,6 +460,9 @@ export class WorkerPool {
     callInto = (pool, call) => pool.#call(call);
     launchedOf = (pool) => pool.#launched();
     runIoInto = (pool, task, deps, abort, options) => pool.#startIo(task, deps, abort, options);
+    abortIoInto = (pool, job) => {
+      if (!job.settled) pool.#abort(job);
+    };
   }
 
   #module: string | undefined;
@@ -714,8 +741,8 @@ export class WorkerPool {
     deps: Record<string, unknown>,
     abort: AbortSource,
     sink: IoJobOptions,
-  ): void {
-    const refuse = (error: unknown) => queueMicrotask(() => sink.ioFailed(error));
+  ): Job | undefined {
+    const refuse = (error: unknown) => void queueMicrotask(() => sink.ioFailed(error));
     if (this.#closed) return refuse(new Error("Cannot run a task: the worker pool is closed"));
     if (this.#module === undefined) {
       return refuse(new Error("Cannot run a task: the worker pool has no task module"));
@@ -741,13 +768,13 @@ export class WorkerPool {
       sink,
       outcome: undefined,
       ok: false,
+      // Not registered with `abort`: the caller calls abortIoJob instead.
       onAbort: ignore,
       host: undefined,
       settled: false,
     };
-    job.onAbort = () => this.#abort(job);
-    abort.onAbort(job.onAbort);
     this.#sendIo(job);
+    return job;
   }
 
   /** Hands an io job's outcome to its attempt, with the others of this turn, in one microtask. */
@@ -1396,7 +1423,7 @@ export class WorkerPool {
 
   #settle(job: Job): void {
     job.settled = true;
-    job.abort?.offAbort(job.onAbort);
+    if (job.onAbort !== ignore) job.abort?.offAbort(job.onAbort);
     job.commands?.end();
   }
 

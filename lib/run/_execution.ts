@@ -42,13 +42,18 @@ import type { Permissions } from "../declare/permissions.ts";
  */
 const START_SLICE_MS = 1;
 
-/** Runs an io body in the sandbox host for its permission set; its outcome goes to `options`. */
+/**
+ * Runs an io body in the sandbox host for its permission set; its outcome
+ * goes to `options`. Returns the job, which the attempt hands to
+ * `ioHostAbort` when its deadline aborts (the job does not watch `abort`
+ * itself); `undefined` when it was refused at once.
+ */
 export type IoHostRun = (
   task: string,
   deps: Record<string, unknown>,
   abort: AbortSource,
   options: IoJobOptions,
-) => void;
+) => unknown;
 
 /** What one run needs: its lanes, failure policy, signal and reporter. */
 export interface ExecutionOptions {
@@ -56,6 +61,8 @@ export interface ExecutionOptions {
   cpuLane: CpuLane | undefined;
   /** Where sandboxed io bodies run; io tasks run on this thread without it. */
   ioHost: IoHostRun | undefined;
+  /** Cancels a job `ioHost` returned, once its attempt's deadline aborts. */
+  ioHostAbort?: (job: unknown) => void;
   /** The run's arguments, for every task's context. */
   args: readonly string[];
   /** The task module's URL: `$` commands of tasks on this thread run in its folder. */
@@ -112,6 +119,7 @@ let ioSteps: {
   output(execution: Execution, name: string): (stream: "stdout" | "stderr", text: string) => void;
   fault(execution: Execution, task: Task, error: Error): void;
   settled(execution: Execution, attempt: IoAttempt, ok: boolean, value: unknown): void;
+  abortJob(execution: Execution, job: unknown): void;
 };
 
 /**
@@ -396,6 +404,7 @@ export class Execution {
       output: (execution, name) => execution.#output(name),
       fault: (execution, task, error) => execution.#lateFault(task, error),
       settled: (execution, attempt, ok, value) => execution.#ioSettled(attempt, ok, value),
+      abortJob: (execution, job) => execution.#options.ioHostAbort?.(job),
     };
   }
 
@@ -413,7 +422,7 @@ export class Execution {
         // for the body if the body reads it. Its outcome comes back to the
         // attempt (ioDone, ioFailed): no promise per job.
         attempt.sentMs = this.#now();
-        host(task.name, attempt.deps, deadline, attempt);
+        attempt.job = host(task.name, attempt.deps, deadline, attempt);
       } else {
         this.#ioStarted(attempt);
         running = this.#trustedBody(attempt);
@@ -865,6 +874,8 @@ class IoAttempt implements IoJobOptions, LaneEntrant {
   /** Started when its signal aborts: how long its body may still take. */
   grace: ReturnType<typeof setTimeout> | undefined = undefined;
   onAbortOnce: (() => void) | undefined = undefined;
+  /** Its job in its sandbox host, until the attempt aborts. */
+  job: unknown = undefined;
   #execution: Execution;
 
   constructor(
@@ -899,6 +910,12 @@ class IoAttempt implements IoJobOptions, LaneEntrant {
 
   /** Its signal aborted: its body may take {@linkcode ABORT_GRACE_MS} more to settle. */
   abort(): void {
+    // Its sandbox's job first, as a callback of its own on the deadline was.
+    const job = this.job;
+    if (job !== undefined) {
+      this.job = undefined;
+      ioSteps.abortJob(this.#execution, job);
+    }
     if (this.grace !== undefined || this.decided) return;
     this.grace = setTimeout(() => ioSteps.graceOver(this.#execution, this), ABORT_GRACE_MS);
   }

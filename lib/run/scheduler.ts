@@ -29,6 +29,7 @@ import type {
   CpuChunk,
   CpuResult,
   CpuRunOptions,
+  IoJob,
   Isolation,
   WarmDemand,
   WorkerPool,
@@ -272,9 +273,14 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
 
   // Loaded only when a task needs a sandbox: a run that is all cached starts
   // none, and need not load the pool's code either.
-  const { WorkerPool, hostsLaunched, runIoUnder } = sandboxed.length > 0
+  const { WorkerPool, hostsLaunched, runIoUnder, abortIoJob } = sandboxed.length > 0
     ? await import("../pool/worker_pool.ts")
-    : { WorkerPool: undefined, hostsLaunched: undefined, runIoUnder: undefined };
+    : {
+      WorkerPool: undefined,
+      hostsLaunched: undefined,
+      runIoUnder: undefined,
+      abortIoJob: undefined,
+    };
   // The run's wall time counts from here: its sandboxes' start included.
   const t0 = performance.now();
   const pool = shared ?? (WorkerPool !== undefined
@@ -323,6 +329,7 @@ export async function run(tasks: TaskSet, options: RunOptions = {}): Promise<Run
       ioHost: sandboxedIo.length > 0
         ? (task, deps, abort, options) => runIoUnder!(pool!, task, deps, abort, options)
         : undefined,
+      ioHostAbort: (job) => abortIoJob!(pool!, job as IoJob),
       args: options.args ?? [],
       module,
       mainGuard: _mainGuard,
