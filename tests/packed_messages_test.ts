@@ -13,15 +13,31 @@ import { tempDir } from "./_helpers.ts";
 function unpackAll(batch: ToHost[]): ToHost[] {
   const out: ToHost[] = [];
   for (const message of batch) {
-    if (message.type === "runs") unpackRuns(message, (one) => out.push(one));
-    else out.push(message);
+    if (message.type !== "runs") {
+      out.push(message);
+      continue;
+    }
+    unpackRuns(message, (one) => {
+      // Unpacked, a run has deps and args of its own, undefined: no read of
+      // them reaches Object.prototype in the worker.
+      assert.ok(Object.hasOwn(one, "deps") && one.deps === undefined);
+      assert.ok(Object.hasOwn(one, "args") && one.args === undefined);
+      const { deps: _deps, args: _args, ...rest } = one;
+      out.push(rest);
+    });
   }
   return out;
 }
 
+/** The types of a packed batch, in order (the worker's batches are lists without a prototype). */
+function typesOf(batch: ArrayLike<{ type: string }>): string[] {
+  return Array.from(batch, (message) => message.type);
+}
+
 function resultsOf(batch: FromWorker[]): FromWorker[] {
   const out: FromWorker[] = [];
-  for (const message of batch) {
+  for (let m = 0; m < batch.length; m++) {
+    const message = batch[m];
     if (message.type !== "results") {
       out.push(message);
       continue;
@@ -49,7 +65,7 @@ Deno.test("Run messages without deps or args cross packed, and unpack to the sam
     ...Array.from({ length: 3 }, (_, i) => run(i + 55)),
   ];
   const packed = packRuns(batch);
-  assert.deepEqual(packed.map((message) => message.type), [
+  assert.deepEqual(typesOf(packed), [
     "runs",
     "cancel",
     "run",
@@ -78,7 +94,7 @@ Deno.test("Results with primitive values cross packed; objects and symbols go al
   const chunk: FromWorker = { type: "result", id: 102, value: 5 };
   const batch = [...primitive, symbol, object, chunk, ...primitive];
   const packed = packResults(batch);
-  assert.deepEqual(packed.map((message) => message.type), [
+  assert.deepEqual(typesOf(packed), [
     "results",
     "result",
     "result",

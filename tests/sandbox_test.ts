@@ -582,3 +582,17 @@ Deno.test("A sandboxed task with no deps and no run arguments gets an empty deps
     assert.deepEqual(result("b"), { deps: { a: { deps: {}, args } }, args });
   }
 });
+
+Deno.test("A task that patches built-ins cannot read a later task's deps or rewrite its result in a shared host", async () => {
+  // Fails on main as of 2026-11-29 (051a0fb): escape 5 through built-ins.
+  // The attacker, the victims and the reporter share one io host (no
+  // permissions declared): see the fixture for what it patches.
+  const module = fixtureUrl("sandbox/patched_builtins.ts");
+  const { default: tasks } = await import(module);
+  const t = byName(await run(tasks, { module, keepGoing: true }));
+  assert.equal(t.attack.result, "patched");
+  assert.equal(t.victim.result, "victim-result", "its deps and result are its own");
+  assert.equal(t.victimAsync.result, "victim-async");
+  assert.equal(t.victimAlone.result, "victim-result", "no deps forged into it");
+  assert.equal(t.report.result, "saw the secret 0 times");
+});

@@ -7,6 +7,32 @@
  * @module
  */
 
+import {
+  append,
+  arrayOf,
+  dataViewBuffer,
+  defineProperty,
+  hasOwn,
+  isArray,
+  isInstance,
+  isView,
+  list,
+  mapEntries,
+  mapIteratorNext,
+  NativeArrayBuffer,
+  NativeDataView,
+  NativeFloat64Array,
+  NativeMap,
+  NativeSet,
+  objectValues,
+  setAdd,
+  setHas,
+  setIteratorNext,
+  setValues,
+  typedArrayBuffer,
+  weakSetDelete,
+} from "./_intrinsics.ts";
+
 /** An error as it crosses from a worker: enough to rebuild its class, message, stack and cause. */
 export interface SerializedError {
   /** The error's name, such as `"TypeError"` or a custom class's `"ParseError"`. */
@@ -289,7 +315,11 @@ function isBareRun(message: ToHost): message is RunMessage {
 export function unpackRuns(message: PackedRuns, each: (run: RunMessage) => void): void {
   const { kind, ids, tasks } = message;
   const length = tasks.length;
-  for (let i = 0; i < length; i++) each({ type: "run", id: ids[i], task: tasks[i], kind });
+  // deps and args as own properties: a read of one that is absent would
+  // reach `Object.prototype`, where task code may have put a getter.
+  for (let i = 0; i < length; i++) {
+    each({ type: "run", id: ids[i], task: tasks[i], kind, deps: undefined, args: undefined });
+  }
 }
 
 /**
@@ -309,20 +339,25 @@ export function packResults(batch: FromWorker[]): FromWorker[] {
     let end = i;
     while (end < batch.length && isBareResult(batch[end])) end++;
     if (end - i >= MIN_PACKED) {
-      out ??= batch.slice(0, i);
-      const ids = new Float64Array(end - i);
-      const ms = new Float64Array(end - i);
-      const values: unknown[] = new Array(end - i);
+      if (out === undefined) {
+        // Lists and the original constructor (`_intrinsics.ts`): in a
+        // worker, these are other tasks' results.
+        out = list();
+        for (let k = 0; k < i; k++) append(out, batch[k]);
+      }
+      const ids = new NativeFloat64Array(end - i);
+      const ms = new NativeFloat64Array(end - i);
+      const values: unknown[] = list();
       for (let k = i; k < end; k++) {
         const result = batch[k] as ResultMessage;
         ids[k - i] = result.id;
         ms[k - i] = result.ms!;
-        values[k - i] = result.value;
+        append(values, result.value);
       }
-      out.push({ type: "results", ids, ms, values });
+      append(out, { type: "results", ids, ms, values });
       i = end;
     } else {
-      out?.push(batch[i]);
+      if (out !== undefined) append(out, batch[i]);
       i++;
     }
   }
@@ -330,7 +365,9 @@ export function packResults(batch: FromWorker[]): FromWorker[] {
 }
 
 function isBareResult(message: FromWorker): boolean {
-  if (message.type !== "result" || typeof message.ms !== "number") return false;
+  if (message.type !== "result" || !hasOwn(message, "ms") || typeof message.ms !== "number") {
+    return false;
+  }
   const value = message.value;
   const type = typeof value;
   // A symbol cannot be cloned: it goes alone, and fails alone.
@@ -525,8 +562,21 @@ const MARKS = Symbol.for("spool.transfer.marks");
  */
 export function transferMarks(): TransferMarks {
   const g = globalThis as unknown as Record<symbol, TransferMarks | undefined>;
-  return g[MARKS] ??= { buffers: new WeakSet(), pending: 0 };
+  let marks = g[MARKS];
+  if (marks === undefined) {
+    marks = { buffers: new WeakSet(), pending: 0 };
+    // Its set cannot be swapped for another object by task code.
+    defineProperty(marks, "buffers", { writable: false, configurable: false });
+    g[MARKS] = marks;
+  }
+  return marks;
 }
+
+/**
+ * The marks as this copy of spool first found them: a task that replaces
+ * the realm's marks later cannot make the worker side use its object.
+ */
+let ownMarks: TransferMarks | undefined;
 
 /** What almost every message moves: nothing. Shared, never changed: callers only read it. */
 const NO_BUFFERS = Object.freeze([]) as unknown as ArrayBuffer[];
@@ -543,42 +593,53 @@ const NO_BUFFERS = Object.freeze([]) as unknown as ArrayBuffer[];
  * @returns The buffers to pass as `postMessage`'s transfer list.
  */
 export function transferList(value: unknown): ArrayBuffer[] {
-  const marks = transferMarks();
+  // Every step takes the original built-ins (`_intrinsics.ts`): in a worker,
+  // the value is a task's result, and the realm is shared with other tasks.
+  const marks = ownMarks ??= transferMarks();
   if (marks.pending === 0 || typeof value !== "object" || value === null) return NO_BUFFERS;
-  const found: ArrayBuffer[] = [];
-  const seen = new Set<object>();
-  const stack: object[] = [value];
+  const found: ArrayBuffer[] = list();
+  const seen = new NativeSet<object>();
+  const stack: object[] = list();
+  append(stack, value);
+  const push = (item: unknown) => {
+    if (typeof item === "object" && item !== null) append(stack, item);
+  };
   const take = (buffer: ArrayBufferLike) => {
-    if (buffer instanceof ArrayBuffer && marks.buffers.delete(buffer)) {
+    if (isInstance(buffer, NativeArrayBuffer) && weakSetDelete(marks.buffers, buffer)) {
       marks.pending--;
-      found.push(buffer);
+      append(found, buffer as ArrayBuffer);
     }
   };
   while (stack.length > 0) {
-    const current = stack.pop()!;
-    if (seen.has(current)) continue;
-    seen.add(current);
-    if (current instanceof ArrayBuffer) {
-      take(current);
-    } else if (ArrayBuffer.isView(current)) {
-      take(current.buffer);
-    } else if (Array.isArray(current)) {
-      for (let i = 0; i < current.length; i++) {
-        const item = current[i];
-        if (typeof item === "object" && item !== null) stack.push(item);
+    const current = stack[stack.length - 1];
+    stack.length--;
+    if (setHas(seen, current)) continue;
+    setAdd(seen, current);
+    if (isInstance(current, NativeArrayBuffer)) {
+      take(current as ArrayBuffer);
+    } else if (isView(current)) {
+      take(
+        isInstance(current, NativeDataView) ? dataViewBuffer(current) : typedArrayBuffer(current),
+      );
+    } else if (isArray(current)) {
+      for (let i = 0; i < current.length; i++) if (hasOwn(current, i)) push(current[i]);
+    } else if (isInstance(current, NativeMap)) {
+      const entries = mapEntries(current as Map<unknown, unknown>);
+      for (let step = mapIteratorNext(entries); !step.done; step = mapIteratorNext(entries)) {
+        const entry = step.value as [unknown, unknown];
+        push(entry[0]);
+        push(entry[1]);
       }
-    } else if (current instanceof Map) {
-      for (const [key, item] of current) {
-        if (typeof key === "object" && key !== null) stack.push(key);
-        if (typeof item === "object" && item !== null) stack.push(item);
+    } else if (isInstance(current, NativeSet)) {
+      const items = setValues(current as Set<unknown>);
+      for (let step = setIteratorNext(items); !step.done; step = setIteratorNext(items)) {
+        push(step.value);
       }
-    } else if (current instanceof Set) {
-      for (const item of current) if (typeof item === "object" && item !== null) stack.push(item);
     } else {
-      for (const item of Object.values(current)) {
-        if (typeof item === "object" && item !== null) stack.push(item);
-      }
+      const items = objectValues(current);
+      for (let i = 0; i < items.length; i++) push(items[i]);
     }
   }
-  return found;
+  // An ordinary array: `postMessage` takes its transfer list as a sequence.
+  return found.length === 0 ? NO_BUFFERS : arrayOf(found);
 }

@@ -6,12 +6,11 @@
  * - The channel: `postMessage`, the message listener and the `data` getter of
  *   message events are captured here, and the pool's messages stop at this
  *   listener, so a task's own `onmessage` or listener never sees another
- *   job's deps, and a patched `self.postMessage` cannot forge a result. What
- *   this does not give: tasks that share a worker share its realm, and a
- *   built-in a task patches (`Array.prototype.push`, `Promise.prototype.then`)
- *   runs in the worker side's own code too, where it can see and change the
- *   jobs' messages. That is why tasks that must not see each other need
- *   different permission sets, or a fresh realm each (README, "Permissions").
+ *   job's deps, and a patched `self.postMessage` cannot forge a result. The
+ *   built-ins this side uses on messages come from `_intrinsics.ts`, taken
+ *   before task code runs: a task that patches `Array.prototype.push` or
+ *   `Map.prototype.get` does not see the jobs it shares this worker with
+ *   (README, "Permissions", says what is not covered yet).
  * - Faults: an uncaught error or unhandled rejection (from a timer a body left
  *   behind, say) becomes a `fault` traced to the job it belongs to, and the
  *   worker keeps serving; while the task module is still loading it is
@@ -25,6 +24,8 @@
  * @module
  */
 
+// First: the built-ins below are the originals only if taken before task code runs.
+import { append, arrayOf, isArray, list, mapGet, mapSet, NativeMap } from "./_intrinsics.ts";
 import {
   describeThrown,
   type FromWorker,
@@ -60,7 +61,7 @@ const stopImmediate = Event.prototype.stopImmediatePropagation;
 const preventDefault = Event.prototype.preventDefault;
 
 let listener: Listener | undefined;
-const early: ToWorker[] = [];
+const early: ToWorker[] = list();
 let serving = false;
 let ownerOf: () => number | undefined = () => undefined;
 let fatalSent = false;
@@ -80,33 +81,34 @@ const scheduleFlush = flushChannel === undefined ? () => {} : (() => {
   const send = port.postMessage.bind(port);
   return () => send(0);
 })();
-let outbox: FromWorker[] = [];
-let outboxTransfer: Transferable[] = [];
+let outbox: FromWorker[] = list();
+let outboxTransfer: Transferable[] = list();
 /** For each queued message that has one: what to send instead if it cannot be cloned. */
-let outboxFallback = new Map<FromWorker, (error: Error) => FromWorker>();
+let outboxFallback = new NativeMap<FromWorker, (error: Error) => FromWorker>();
 
 /** Sends what the tick queued as one message: one structured clone, not one each. */
 function flushOutbox(): void {
   const batch = outbox;
   const transfer = outboxTransfer;
   const fallback = outboxFallback;
-  outbox = [];
-  outboxTransfer = [];
-  outboxFallback = new Map();
+  outbox = list();
+  outboxTransfer = list();
+  outboxFallback = new NativeMap();
   try {
     // Without a transfer list Deno takes a faster path (no list to convert).
     reflectApply(
       rawPost,
       undefined,
-      transfer.length === 0 ? [packResults(batch)] : [packResults(batch), transfer],
+      transfer.length === 0 ? [packResults(batch)] : [packResults(batch), arrayOf(transfer)],
     );
   } catch {
     // One of them cannot be cloned: send them one at a time, so that only it fails.
-    for (const message of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      const message = batch[i];
       try {
         reflectApply(rawPost, undefined, [message]);
       } catch (error) {
-        const instead = fallback.get(message);
+        const instead = mapGet(fallback, message);
         if (instead !== undefined) reflectApply(rawPost, undefined, [instead(error as Error)]);
       }
     }
@@ -130,7 +132,7 @@ function flushOutbox(): void {
  * 6,000 tasks' timers fired 136 ms late (median) behind a host still taking
  * messages; this bounds the wait at about 4 slices.
  */
-const inbox: (ToWorker | undefined)[] = [];
+const inbox: (ToWorker | undefined)[] = list();
 let inboxHead = 0;
 let draining = false;
 const SLICE_MS = 4;
@@ -177,8 +179,8 @@ async function drainInbox(): Promise<void> {
 }
 
 function take(message: ToWorker): void {
-  if (listener === undefined) early.push(message);
-  else if (acrossTasks) inbox.push(message);
+  if (listener === undefined) append(early, message);
+  else if (acrossTasks) append(inbox, message);
   else listener(message);
 }
 
@@ -197,14 +199,18 @@ export const channel: {
       if (acrossTasks) scheduleFlush();
       else reflectApply(enqueueMicrotask, globalThis, [flushOutbox]);
     }
-    outbox.push(message);
-    if (transfer !== undefined) outboxTransfer.push(...transfer);
-    if (onUnsendable !== undefined) outboxFallback.set(message, onUnsendable);
+    append(outbox, message);
+    if (transfer !== undefined) {
+      for (let i = 0; i < transfer.length; i++) append(outboxTransfer, transfer[i]);
+    }
+    if (onUnsendable !== undefined) mapSet(outboxFallback, message, onUnsendable);
   },
   listen(handler) {
     listener = handler;
     serving = true;
-    for (const data of early.splice(0)) handler(data);
+    const waiting = early.length;
+    for (let i = 0; i < waiting; i++) handler(early[i]);
+    early.length = 0;
   },
 };
 
@@ -260,10 +266,14 @@ function guard(): void {
       reflectApply(stopImmediate, event, []);
       const data = dataOf(event) as ToWorker | PackedRuns | (ToWorker | PackedRuns)[];
       // A host sends the messages of one tick as one array.
-      for (const message of Array.isArray(data) ? data : [data]) {
-        if (message.type === "runs") unpackRuns(message, take);
-        else take(message);
-      }
+      if (isArray(data)) {
+        for (let i = 0; i < data.length; i++) {
+          const message = data[i];
+          if (message.type === "runs") unpackRuns(message, take);
+          else take(message);
+        }
+      } else if (data.type === "runs") unpackRuns(data, take);
+      else take(data);
       if (inbox.length > inboxHead && !draining) drainInbox();
     },
     { capture: true },

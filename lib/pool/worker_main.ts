@@ -19,10 +19,33 @@
 
 // First, so that it is in place before the task module is evaluated.
 import { channel, reportFault, setFaultOwner } from "./_worker_guard.ts";
+import {
+  append,
+  defineProperty,
+  freeze,
+  getPrototypeOf,
+  hasOwn,
+  isArray,
+  isExtensible,
+  isInstance,
+  isView,
+  list,
+  mapDelete,
+  mapGet,
+  mapIteratorNext,
+  mapSet,
+  mapSize,
+  mapValues,
+  NativeArrayBuffer,
+  NativeMap,
+  NativePromise,
+  NativeSet,
+  promiseThen,
+  resolvePromise,
+} from "./_intrinsics.ts";
 import { type FromWorker, serializeError, type ToWorker, transferList } from "./_protocol.ts";
 import { redirectConsole, taskConsole } from "./_console_capture.ts";
 import { callServer } from "./_call_server.ts";
-import { isThenable } from "./_thenable.ts";
 import { type CommandOutput, taskShell } from "../commands/task_shell.ts";
 
 interface TaskLike {
@@ -67,7 +90,7 @@ let neverAborted: AbortSignal | undefined;
 
 /** The signal of a body that is never aborted here, made once. */
 function never(): AbortSignal {
-  return neverAborted ??= new AbortController().signal;
+  return neverAborted ??= new NativeAbortController().signal;
 }
 
 /** A job's signal, made on first use. */
@@ -75,7 +98,7 @@ function signalOf(job: Job): AbortSignal {
   // A cpu body is never aborted here: the pool stops it by recycling its worker.
   if (!job.io) return never();
   if (job.controller === undefined) {
-    job.controller = new AbortController();
+    job.controller = new NativeAbortController();
     if (job.cancelled !== undefined) job.controller.abort(job.cancelled);
   }
   return job.controller.signal;
@@ -129,6 +152,10 @@ class JobContext {
   }
 }
 
+// Every body gets one of these: a body that could change the class's
+// getters would read the deps of every later job.
+freeze(JobContext.prototype);
+
 const TASK_SET = Symbol.for("spool.taskset");
 const REGISTRY = Symbol.for("spool.registry");
 
@@ -138,7 +165,7 @@ const performanceNow = performance.now.bind(performance);
 const reflectApply = Reflect.apply;
 
 /** Commands that bodies started with `$` and the runner has not finished, by job and number. */
-const commands = new Map<string, {
+const commands = new NativeMap<string, {
   resolve: (output: CommandOutput) => void;
   reject: (error: Error) => void;
 }>();
@@ -150,13 +177,78 @@ function jobShell(job: Job, task: TaskLike): ReturnType<typeof taskShell> {
   return taskShell(job.task, (request) =>
     new Promise((resolve, reject) => {
       const exec = ++commandCount;
-      commands.set(`${job.id} ${exec}`, { resolve, reject });
+      mapSet(commands, `${job.id} ${exec}`, { resolve, reject });
       post({ type: "exec", id: job.id, exec, ...request });
     }), (program) => run === true || (Array.isArray(run) && run.includes(program)));
 }
 
 /** The jobs running now, by id: one for a cpu worker, any number in an io host. */
-const running = new Map<number, Job>();
+const running = new NativeMap<number, Job>();
+// Taken before task code runs (see _intrinsics.ts), as everything below that
+// touches a job's deps, context or result: another task in this realm may
+// have replaced the globals and built-ins by the time a job runs.
+const NativeAbortController = AbortController;
+const NativeDate = Date;
+const NativeRegExp = RegExp;
+const NativeError = Error;
+const NativeObjectPrototype = Object.prototype;
+const NativeArrayPrototype = Array.prototype;
+const NativeFunctionPrototype = Function.prototype;
+const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
+
+/**
+ * Calls `onValue` or `onError` with what a body returned, once it settles.
+ * A native promise is followed with the original `then`, after an own
+ * `constructor` is set on it, so that no getter a task put on
+ * `Promise.prototype` sees it; any other value is a thenable only when its
+ * `then` comes from its own class, not from a built-in prototype a task may
+ * have given one.
+ */
+function settle(
+  value: unknown,
+  onValue: (value: unknown) => void,
+  onError: (error: unknown) => void,
+): void {
+  if (isInstance(value, NativePromise)) {
+    if (isExtensible(value)) {
+      defineProperty(value, "constructor", { value: NativePromise, configurable: true });
+    }
+    promiseThen(value, onValue, onError);
+    return;
+  }
+  if (!ownThen(value)) {
+    onValue(value);
+    return;
+  }
+  const followed = resolvePromise(value);
+  defineProperty(followed, "constructor", { value: NativePromise, configurable: true });
+  promiseThen(followed, onValue, onError);
+}
+
+/** Whether `value` has a `then` method of its own class (a thenable such as `$`'s command). */
+function ownThen(value: unknown): boolean {
+  if ((typeof value !== "object" || value === null) && typeof value !== "function") return false;
+  for (let holder: unknown = value; holder !== null; holder = getPrototypeOf(holder)) {
+    if (
+      holder === NativeObjectPrototype || holder === NativeArrayPrototype ||
+      holder === NativeFunctionPrototype
+    ) return false;
+    const descriptor = getOwnPropertyDescriptor(holder as object, "then");
+    if (descriptor === undefined) continue;
+    return typeof descriptor.value === "function" || descriptor.get !== undefined;
+  }
+  return false;
+}
+
+/** A promise of ours, with an own `constructor`: `await` on it looks up no getter. */
+function ownPromise<T>(
+  executor: (resolve: (value: T) => void, reject: (error: unknown) => void) => void,
+): Promise<T> {
+  const promise = new NativePromise<T>(executor);
+  defineProperty(promise, "constructor", { value: NativePromise, configurable: true });
+  return promise;
+}
+
 /** The job that ran last, to which output and faults after its end belong. */
 let lastJob: Job | undefined;
 /** The job whose code is on the stack now, when that is known (synchronous parts). */
@@ -170,15 +262,26 @@ let context: Promise<AsyncContextLike> | undefined;
 let contextReady: AsyncContextLike | undefined;
 
 interface AsyncContextLike {
-  run<R, A extends unknown[]>(job: Job, fn: (...args: A) => R, ...args: A): R;
+  /** Calls `fn` with no arguments as `job`: no argument list for a patched iterator to see. */
+  run(job: Job, fn: () => unknown): unknown;
   getStore(): Job | undefined;
 }
 
 function ioContext(): Promise<AsyncContextLike> {
   if (context === undefined) channel.batchAcrossTasks();
-  return context ??= import("node:async_hooks").then(({ AsyncLocalStorage }) =>
-    contextReady = new AsyncLocalStorage<Job>()
-  );
+  // Its methods taken at once, before any io body of this worker runs: a
+  // body that replaces `AsyncLocalStorage.prototype.run` would see every
+  // later job's context, and so its deps.
+  return context ??= import("node:async_hooks").then(({ AsyncLocalStorage }) => {
+    const storage = new AsyncLocalStorage<Job>();
+    const run = AsyncLocalStorage.prototype.run;
+    const getStore = AsyncLocalStorage.prototype.getStore;
+    const reflect = Reflect.apply;
+    return contextReady = {
+      run: (job, fn) => reflect(run, storage, [job, fn]),
+      getStore: () => reflect(getStore, storage, []) as Job | undefined,
+    };
+  });
 }
 
 /**
@@ -189,8 +292,9 @@ function owner(): Job | undefined {
   if (current !== undefined) return current;
   const store = contextReady?.getStore();
   if (store !== undefined) return store;
-  if (running.size === 1) return running.values().next().value;
-  return running.size === 0 ? lastJob : undefined;
+  const size = mapSize(running);
+  if (size === 1) return mapIteratorNext(mapValues(running)).value;
+  return size === 0 ? lastJob : undefined;
 }
 
 // Timers carry the job that set them, so that a callback that throws after
@@ -244,12 +348,17 @@ export async function serve(
     return;
   }
   // By kind, then name: no key string to build per job.
+  // The sets' maps as they are now, before any body runs: a body could
+  // replace a set's `tasks` with a map of its own and be handed other
+  // tasks' jobs.
+  const maps: ReadonlyMap<string, TaskLike>[] = list();
+  for (let i = 0; i < sets.length; i++) append(maps, sets[i].tasks);
   const lookup = (name: string, kind: string): TaskLike => {
     // The default export's set first: one lookup for nearly every job. Not
     // cached by name: in a run of 10,000 tasks each name comes once, and a
     // cache of them cost more than it saved.
-    for (let i = 0; i < sets.length; i++) {
-      const candidate = sets[i].tasks.get(name);
+    for (let i = 0; i < maps.length; i++) {
+      const candidate = mapGet(maps[i], name) as TaskLike | undefined;
       if (candidate !== undefined && candidate.kind === kind) return candidate;
     }
     throw new TypeError(`The task module has no ${kind} task "${name}"`);
@@ -314,17 +423,16 @@ export async function serve(
     if (job.cancelled !== undefined) return ioFailed(job, job.cancelled);
     let pending: unknown;
     try {
-      pending = als.run(job, runIo, job, task, new JobContext(job, task, data.deps, data.args));
+      next.job = job;
+      next.task = task;
+      next.context = new JobContext(job, task, ownField(data, "deps"), ownField(data, "args"));
+      pending = als.run(job, runNext);
     } catch (error) {
       return ioFailed(job, error);
     } finally {
       current = undefined;
     }
-    if (!isThenable(pending)) return ioDone(job, task, pending);
-    Promise.resolve(pending).then(
-      (value) => ioDone(job, task, value),
-      (error) => ioFailed(job, error),
-    );
+    settle(pending, (value) => ioDone(job, task, value), (error) => ioFailed(job, error));
   };
   const ioDone = (job: Job, task: TaskLike, value: unknown): void => {
     try {
@@ -339,10 +447,10 @@ export async function serve(
     } catch (error) {
       return ioFailed(job, error);
     }
-    running.delete(job.id);
+    mapDelete(running, job.id);
   };
   const ioFailed = (job: Job, error: unknown): void => {
-    running.delete(job.id);
+    mapDelete(running, job.id);
     post({ type: "error", id: job.id, error: serializeError(error) });
   };
   /** A cpu body, a shard's step or a chunk: one at a time in its worker. */
@@ -368,21 +476,24 @@ export async function serve(
       }
       if (data.type !== "run") return;
       current = job;
-      const pending = task.run(new JobContext(job, task, data.deps, data.args));
+      const pending = task.run(
+        new JobContext(job, task, ownField(data, "deps"), ownField(data, "args")),
+      );
       current = undefined;
-      reply(task, data.task, { type: "result", id: job.id, value: await pending });
+      const value = await ownPromise((resolve, reject) => settle(pending, resolve, reject));
+      reply(task, data.task, { type: "result", id: job.id, value });
     } catch (error) {
       post({ type: "error", id: job.id, error: serializeError(error) });
     } finally {
       current = undefined;
-      running.delete(job.id);
+      mapDelete(running, job.id);
     }
   };
   listen((data: ToWorker) => {
     if (data.type === "execDone") {
       const key = `${data.id} ${data.exec}`;
-      const waiting = commands.get(key);
-      commands.delete(key);
+      const waiting = mapGet(commands, key);
+      mapDelete(commands, key);
       if (waiting === undefined) return;
       if (data.error !== undefined) {
         waiting.reject(Object.assign(new Error(data.error.message), { name: data.error.name }));
@@ -390,7 +501,7 @@ export async function serve(
       return;
     }
     if (data.type === "cancel") {
-      const job = running.get(data.id);
+      const job = mapGet(running, data.id);
       if (job === undefined) return;
       const reason = new DOMException(data.reason.message, data.reason.name);
       // A body that has not read its signal sees it aborted when it does.
@@ -418,7 +529,7 @@ export async function serve(
       cancelled: undefined,
       bodyStart: undefined,
     };
-    running.set(job.id, job);
+    mapSet(running, job.id, job);
     lastJob = job;
     if (data.type === "run" && job.io) startIo(task, data, job);
     else serveJob(task, data, job);
@@ -426,11 +537,21 @@ export async function serve(
   post({ type: "ready" });
 }
 
+/** The io body `runNext` starts: set just before, read at once. */
+const next: { job?: Job; task?: TaskLike; context?: JobContext } = {};
+
 /** An io body, run in its job's async context: its start is when its own time begins. */
-function runIo(job: Job, task: TaskLike, context: JobContext): unknown {
+function runNext(): unknown {
+  const { job, task, context } = next;
+  next.job = next.task = next.context = undefined;
   current = job;
-  job.bodyStart = performanceNow();
-  return task.run(context);
+  job!.bodyStart = performanceNow();
+  return task!.run(context!);
+}
+
+/** A field the message may leave out, read only if it is the message's own. */
+function ownField(data: object, name: string): never {
+  return (hasOwn(data, name) ? (data as Record<string, unknown>)[name] : undefined) as never;
 }
 
 function notServed(type: string): TypeError {
@@ -442,6 +563,13 @@ function notServed(type: string): TypeError {
  * that scheduled each callback, run the callback as that job, and report a
  * throw as that job's fault instead of an uncaught error.
  */
+/** `arguments` from `from` on, as a list: no `Array.from` a task may have replaced. */
+function argumentList(args: IArguments, from: number): unknown[] {
+  const out: unknown[] = list();
+  for (let i = from; i < args.length; i++) append(out, args[i]);
+  return out;
+}
+
 function wrapTimers(ownerNow: () => Job | undefined): void {
   type Scheduler = (...args: unknown[]) => unknown;
   for (const name of ["setTimeout", "setInterval", "queueMicrotask"]) {
@@ -452,7 +580,8 @@ function wrapTimers(ownerNow: () => Job | undefined): void {
     const getter = descriptor?.get;
     let resolved = getter === undefined ? descriptor?.value as Scheduler | undefined : undefined;
     if (getter === undefined && typeof resolved !== "function") continue;
-    const originalOf = (): Scheduler => resolved ??= getter!.call(globalThis) as Scheduler;
+    const originalOf = (): Scheduler =>
+      resolved ??= reflectApply(getter!, globalThis, []) as Scheduler;
     const micro = name === "queueMicrotask";
     // `arguments`, not a rest parameter: most calls pass a callback and a
     // delay only, and an io host makes one per body, so that none of them
@@ -460,10 +589,10 @@ function wrapTimers(ownerNow: () => Job | undefined): void {
     const wrapper = function (callback: unknown, delay?: unknown): unknown {
       const original = originalOf();
       if (typeof callback !== "function") {
-        return reflectApply(original, globalThis, Array.from(arguments));
+        return reflectApply(original, globalThis, argumentList(arguments, 0));
       }
       const job = ownerNow();
-      const args = micro || arguments.length <= 2 ? undefined : Array.from(arguments).slice(2);
+      const args = micro || arguments.length <= 2 ? undefined : argumentList(arguments, 2);
       const wrapped = () => {
         const before = current;
         current = job;
@@ -476,7 +605,7 @@ function wrapTimers(ownerNow: () => Job | undefined): void {
           current = before;
         }
       };
-      return micro ? original.call(globalThis, wrapped) : original.call(globalThis, wrapped, delay);
+      return reflectApply(original, globalThis, micro ? [wrapped] : [wrapped, delay]);
     };
     Object.defineProperty(globalThis, name, {
       value: wrapper,
@@ -529,14 +658,20 @@ async function shardStep(
 /** The class name of a result that loses its class on the way out, if it is one. */
 function classLost(value: unknown): string | undefined {
   if (typeof value !== "object" || value === null) return undefined;
-  const proto = Object.getPrototypeOf(value);
-  if (proto === Object.prototype || proto === null || Array.isArray(value)) return undefined;
+  // The original built-ins (_intrinsics.ts): the value is a task's result.
+  const proto = getPrototypeOf(value);
+  if (proto === NativeObjectPrototype || proto === null || isArray(value)) return undefined;
   if (
-    value instanceof Map || value instanceof Set || value instanceof Date ||
-    value instanceof RegExp || value instanceof Error || value instanceof ArrayBuffer ||
-    ArrayBuffer.isView(value)
+    isInstance(value, NativeMap) || isInstance(value, NativeSet) ||
+    isInstance(value, NativeDate) || isInstance(value, NativeRegExp) ||
+    isInstance(value, NativeError) || isInstance(value, NativeArrayBuffer) || isView(value)
   ) return undefined;
-  const name = (proto as { constructor?: { name?: unknown } }).constructor?.name;
+  const constructor = getOwnPropertyDescriptor(proto, "constructor")?.value as
+    | { name?: unknown }
+    | undefined;
+  const name = typeof constructor === "function"
+    ? getOwnPropertyDescriptor(constructor, "name")?.value
+    : undefined;
   return typeof name === "string" && name !== "" ? name : "class";
 }
 
@@ -566,7 +701,7 @@ function mapChunk(
   try {
     if (length === 0) return { value: [] };
     const first = map(items[0], start);
-    if (isThenable(first)) {
+    if (ownThen(first) || isInstance(first, NativePromise)) {
       throw new TypeError(
         `Cannot map cpu task "${name}" as 'map' must be synchronous: it returned a promise`,
       );
@@ -576,8 +711,9 @@ function mapChunk(
       for (i = 1; i < length; i++) acc = reduce(acc, map(items[i], start + i));
       return { value: acc };
     }
-    const out: unknown[] = [first];
-    for (i = 1; i < length; i++) out.push(map(items[i], start + i));
+    const out: unknown[] = list();
+    append(out, first);
+    for (i = 1; i < length; i++) append(out, map(items[i], start + i));
     return { value: out };
   } catch (error) {
     return { index: start + i, error: serializeError(error) };
