@@ -594,5 +594,9 @@ Deno.test("A task that patches built-ins cannot read a later task's deps or rewr
   assert.equal(t.victim.result, "victim-result", "its deps and result are its own");
   assert.equal(t.victimAsync.result, "victim-async");
   assert.equal(t.victimAlone.result, "victim-result", "no deps forged into it");
+  // Its error crosses whole: class, message, own properties.
+  assert.equal(t.victimThrows.status, "failed");
+  assert.match(t.victimThrows.error!.message, /the-secret-error/);
+  assert.equal(t.victimThrows.error!.name, "RangeError");
   assert.equal(t.report.result, "saw the secret 0 times");
 });

@@ -67,11 +67,11 @@ export const resolvePromise = (value: unknown): Promise<unknown> =>
   reflectApply(promiseResolve, NativePromise, [value]);
 const hasInstanceOf = uncurry(Function.prototype[Symbol.hasInstance]);
 /** `value instanceof Class` without looking up `Class[Symbol.hasInstance]`. */
-export const isInstance = (
+export const isInstance = <T>(
   value: unknown,
   // deno-lint-ignore no-explicit-any
-  Class: abstract new (...args: any[]) => unknown,
-): boolean => hasInstanceOf(Class, value);
+  Class: abstract new (...args: any[]) => T,
+): value is T => hasInstanceOf(Class, value);
 const TypedArray = getPrototypeOf(Uint8Array);
 /** A typed array's `buffer`, through the original getter. */
 export const typedArrayBuffer = uncurry(

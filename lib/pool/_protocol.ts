@@ -12,19 +12,24 @@ import {
   arrayOf,
   dataViewBuffer,
   defineProperty,
+  getPrototypeOf,
   hasOwn,
   isArray,
   isInstance,
   isView,
   list,
   mapEntries,
+  mapGet,
   mapIteratorNext,
+  mapSet,
   NativeArrayBuffer,
   NativeDataView,
   NativeFloat64Array,
   NativeMap,
   NativeSet,
+  objectKeys,
   objectValues,
+  reflectApply,
   setAdd,
   setHas,
   setIteratorNext,
@@ -401,10 +406,10 @@ export function serializeError(error: unknown): SerializedError {
  */
 export function describeThrown(value: unknown): string {
   try {
-    return String(value);
+    return NativeString(value);
   } catch {
     try {
-      return Object.prototype.toString.call(value);
+      return reflectApply(objectToString, value, []);
     } catch {
       return "a value that cannot be described";
     }
@@ -465,6 +470,14 @@ export function deserializeError(data: SerializedError): Error {
 }
 
 /** The classes rebuilt by name, most specific first (DOMException and AggregateError apart). */
+const NativeError = Error;
+const nativeStructuredClone = structuredClone;
+const NativeAggregateError = AggregateError;
+const NativeDOMException = typeof DOMException === "function" ? DOMException : undefined;
+const NativeString = String;
+const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
+const objectToString = Object.prototype.toString;
+
 const BUILT_IN_ERRORS: readonly (readonly [string, ErrorConstructor])[] = [
   ["EvalError", EvalError],
   ["RangeError", RangeError],
@@ -491,44 +504,96 @@ function builtInErrors(): readonly (readonly [string, ErrorConstructor])[] {
   return withDenoErrors = [...deno, ...BUILT_IN_ERRORS];
 }
 
+/** The prototypes of the built-in error classes, and their names, as they were when spool loaded. */
+const BUILT_IN_NAMES = new NativeMap<object, string>();
+for (
+  const Class of [
+    Error,
+    AggregateError,
+    EvalError,
+    RangeError,
+    ReferenceError,
+    SyntaxError,
+    TypeError,
+    URIError,
+  ]
+) {
+  mapSet(BUILT_IN_NAMES, Class.prototype, Class.prototype.name);
+}
+
 /** How deep causes and aggregated errors are followed: a cycle or a long chain stops here. */
 const MAX_ERROR_DEPTH = 8;
 
 function serializeErrorAt(error: unknown, depth: number): SerializedError {
-  if (!(error instanceof Error)) {
+  // The original built-ins throughout (`_intrinsics.ts`): in a worker, this
+  // is another task's error, in a realm tasks share.
+  if (!isInstance(error, NativeError)) {
     return { name: "Error", message: `A non-error value was thrown: ${describeThrown(error)}` };
   }
   const data: SerializedError = {
-    name: String(error.name),
-    message: String(error.message),
+    name: NativeString(errorName(error)),
+    message: NativeString(error.message),
     stack: error.stack,
     type: builtInType(error),
   };
   if (depth < MAX_ERROR_DEPTH) {
     if ("cause" in error && error.cause !== undefined) {
-      data.cause = error.cause instanceof Error
+      data.cause = isInstance(error.cause, NativeError)
         ? { error: serializeErrorAt(error.cause, depth + 1) }
         : clonable(error.cause)
         ? { value: error.cause }
         : { value: describeThrown(error.cause) };
     }
-    if (error instanceof AggregateError && Array.isArray(error.errors)) {
-      data.errors = error.errors.slice(0, 100).map((e) => serializeErrorAt(e, depth + 1));
+    if (isInstance(error, NativeAggregateError) && isArray(error.errors)) {
+      const errors: SerializedError[] = list();
+      const count = error.errors.length < 100 ? error.errors.length : 100;
+      for (let i = 0; i < count; i++) append(errors, serializeErrorAt(error.errors[i], depth + 1));
+      data.errors = arrayOf(errors);
     }
   }
-  for (const key of Object.keys(error)) {
+  const keys = objectKeys(error);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
     const value = (error as unknown as Record<string, unknown>)[key];
-    if (value === null || ["string", "number", "boolean"].includes(typeof value)) {
-      (data.props ??= {})[key] = value as string | number | boolean | null;
+    const type = typeof value;
+    if (value === null || type === "string" || type === "number" || type === "boolean") {
+      data.props ??= {};
+      // Defined, not assigned: no setter a task put on Object.prototype runs.
+      defineProperty(data.props, key, {
+        value,
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      });
     }
   }
   return data;
 }
 
+/**
+ * An error's `name`: its own, or its class's; the original name of a
+ * built-in class when that is where it comes from, whatever a task has put
+ * on that class's prototype since.
+ */
+function errorName(error: Error): unknown {
+  for (let holder: object | null = error; holder !== null; holder = getPrototypeOf(holder)) {
+    const builtIn = mapGet(BUILT_IN_NAMES, holder);
+    if (builtIn !== undefined) return builtIn;
+    const descriptor = getOwnPropertyDescriptor(holder, "name");
+    if (descriptor !== undefined) {
+      return "value" in descriptor ? descriptor.value : reflectApply(descriptor.get!, error, []);
+    }
+  }
+  return "Error";
+}
+
 function builtInType(error: Error): string {
-  if (typeof DOMException === "function" && error instanceof DOMException) return "DOMException";
-  if (error instanceof AggregateError) return "AggregateError";
-  for (const [name, Class] of builtInErrors()) if (error instanceof Class) return name;
+  if (NativeDOMException !== undefined && isInstance(error, NativeDOMException)) {
+    return "DOMException";
+  }
+  if (isInstance(error, NativeAggregateError)) return "AggregateError";
+  const errors = builtInErrors();
+  for (let i = 0; i < errors.length; i++) if (isInstance(error, errors[i][1])) return errors[i][0];
   return "Error";
 }
 
@@ -537,7 +602,7 @@ function clonable(value: unknown): boolean {
     return typeof value !== "function" && typeof value !== "symbol";
   }
   try {
-    structuredClone(value);
+    nativeStructuredClone(value);
     return true;
   } catch {
     return false;
