@@ -600,3 +600,22 @@ Deno.test("A task that patches built-ins cannot read a later task's deps or rewr
   assert.equal(t.victimThrows.error!.name, "RangeError");
   assert.equal(t.report.result, "saw the secret 0 times");
 });
+
+Deno.test("A task that imports spool's worker side by URL gets neither the channel nor a second serve()", async () => {
+  // Loaded already in every sandbox, those modules need no read permission
+  // to import again; their exports must not hand the channel over.
+  const module = fixtureUrl("sandbox/import_worker_side.ts");
+  const { default: tasks } = await import(module);
+  for (const isolation of ["process", "worker"] as const) {
+    const t = byName(await run(tasks, { module, isolation }));
+    for (const name of ["ioAttempt", "cpuAttempt"]) {
+      assert.equal(t[name].status, "ok", `${name} ${isolation}`);
+      assert.deepEqual(t[name].result, [
+        "guard exports: takeGuard",
+        "takeGuard: The worker's channel belongs to spool: it was taken when the worker started",
+        "serve: This worker already serves its module",
+      ], `${name} ${isolation}`);
+    }
+    assert.equal(t.later.result, "still served", isolation);
+  }
+});

@@ -8,13 +8,13 @@
  * nobody handled) reaches the pool as a fault of no job, and the pool ends
  * the worker (a broken worker, as Python's `BrokenProcessPool`).
  *
- * It imports only the protocol, the guard's channel and the packing of
- * numbers.
+ * It imports only the protocol and the packing of numbers; the worker side
+ * hands it the channel's `post`.
  *
  * @module
  */
 
-import { channel } from "./_worker_guard.ts";
+import type { FromWorker } from "./_protocol.ts";
 import { serializeError, type ToWorker, transferList } from "./_protocol.ts";
 import { packNumbers } from "./_packed_numbers.ts";
 import { isThenable } from "./_thenable.ts";
@@ -22,15 +22,20 @@ import { isThenable } from "./_thenable.ts";
 type Call = ToWorker & { type: "call" };
 type Callable = (input: unknown, context: { signal: AbortSignal }) => unknown;
 
-const { post } = channel;
+type Post = (
+  message: FromWorker,
+  transfer?: Transferable[],
+  onUnsendable?: (error: Error) => FromWorker,
+) => void;
 
 /**
  * Makes the handler of `call` messages for one module.
  *
  * @param module The namespace of the module whose exports are called.
+ * @param post The worker's channel, for the answers.
  * @returns Takes each `call` message as it arrives.
  */
-export function callServer(module: Record<string, unknown>): (call: Call) => void {
+export function callServer(module: Record<string, unknown>, post: Post): (call: Call) => void {
   // The pool stops a running call by ending the worker, so this signal
   // never aborts; it is there so that one function serves both flavours.
   const context = { signal: new AbortController().signal };

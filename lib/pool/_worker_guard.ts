@@ -185,7 +185,7 @@ function take(message: ToWorker): void {
 }
 
 /** The worker's channel to the pool, captured before task code runs. */
-export const channel: {
+const channel: {
   post: Post;
   listen(handler: Listener): void;
   /** Batch messages across tasks (a worker that runs many at once). */
@@ -220,7 +220,7 @@ export const channel: {
  * @param id The job it belongs to; `undefined` when it cannot be told.
  * @param error What was thrown.
  */
-export function reportFault(id: number | undefined, error: unknown): void {
+function reportFault(id: number | undefined, error: unknown): void {
   const message: FromWorker = id === undefined
     ? { type: "fault", error: serializeError(error) }
     : { type: "fault", id, error: serializeError(error) };
@@ -232,8 +232,38 @@ export function reportFault(id: number | undefined, error: unknown): void {
  *
  * @param find Returns the job's id, or `undefined` when it cannot be told.
  */
-export function setFaultOwner(find: () => number | undefined): void {
+function setFaultOwner(find: () => number | undefined): void {
   ownerOf = find;
+}
+
+/** What the worker side takes from the guard: its channel and its fault reporting. */
+export interface Guard {
+  /** The worker's channel to the pool. */
+  channel: typeof channel;
+  /** Reports an error raised outside a body's promise as a fault of a job. */
+  reportFault: typeof reportFault;
+  /** Tells the guard how to find the job an unhandled rejection belongs to. */
+  setFaultOwner: typeof setFaultOwner;
+}
+
+let taken = false;
+
+/**
+ * Hands the channel over, once: `worker_main.ts` takes it while the worker
+ * loads, before the task module is evaluated. The module stays importable
+ * by URL, and task code that imports it later (a module already loaded
+ * needs no read permission) gets an error, not the channel, which would
+ * let it hear every later job's deps and answer for any job.
+ *
+ * @returns The channel and the fault reporting.
+ * @throws {Error} Once taken.
+ */
+export function takeGuard(): Guard {
+  if (taken) {
+    throw new Error("The worker's channel belongs to spool: it was taken when the worker started");
+  }
+  taken = true;
+  return { channel, reportFault, setFaultOwner };
 }
 
 function fatal(message: string, cause?: unknown): void {

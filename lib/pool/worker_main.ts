@@ -18,7 +18,7 @@
  */
 
 // First, so that it is in place before the task module is evaluated.
-import { channel, reportFault, setFaultOwner } from "./_worker_guard.ts";
+import { takeGuard } from "./_worker_guard.ts";
 import {
   append,
   defineProperty,
@@ -46,6 +46,9 @@ import {
 import { type FromWorker, serializeError, type ToWorker, transferList } from "./_protocol.ts";
 import { redirectConsole, taskConsole } from "./_console_capture.ts";
 import { callServer } from "./_call_server.ts";
+
+// Taken once, now, before the task module is evaluated (see takeGuard).
+const { channel, reportFault, setFaultOwner } = takeGuard();
 import { type CommandOutput, taskShell } from "../commands/task_shell.ts";
 
 interface TaskLike {
@@ -155,6 +158,8 @@ class JobContext {
 // Every body gets one of these: a body that could change the class's
 // getters would read the deps of every later job.
 freeze(JobContext.prototype);
+
+let served = false;
 
 const TASK_SET = Symbol.for("spool.taskset");
 const REGISTRY = Symbol.for("spool.registry");
@@ -327,8 +332,12 @@ export async function serve(
   module: Record<string, unknown>,
   role: "tasks" | "calls" = "tasks",
 ): Promise<void> {
+  // Once: task code can import this module by URL too, and a second serve()
+  // would put its own listener in the pool's place.
+  if (served) throw new Error("This worker already serves its module");
+  served = true;
   if (role === "calls") {
-    const call = callServer(module);
+    const call = callServer(module, post);
     listen((data: ToWorker) => {
       if (data.type === "call") call(data);
       else post({ type: "error", id: data.id, error: serializeError(notServed(data.type)) });
