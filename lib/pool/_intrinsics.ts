@@ -33,13 +33,25 @@ export const hasOwn = Object.hasOwn;
 export const isArray = Array.isArray;
 export const defineProperty = Object.defineProperty;
 export const getPrototypeOf = Object.getPrototypeOf;
-export const setPrototypeOf = Object.setPrototypeOf;
+const setPrototypeOf = Object.setPrototypeOf;
 export const isExtensible = Object.isExtensible;
 export const freeze = Object.freeze;
 export const objectKeys = Object.keys;
 export const objectValues = Object.values;
+export const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
+export const objectToString = Object.prototype.toString;
+export const nativeStructuredClone = structuredClone;
 export const isView = ArrayBuffer.isView;
 
+export const NativeObjectPrototype = Object.prototype;
+export const NativeArrayPrototype = Array.prototype;
+export const NativeFunctionPrototype = Function.prototype;
+export const NativeError = Error;
+export const NativeAggregateError = AggregateError;
+export const NativeDOMException = typeof DOMException === "function" ? DOMException : undefined;
+export const NativeAbortController = AbortController;
+export const NativeDate = Date;
+export const NativeRegExp = RegExp;
 export const NativeMap = Map;
 export const NativeSet = Set;
 export const NativePromise = Promise;
@@ -50,7 +62,6 @@ export const NativeDataView = DataView;
 export const mapGet = uncurry(Map.prototype.get);
 export const mapSet = uncurry(Map.prototype.set);
 export const mapDelete = uncurry(Map.prototype.delete);
-export const mapHas = uncurry(Map.prototype.has);
 export const mapValues = uncurry(Map.prototype.values);
 export const mapEntries = uncurry(Map.prototype.entries);
 export const mapSize = uncurry(Object.getOwnPropertyDescriptor(Map.prototype, "size")!.get!);
@@ -81,8 +92,6 @@ export const typedArrayBuffer = uncurry(
 export const dataViewBuffer = uncurry(
   Object.getOwnPropertyDescriptor(DataView.prototype, "buffer")!.get!,
 ) as (view: unknown) => ArrayBufferLike;
-export const stringSlice = uncurry(String.prototype.slice);
-export const stringEndsWith = uncurry(String.prototype.endsWith);
 export const NativeString = String;
 
 /** A new empty list: an array without a prototype (see the module doc). */

@@ -12,6 +12,7 @@ import {
   arrayOf,
   dataViewBuffer,
   defineProperty,
+  getOwnPropertyDescriptor,
   getPrototypeOf,
   hasOwn,
   isArray,
@@ -22,12 +23,18 @@ import {
   mapGet,
   mapIteratorNext,
   mapSet,
+  NativeAggregateError,
   NativeArrayBuffer,
   NativeDataView,
+  NativeDOMException,
+  NativeError,
   NativeFloat64Array,
   NativeMap,
   NativeSet,
+  NativeString,
+  nativeStructuredClone,
   objectKeys,
+  objectToString,
   objectValues,
   reflectApply,
   setAdd,
@@ -470,14 +477,6 @@ export function deserializeError(data: SerializedError): Error {
 }
 
 /** The classes rebuilt by name, most specific first (DOMException and AggregateError apart). */
-const NativeError = Error;
-const nativeStructuredClone = structuredClone;
-const NativeAggregateError = AggregateError;
-const NativeDOMException = typeof DOMException === "function" ? DOMException : undefined;
-const NativeString = String;
-const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
-const objectToString = Object.prototype.toString;
-
 const BUILT_IN_ERRORS: readonly (readonly [string, ErrorConstructor])[] = [
   ["EvalError", EvalError],
   ["RangeError", RangeError],
@@ -638,10 +637,11 @@ export function transferMarks(): TransferMarks {
 }
 
 /**
- * The marks as this copy of spool first found them: a task that replaces
- * the realm's marks later cannot make the worker side use its object.
+ * The marks as this copy of spool found them when it loaded, before any
+ * task code ran: a task that replaces the realm's marks later cannot make
+ * the worker side use its object.
  */
-let ownMarks: TransferMarks | undefined;
+const ownMarks = transferMarks();
 
 /** What almost every message moves: nothing. Shared, never changed: callers only read it. */
 const NO_BUFFERS = Object.freeze([]) as unknown as ArrayBuffer[];
@@ -660,7 +660,7 @@ const NO_BUFFERS = Object.freeze([]) as unknown as ArrayBuffer[];
 export function transferList(value: unknown): ArrayBuffer[] {
   // Every step takes the original built-ins (`_intrinsics.ts`): in a worker,
   // the value is a task's result, and the realm is shared with other tasks.
-  const marks = ownMarks ??= transferMarks();
+  const marks = ownMarks;
   if (marks.pending === 0 || typeof value !== "object" || value === null) return NO_BUFFERS;
   const found: ArrayBuffer[] = list();
   const seen = new NativeSet<object>();

@@ -23,6 +23,7 @@ import {
   append,
   defineProperty,
   freeze,
+  getOwnPropertyDescriptor,
   getPrototypeOf,
   hasOwn,
   isArray,
@@ -36,9 +37,16 @@ import {
   mapSet,
   mapSize,
   mapValues,
+  NativeAbortController,
   NativeArrayBuffer,
+  NativeArrayPrototype,
+  NativeDate,
+  NativeError,
+  NativeFunctionPrototype,
   NativeMap,
+  NativeObjectPrototype,
   NativePromise,
+  NativeRegExp,
   NativeSet,
   promiseThen,
   resolvePromise,
@@ -189,17 +197,9 @@ function jobShell(job: Job, task: TaskLike): ReturnType<typeof taskShell> {
 
 /** The jobs running now, by id: one for a cpu worker, any number in an io host. */
 const running = new NativeMap<number, Job>();
-// Taken before task code runs (see _intrinsics.ts), as everything below that
-// touches a job's deps, context or result: another task in this realm may
-// have replaced the globals and built-ins by the time a job runs.
-const NativeAbortController = AbortController;
-const NativeDate = Date;
-const NativeRegExp = RegExp;
-const NativeError = Error;
-const NativeObjectPrototype = Object.prototype;
-const NativeArrayPrototype = Array.prototype;
-const NativeFunctionPrototype = Function.prototype;
-const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
+// What follows touches jobs' deps, contexts and results with the built-ins
+// taken before task code ran (_intrinsics.ts): another task in this realm
+// may have replaced the globals and built-ins by the time a job runs.
 
 /**
  * Calls `onValue` or `onError` with what a body returned, once it settles.
