@@ -695,12 +695,8 @@ export class WorkerPool {
       : signalSource(options.signal),
   ): Promise<ChunkResult> {
     const { permissions = NO_PERMISSIONS } = options;
-    if (this.#closed) {
-      return Promise.reject(new Error("Cannot run a task: the worker pool is closed"));
-    }
-    if (this.#module === undefined) {
-      return Promise.reject(new Error("Cannot run a task: the worker pool has no task module"));
-    }
+    const refused = this.#cannotRun();
+    if (refused !== undefined) return Promise.reject(refused);
     const { spec, key } = this.#taskSandbox(permissions, options.maxHeapMb, options.isolation);
     if (abort?.aborted) return Promise.reject(abort.reason);
     return new Promise<ChunkResult>((resolve, reject) => {
@@ -735,6 +731,15 @@ export class WorkerPool {
     });
   }
 
+  /** Why no task can run on this pool now (closed, or no task module), if none can. */
+  #cannotRun(): Error | undefined {
+    if (this.#closed) return new Error("Cannot run a task: the worker pool is closed");
+    if (this.#module === undefined) {
+      return new Error("Cannot run a task: the worker pool has no task module");
+    }
+    return undefined;
+  }
+
   /** An io job whose outcome goes to its attempt (`IoJobOptions`), not to a promise. */
   #startIo(
     task: string,
@@ -743,10 +748,8 @@ export class WorkerPool {
     sink: IoJobOptions,
   ): Job | undefined {
     const refuse = (error: unknown) => void queueMicrotask(() => sink.ioFailed(error));
-    if (this.#closed) return refuse(new Error("Cannot run a task: the worker pool is closed"));
-    if (this.#module === undefined) {
-      return refuse(new Error("Cannot run a task: the worker pool has no task module"));
-    }
+    const refused = this.#cannotRun();
+    if (refused !== undefined) return refuse(refused);
     const { permissions = NO_PERMISSIONS } = sink;
     const { spec, key } = this.#taskSandbox(permissions, sink.maxHeapMb, sink.isolation);
     if (abort.aborted) return refuse(abort.reason);
