@@ -147,3 +147,13 @@ Deno.test("A task file whose top-level await never settles ends spool with exit 
   );
   assert.doesNotMatch(stderr, /Top-level await promise never resolved/);
 });
+
+Deno.test("main() called without the task file's URL says how to call it", async () => {
+  // `deno run` does not type-check, so a bare main() reaches spool.
+  const { main } = await import("../lib/cli/main.ts");
+  await assert.rejects(() => (main as unknown as () => Promise<number>)(), {
+    name: "TypeError",
+    message:
+      "Cannot run the task file as main() needs its URL: call main(import.meta.url), not main()",
+  });
+});
