@@ -589,16 +589,26 @@ Deno.test("A task that patches built-ins cannot read a later task's deps or rewr
   // permissions declared): see the fixture for what it patches.
   const module = fixtureUrl("sandbox/patched_builtins.ts");
   const { default: tasks } = await import(module);
-  const t = byName(await run(tasks, { module, keepGoing: true }));
-  assert.equal(t.attack.result, "patched");
+  // One cpu worker, so that the cpu victims share the cpu attacker's realm.
+  const t = byName(await run(tasks, { module, keepGoing: true, workers: 1 }));
+  for (const attacker of ["attack", "cpuAttack"]) {
+    assert.match(String(t[attacker].result), /^patched; refused: \d+$/, attacker);
+  }
   assert.equal(t.victim.result, "victim-result", "its deps and result are its own");
   assert.equal(t.victimAsync.result, "victim-async");
   assert.equal(t.victimAlone.result, "victim-result", "no deps forged into it");
+  assert.equal(t.victimSwapped.result, "victim-result", "no task put in its place");
+  assert.deepEqual(t.victimArray.result, ["victim-array"]);
+  assert.equal(t.cpuVictim.result, "victim-result");
+  assert.deepEqual(t.cpuVictimArray.result, ["victim-array"]);
+  assert.deepEqual(t.victimShardSet.result, ["mapped"], "its map is its own");
+  assert.deepEqual(t.victimShardGenerator.result, ["mapped"]);
   // Its error crosses whole: class, message, own properties.
   assert.equal(t.victimThrows.status, "failed");
   assert.match(t.victimThrows.error!.message, /the-secret-error/);
   assert.equal(t.victimThrows.error!.name, "RangeError");
   assert.equal(t.report.result, "saw the secret 0 times");
+  assert.equal(t.cpuReport.result, "saw the secret 0 times");
 });
 
 Deno.test("A task that imports spool's worker side by URL gets neither the channel nor a second serve()", async () => {

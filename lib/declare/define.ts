@@ -729,14 +729,16 @@ function validateShard(
       `Task "${name}" has an invalid 'chunkSize': expected a positive integer, got ${String(size)}`,
     );
   }
-  return {
+  // Frozen with its task: a body that reaches the task set must not swap
+  // another task's `map` or `items` for its own.
+  return Object.freeze({
     items: items as TaskShard["items"],
     map: d.map as TaskShard["map"],
     reduce: d.reduce as TaskShard["reduce"],
     initial: d.initial,
     hasInitial: "initial" in d,
     chunkSize: size as number | undefined,
-  };
+  });
 }
 
 /** A sharded task's work in one go, for a cpu lane that cannot run chunks. */

@@ -93,6 +93,21 @@ export const dataViewBuffer = uncurry(
   Object.getOwnPropertyDescriptor(DataView.prototype, "buffer")!.get!,
 ) as (view: unknown) => ArrayBufferLike;
 export const NativeString = String;
+export const NativeMapPrototype = Map.prototype;
+export const NativeSetPrototype = Set.prototype;
+const arrayFromOriginal = Array.from;
+/** `Array.from(items)`, the original (which still asks `items` for its own iterator). */
+export const arrayFrom = <T>(items: Iterable<T> | ArrayLike<T>): T[] =>
+  reflectApply(arrayFromOriginal, Array, [items]);
+const GeneratorPrototype = getPrototypeOf(function* () {}.prototype);
+const generatorNextOriginal = GeneratorPrototype.next;
+/** Whether `value` is a generator object (its prototype a generator function's). */
+export const isGenerator = (value: object): boolean => {
+  const proto = getPrototypeOf(value);
+  return proto !== null && getPrototypeOf(proto) === GeneratorPrototype;
+};
+/** A generator's `next()`, the original. */
+export const generatorNext = uncurry(generatorNextOriginal) as (generator: unknown) => unknown;
 
 /** A new empty list: an array without a prototype (see the module doc). */
 export function list<T>(): T[] {
@@ -118,7 +133,126 @@ export function arrayOf<T>(items: ArrayLike<T>): T[] {
   return out;
 }
 
+/**
+ * `items` as an iterable that uses nothing of `Array.prototype` or of the
+ * array iterator: for `postMessage`'s transfer list, which Deno converts as a
+ * sequence, through `[Symbol.iterator]()` and `next()`. An array there would
+ * hand each of a result's buffers to whoever replaced those.
+ */
+export function sequenceOf<T>(items: ArrayLike<T>): Iterable<T> {
+  return {
+    __proto__: null,
+    [Symbol.iterator]() {
+      let i = 0;
+      return {
+        __proto__: null,
+        next: () =>
+          i < items.length
+            ? { __proto__: null, value: items[i++], done: false }
+            : { __proto__: null, value: undefined, done: true },
+      };
+    },
+  } as unknown as Iterable<T>;
+}
+
 /** Appends `item` to `to`, a {@linkcode list}, without any setter a task could have added. */
 export function append<T>(to: T[], item: T): void {
   to[to.length] = item;
+}
+
+/**
+ * Locks the hooks the language itself consults on values as they pass
+ * through a worker, in Deno's code as much as in spool's: a task that could
+ * set them would see every later job's deps and results go by, in Deno's own
+ * `await` of the message it receives, and could rewrite them. Called once,
+ * in a worker, before the task module is evaluated.
+ *
+ * - `Object.prototype` takes no new property: no `then` on every plain
+ *   object (a promise resolved with a message looks it up), no getter for a
+ *   field a message or an options dictionary leaves out (`deps`, `origin`),
+ *   no `get` or `set` read off a property descriptor.
+ * - `Promise.prototype.constructor` and `Promise[Symbol.species]` stay the
+ *   originals: `await` and `then` read them on every promise, Deno's own
+ *   included.
+ * - The other built-in prototypes an object in flight may have get a `then`
+ *   that is always `undefined`; assigning `then` on an instance still makes
+ *   it that instance's own, as it would without the lock.
+ *
+ * What it takes from tasks: adding a property to `Object.prototype`, which
+ * then throws (README, "Permissions").
+ */
+export function lockHooks(): void {
+  const constructor = getOwnPropertyDescriptor(Promise.prototype, "constructor")!;
+  defineProperty(Promise.prototype, "constructor", {
+    __proto__: null,
+    value: constructor.value,
+    writable: false,
+    enumerable: false,
+    configurable: false,
+  } as PropertyDescriptor);
+  const species = getOwnPropertyDescriptor(Promise, Symbol.species)!;
+  defineProperty(Promise, Symbol.species, {
+    __proto__: null,
+    get: species.get,
+    enumerable: false,
+    configurable: false,
+  } as PropertyDescriptor);
+  const noThen = (): undefined => undefined;
+  const ownThen = function (this: object, value: unknown): void {
+    defineProperty(this, "then", {
+      __proto__: null,
+      value,
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    } as PropertyDescriptor);
+  };
+  const prototypes = [
+    Array.prototype,
+    Map.prototype,
+    Set.prototype,
+    WeakMap.prototype,
+    WeakSet.prototype,
+    TypedArray.prototype,
+    ArrayBuffer.prototype,
+    DataView.prototype,
+    Date.prototype,
+    RegExp.prototype,
+    Error.prototype,
+    Function.prototype,
+  ];
+  // Each kind of typed array has a prototype of its own between its
+  // instances and %TypedArray%.prototype: Deno hands a received message over
+  // as a Uint8Array.
+  const typedArrays = [
+    Int8Array,
+    Uint8Array,
+    Uint8ClampedArray,
+    Int16Array,
+    Uint16Array,
+    Int32Array,
+    Uint32Array,
+    Float32Array,
+    Float64Array,
+    BigInt64Array,
+    BigUint64Array,
+  ];
+  for (let i = 0; i < typedArrays.length; i++) {
+    prototypes[prototypes.length] = typedArrays[i].prototype;
+  }
+  const float16 = (globalThis as { Float16Array?: { prototype: object } }).Float16Array;
+  if (float16 !== undefined) prototypes[prototypes.length] = float16.prototype;
+  if (typeof SharedArrayBuffer === "function") {
+    prototypes[prototypes.length] = SharedArrayBuffer.prototype;
+  }
+  for (let i = 0; i < prototypes.length; i++) {
+    defineProperty(prototypes[i], "then", {
+      __proto__: null,
+      get: noThen,
+      set: ownThen,
+      enumerable: false,
+      configurable: false,
+    } as PropertyDescriptor);
+  }
+  Object.preventExtensions(Object.prototype);
 }

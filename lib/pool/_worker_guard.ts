@@ -8,9 +8,12 @@
  *   listener, so a task's own `onmessage` or listener never sees another
  *   job's deps, and a patched `self.postMessage` cannot forge a result. The
  *   built-ins this side uses on messages come from `_intrinsics.ts`, taken
- *   before task code runs: a task that patches `Array.prototype.push` or
- *   `Map.prototype.get` does not see the jobs it shares this worker with
- *   (README, "Permissions", says what is not covered yet).
+ *   before task code runs, and the hooks the language consults on every
+ *   value in flight (`then`, `Promise.prototype.constructor`, fields a
+ *   message leaves out) are locked here first (`lockHooks`): a task that
+ *   patches `Array.prototype.push` or puts a `then` getter on
+ *   `Object.prototype` does not see the jobs it shares this worker with,
+ *   in spool's code or in Deno's (README, "Permissions").
  * - Faults: an uncaught error or unhandled rejection (from a timer a body left
  *   behind, say) becomes a `fault` traced to the job it belongs to, and the
  *   worker keeps serving; while the task module is still loading it is
@@ -25,7 +28,16 @@
  */
 
 // First: the built-ins below are the originals only if taken before task code runs.
-import { append, arrayOf, isArray, list, mapGet, mapSet, NativeMap } from "./_intrinsics.ts";
+import {
+  append,
+  isArray,
+  list,
+  lockHooks,
+  mapGet,
+  mapSet,
+  NativeMap,
+  sequenceOf,
+} from "./_intrinsics.ts";
 import {
   describeThrown,
   type FromWorker,
@@ -99,7 +111,7 @@ function flushOutbox(): void {
     reflectApply(
       rawPost,
       undefined,
-      transfer.length === 0 ? [packResults(batch)] : [packResults(batch), arrayOf(transfer)],
+      transfer.length === 0 ? [packResults(batch)] : [packResults(batch), sequenceOf(transfer)],
     );
   } catch {
     // One of them cannot be cloned: send them one at a time, so that only it fails.
@@ -286,6 +298,7 @@ function describe(value: unknown): string {
 
 function guard(): void {
   if (!inWorker) return;
+  lockHooks();
   // Tells a copy of spool that the task module loads in here that it is in a
   // sandbox: a script's top-level run() does not start a run of its own.
   (globalThis as Record<symbol, unknown>)[Symbol.for("spool.worker")] = true;

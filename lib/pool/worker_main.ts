@@ -21,17 +21,21 @@
 import { takeGuard } from "./_worker_guard.ts";
 import {
   append,
+  arrayFrom,
   defineProperty,
   freeze,
+  generatorNext,
   getOwnPropertyDescriptor,
   getPrototypeOf,
   hasOwn,
   isArray,
   isExtensible,
+  isGenerator,
   isInstance,
   isView,
   list,
   mapDelete,
+  mapEntries,
   mapGet,
   mapIteratorNext,
   mapSet,
@@ -44,12 +48,16 @@ import {
   NativeError,
   NativeFunctionPrototype,
   NativeMap,
+  NativeMapPrototype,
   NativeObjectPrototype,
   NativePromise,
   NativeRegExp,
   NativeSet,
+  NativeSetPrototype,
   promiseThen,
   resolvePromise,
+  setIteratorNext,
+  setValues,
 } from "./_intrinsics.ts";
 import { type FromWorker, serializeError, type ToWorker, transferList } from "./_protocol.ts";
 import { redirectConsole, taskConsole } from "./_console_capture.ts";
@@ -245,15 +253,6 @@ function ownThen(value: unknown): boolean {
   return false;
 }
 
-/** A promise of ours, with an own `constructor`: `await` on it looks up no getter. */
-function ownPromise<T>(
-  executor: (resolve: (value: T) => void, reject: (error: unknown) => void) => void,
-): Promise<T> {
-  const promise = new NativePromise<T>(executor);
-  defineProperty(promise, "constructor", { value: NativePromise, configurable: true });
-  return promise;
-}
-
 /** The job that ran last, to which output and faults after its end belong. */
 let lastJob: Job | undefined;
 /** The job whose code is on the stack now, when that is known (synchronous parts). */
@@ -357,11 +356,20 @@ export async function serve(
     return;
   }
   // By kind, then name: no key string to build per job.
-  // The sets' maps as they are now, before any body runs: a body could
-  // replace a set's `tasks` with a map of its own and be handed other
-  // tasks' jobs.
-  const maps: ReadonlyMap<string, TaskLike>[] = list();
-  for (let i = 0; i < sets.length; i++) append(maps, sets[i].tasks);
+  // Copies of the sets' maps as they are now, before any body runs: a body
+  // can reach a set (its own module exports it) and could replace its
+  // `tasks`, or put a task of its own in that map in another's place, and be
+  // handed that task's jobs: its deps, and its result to write.
+  const maps: Map<string, TaskLike>[] = list();
+  for (let i = 0; i < sets.length; i++) {
+    const copy = new NativeMap<string, TaskLike>();
+    const entries = mapEntries(sets[i].tasks);
+    for (let step = mapIteratorNext(entries); !step.done; step = mapIteratorNext(entries)) {
+      const entry = step.value as [string, TaskLike];
+      mapSet(copy, entry[0], entry[1]);
+    }
+    append(maps, copy);
+  }
   const lookup = (name: string, kind: string): TaskLike => {
     // The default export's set first: one lookup for nearly every job. Not
     // cached by name: in a run of 10,000 tasks each name comes once, and a
@@ -462,25 +470,44 @@ export async function serve(
     mapDelete(running, job.id);
     post({ type: "error", id: job.id, error: serializeError(error) });
   };
-  /** A cpu body, a shard's step or a chunk: one at a time in its worker. */
-  const serveJob = async (task: TaskLike, data: ToWorker, job: Job): Promise<void> => {
+  /**
+   * A cpu body, a shard's step or a chunk: one at a time in its worker.
+   * Its outcome goes to callbacks, not through a promise of ours: resolving
+   * one with a task's value would look up `then` on it, where an earlier
+   * task in this realm could be waiting.
+   */
+  const serveJob = (task: TaskLike, data: ToWorker, job: Job): void => {
+    const done = (value: unknown): void => {
+      try {
+        reply(task, job.task, { type: "result", id: job.id, value });
+      } catch (error) {
+        return failed(error);
+      }
+      mapDelete(running, job.id);
+    };
+    const failed = (error: unknown): void => {
+      mapDelete(running, job.id);
+      post({ type: "error", id: job.id, error: serializeError(error) });
+    };
     try {
       if (data.type === "chunk") {
         current = job;
         const started = performanceNow();
         const outcome = mapChunk(task, data.task, data.items, data.start);
-        if ("index" in outcome) {
-          post({ type: "error", id: job.id, error: outcome.error, index: outcome.index });
+        mapDelete(running, job.id);
+        if (hasOwn(outcome, "index")) {
+          const failure = outcome as Exclude<ChunkOutcome, { value: unknown }>;
+          post({ type: "error", id: job.id, error: failure.error, index: failure.index });
           return;
         }
         const ms = performanceNow() - started;
-        reply(task, data.task, { type: "result", id: job.id, value: outcome.value, ms });
+        const value = (outcome as { value: unknown }).value;
+        reply(task, data.task, { type: "result", id: job.id, value, ms });
         return;
       }
       if (data.type === "shard") {
         current = job;
-        const value = await shardStep(task, data, jobShell(job, task));
-        reply(task, data.task, { type: "result", id: job.id, value });
+        shardStep(task, data, jobShell(job, task), done, failed);
         return;
       }
       if (data.type !== "run") return;
@@ -489,13 +516,11 @@ export async function serve(
         new JobContext(job, task, ownField(data, "deps"), ownField(data, "args")),
       );
       current = undefined;
-      const value = await ownPromise((resolve, reject) => settle(pending, resolve, reject));
-      reply(task, data.task, { type: "result", id: job.id, value });
+      settle(pending, done, failed);
     } catch (error) {
-      post({ type: "error", id: job.id, error: serializeError(error) });
+      failed(error);
     } finally {
       current = undefined;
-      mapDelete(running, job.id);
     }
   };
   listen((data: ToWorker) => {
@@ -504,8 +529,9 @@ export async function serve(
       const waiting = mapGet(commands, key);
       mapDelete(commands, key);
       if (waiting === undefined) return;
-      if (data.error !== undefined) {
-        waiting.reject(Object.assign(new Error(data.error.message), { name: data.error.name }));
+      const error = ownField(data, "error") as { name: string; message: string } | undefined;
+      if (error !== undefined) {
+        waiting.reject(Object.assign(new Error(error.message), { name: error.name }));
       } else waiting.resolve({ code: data.code, stdout: data.stdout, stderrTail: data.stderrTail });
       return;
     }
@@ -626,40 +652,84 @@ function wrapTimers(ownerNow: () => Job | undefined): void {
 }
 
 /**
- * A sharded task's `items` function, materialized to an array or typed
- * array, or the fold of its chunks' results.
+ * A sharded task's step: its items materialized to an array or typed array
+ * (`onValue`), or the fold of its chunks' results. The items are the task's
+ * own, so they are read with the original built-ins: a Set or Map through
+ * its own iteration as it was at load, a generator through the original
+ * `next`, and any other iterable through its own protocol.
  */
-async function shardStep(
+function shardStep(
   task: TaskLike,
   data: ToWorker & { type: "shard" },
   $: ReturnType<typeof taskShell>,
-): Promise<unknown> {
+  onValue: (value: unknown) => void,
+  onError: (error: unknown) => void,
+): void {
   const shard = task.shard;
   if (shard === undefined) {
     throw new TypeError(`Cannot shard cpu task "${data.task}": it has no items and map`);
   }
   if (data.step === "fold") {
-    const parts = data.parts ?? [];
-    if (shard.reduce === undefined) return parts;
+    const parts = (ownField(data, "parts") ?? list()) as unknown[];
+    if (shard.reduce === undefined) return onValue(parts);
     let acc = shard.hasInitial ? shard.initial : parts[0];
     for (let i = shard.hasInitial ? 0 : 1; i < parts.length; i++) acc = shard.reduce(acc, parts[i]);
-    return acc;
+    return onValue(acc);
   }
-  const source = typeof shard.items === "function"
-    ? await shard.items({
-      name: data.task,
-      signal: never(),
-      deps: data.deps,
-      args: data.args,
-      $,
-    })
-    : shard.items;
-  if (Array.isArray(source) || ArrayBuffer.isView(source)) return source;
-  if (source !== null && typeof source === "object") {
-    if (Symbol.iterator in source) return Array.from(source as Iterable<unknown>);
-    if (typeof (source as ArrayLike<unknown>).length === "number") {
-      return Array.from(source as ArrayLike<unknown>);
+  if (typeof shard.items !== "function") return onValue(materialize(shard.items));
+  const source = shard.items({
+    name: data.task,
+    signal: never(),
+    deps: ownField(data, "deps"),
+    args: ownField(data, "args"),
+    $,
+  });
+  settle(source, (items) => {
+    let value: unknown;
+    try {
+      value = materialize(items);
+    } catch (error) {
+      return onError(error);
     }
+    onValue(value);
+  }, onError);
+}
+
+/** A shard's items as an array (or the typed array they are). */
+function materialize(source: unknown): unknown {
+  if (isArray(source) || isView(source)) return source;
+  if (source === null || typeof source !== "object") return source;
+  const proto = getPrototypeOf(source);
+  const out: unknown[] = list();
+  if (proto === NativeSetPrototype) {
+    const values = setValues(source as Set<unknown>);
+    for (let step = setIteratorNext(values); !step.done; step = setIteratorNext(values)) {
+      append(out, step.value);
+    }
+    return out;
+  }
+  if (proto === NativeMapPrototype) {
+    const entries = mapEntries(source as Map<unknown, unknown>);
+    for (let step = mapIteratorNext(entries); !step.done; step = mapIteratorNext(entries)) {
+      const pair = step.value as [unknown, unknown];
+      const entry: unknown[] = list();
+      append(entry, pair[0]);
+      append(entry, pair[1]);
+      append(out, entry);
+    }
+    return out;
+  }
+  if (isGenerator(source)) {
+    for (
+      let step = generatorNext(source) as IteratorResult<unknown>;
+      !step.done;
+      step = generatorNext(source) as IteratorResult<unknown>
+    ) append(out, step.value);
+    return out;
+  }
+  if (Symbol.iterator in source) return arrayFrom(source as Iterable<unknown>);
+  if (typeof (source as ArrayLike<unknown>).length === "number") {
+    return arrayFrom(source as ArrayLike<unknown>);
   }
   return source;
 }
