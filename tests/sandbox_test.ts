@@ -611,6 +611,57 @@ Deno.test("A task that patches built-ins cannot read a later task's deps or rewr
   assert.equal(t.cpuReport.result, "saw the secret 0 times");
 });
 
+Deno.test("A task cannot reach later tasks' results, errors, faults or items through Deno's internals, error hooks, events or built-in prototypes", async () => {
+  const outcome = async (name: string) => {
+    const module = fixtureUrl(`sandbox/${name}`);
+    const { default: tasks } = await import(module);
+    return byName(await run(tasks, { module, keepGoing: true, workers: 1 }));
+  };
+  // Promise hooks through Deno[Deno.internal].core: gone from sandboxes.
+  const async = await outcome("realm_async_hooks.ts");
+  assert.equal(async.vAsync.result, "async the-secret");
+  assert.deepEqual(async.vAsyncObject.result, { v: "obj the-secret" });
+  assert.equal(async.report.result, "", "the attacker saw nothing");
+
+  // A fault's event and a job's cancellation go through spool alone.
+  const fault = await outcome("realm_fault_hooks.ts");
+  assert.match(fault.vUnhandled.error!.message, /unhandled the-secret/);
+  assert.equal(fault.vSignal.result, "victim finished", "not aborted by the attacker");
+  assert.equal(fault.vCancelled.error!.name, "TimeoutError");
+  assert.equal(fault.report.result, "");
+
+  // Errors thrown and returned: their stack, cause, class and description are their own.
+  const errors = await outcome("realm_error_hooks.ts");
+  for (const [name, message] of [["vThrows", "thrown"], ["cpuThrows", "cpu thrown"]]) {
+    const error = errors[name].error!;
+    assert.equal(error.message, `${message} the-secret`);
+    assert.doesNotMatch(String(error.stack), /FORGED/);
+    assert.equal((error as { cause?: unknown }).cause, undefined, name);
+  }
+  assert.equal(
+    errors.vThrowsObject.error!.message,
+    "A non-error value was thrown: [object Object]",
+  );
+  assert.ok(errors.vReturnsRangeError.result instanceof RangeError);
+  assert.ok(errors.cpuReturnsTypeError.result instanceof TypeError);
+  assert.notEqual(String(errors.vReturnsNumberObject.result), "pwned-by-then");
+  for (const report of ["report", "cpuReport", "reportAll"]) {
+    assert.equal(errors[report].result, "", report);
+  }
+
+  // A sharded task's items (a hole, a built-in iterator), and errors as V8 clones them.
+  const shard = await outcome("realm_shard_hooks.ts");
+  assert.deepEqual(shard.vHoley.result, [
+    "mapped(first)",
+    "mapped(undefined)",
+    "mapped(the-secret)",
+  ]);
+  assert.deepEqual(shard.vIterator.result, ["mapped(the-secret)", "mapped(the-secret-b)"]);
+  assert.equal(shard.vThrows.error!.name, "RangeError");
+  assert.equal((shard.vErrorResult.result as { e: Error }).e.name, "Error");
+  assert.equal(shard.cpuReport.result, "");
+});
+
 Deno.test("A task that imports spool's worker side by URL gets neither the channel nor a second serve()", async () => {
   // Loaded already in every sandbox, those modules need no read permission
   // to import again; their exports must not hand the channel over.

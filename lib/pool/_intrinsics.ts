@@ -24,7 +24,9 @@ const bind = Function.prototype.bind;
 const call = Function.prototype.call;
 
 /** `fn` as a function of its receiver and its arguments, immune to later patches of `call`. */
-function uncurry<F extends Fn>(fn: F): (self: unknown, ...args: Parameters<F>) => ReturnType<F> {
+export function uncurry<F extends Fn>(
+  fn: F,
+): (self: unknown, ...args: Parameters<F>) => ReturnType<F> {
   return Reflect.apply(bind, call, [fn]);
 }
 
@@ -93,22 +95,15 @@ export const dataViewBuffer = uncurry(
   Object.getOwnPropertyDescriptor(DataView.prototype, "buffer")!.get!,
 ) as (view: unknown) => ArrayBufferLike;
 export const NativeString = String;
+export const NativeTypeError = TypeError;
+/** `Date.prototype.toString`, the original. */
+export const dateToString = uncurry(Date.prototype.toString) as (date: Date) => string;
 export const NativeMapPrototype = Map.prototype;
 export const NativeSetPrototype = Set.prototype;
 const arrayFromOriginal = Array.from;
 /** `Array.from(items)`, the original (which still asks `items` for its own iterator). */
 export const arrayFrom = <T>(items: Iterable<T> | ArrayLike<T>): T[] =>
   reflectApply(arrayFromOriginal, Array, [items]);
-const GeneratorPrototype = getPrototypeOf(function* () {}.prototype);
-const generatorNextOriginal = GeneratorPrototype.next;
-/** Whether `value` is a generator object (its prototype a generator function's). */
-export const isGenerator = (value: object): boolean => {
-  const proto = getPrototypeOf(value);
-  return proto !== null && getPrototypeOf(proto) === GeneratorPrototype;
-};
-/** A generator's `next()`, the original. */
-export const generatorNext = uncurry(generatorNextOriginal) as (generator: unknown) => unknown;
-
 /** A new empty list: an array without a prototype (see the module doc). */
 export function list<T>(): T[] {
   const out: T[] = [];
@@ -161,11 +156,105 @@ export function append<T>(to: T[], item: T): void {
 }
 
 /**
+ * The prototypes of the realm's built-in classes (every constructor on the
+ * global object, and the iterator prototypes), filled by
+ * {@linkcode lockHooks}: a `then` found on one of them never makes a value
+ * a thenable of its class's own.
+ */
+const builtInPrototypes = new NativeSet<object>();
+
+/** Whether `holder` is the prototype of a built-in class (see {@linkcode lockHooks}). */
+export function isBuiltInPrototype(holder: object): boolean {
+  return holder === NativeObjectPrototype || holder === NativeArrayPrototype ||
+    holder === NativeFunctionPrototype || setHas(builtInPrototypes, holder);
+}
+
+/** The original `next` of each kind of built-in iterator, by its prototype. */
+const iteratorNexts = new NativeMap<object, (iterator: unknown) => unknown>();
+function addIterator(sample: object): void {
+  const proto = getPrototypeOf(sample);
+  const next = getOwnPropertyDescriptor(proto, "next")?.value;
+  if (typeof next === "function") mapSet(iteratorNexts, proto, uncurry(next));
+}
+addIterator([].values());
+addIterator(new Map().values());
+addIterator(new Set().values());
+addIterator(""[Symbol.iterator]());
+addIterator(/x/g[Symbol.matchAll](""));
+const GeneratorPrototype = getPrototypeOf(function* () {}.prototype);
+const generatorNext = uncurry(GeneratorPrototype.next) as (iterator: unknown) => unknown;
+mapSet(iteratorNexts, GeneratorPrototype, generatorNext);
+const iteratorFrom = (globalThis as { Iterator?: { from?: (items: unknown) => object } }).Iterator;
+if (typeof iteratorFrom?.from === "function") {
+  // An iterator helper (`values().map(...)`) and a wrapped iterator.
+  const helper = (([].values() as unknown) as { map?: (fn: unknown) => object }).map;
+  if (typeof helper === "function") {
+    addIterator(reflectApply(helper, [].values(), [(x: unknown) => x]));
+  }
+}
+
+/**
+ * The original `next` of a built-in iterator (of an array, a Map, a Set, a
+ * string, a generator, an iterator helper), or `undefined` for any other
+ * value.
+ */
+export function builtInNext(value: object): ((iterator: unknown) => unknown) | undefined {
+  const proto = getPrototypeOf(value);
+  if (proto === null) return undefined;
+  const next = mapGet(iteratorNexts, proto) as ((iterator: unknown) => unknown) | undefined;
+  if (next !== undefined) return next;
+  // A generator object's prototype is its function's `prototype`, whose own is %GeneratorPrototype%.
+  return getPrototypeOf(proto) === GeneratorPrototype && !hasOwn(proto, "next")
+    ? generatorNext
+    : undefined;
+}
+let stacksQuiet = 0;
+let userPrepareStackTrace: unknown;
+
+/**
+ * Runs `read` with `Error.prepareStackTrace` out of the way: a stack the
+ * worker side reads (a failed task's error, or V8's serializer on an error
+ * in a result) is formatted by V8 itself, not by a function a task put
+ * there, which would get the other task's error. Harmless to task code
+ * that calls it: it only hides a function from its own stacks.
+ *
+ * @param read What reads stacks.
+ * @returns What `read` returns.
+ */
+export function withQuietStacks<T>(read: () => T): T {
+  stacksQuiet++;
+  try {
+    return read();
+  } finally {
+    stacksQuiet--;
+  }
+}
+
+/** An accessor that reads `get()` and makes an assigned value the receiver's own. */
+function lockedAccessor(key: PropertyKey, get: () => unknown): PropertyDescriptor {
+  return {
+    __proto__: null,
+    get,
+    set(this: object, value: unknown) {
+      defineProperty(this, key, {
+        __proto__: null,
+        value,
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      } as PropertyDescriptor);
+    },
+    enumerable: false,
+    configurable: false,
+  } as PropertyDescriptor;
+}
+
+/**
  * Locks the hooks the language itself consults on values as they pass
  * through a worker, in Deno's code as much as in spool's: a task that could
- * set them would see every later job's deps and results go by, in Deno's own
- * `await` of the message it receives, and could rewrite them. Called once,
- * in a worker, before the task module is evaluated.
+ * set them would see every later job's deps and results go by (in Deno's own
+ * `await` of the message it receives, say), and could rewrite them. Called
+ * once, in a worker, before the task module is evaluated.
  *
  * - `Object.prototype` takes no new property: no `then` on every plain
  *   object (a promise resolved with a message looks it up), no getter for a
@@ -174,9 +263,15 @@ export function append<T>(to: T[], item: T): void {
  * - `Promise.prototype.constructor` and `Promise[Symbol.species]` stay the
  *   originals: `await` and `then` read them on every promise, Deno's own
  *   included.
- * - The other built-in prototypes an object in flight may have get a `then`
- *   that is always `undefined`; assigning `then` on an instance still makes
- *   it that instance's own, as it would without the lock.
+ * - The prototype of every built-in class (each constructor on the global
+ *   object, the iterators') gets a `then` that is always `undefined`, and
+ *   the built-in errors' prototypes keep their `name` (V8 reads both on
+ *   values it resolves or clones); assigning either on an instance still
+ *   makes it that instance's own, as it would without the lock.
+ * - `Error.prepareStackTrace` still works for task code, but not while the
+ *   worker side reads a stack ({@linkcode withQuietStacks}).
+ * - `Deno[Deno.internal]`, Deno's internals (promise hooks, the error
+ *   classes' registry), is removed.
  *
  * What it takes from tasks: adding a property to `Object.prototype`, which
  * then throws (README, "Permissions").
@@ -197,62 +292,62 @@ export function lockHooks(): void {
     enumerable: false,
     configurable: false,
   } as PropertyDescriptor);
-  const noThen = (): undefined => undefined;
-  const ownThen = function (this: object, value: unknown): void {
-    defineProperty(this, "then", {
-      __proto__: null,
-      value,
-      writable: true,
-      enumerable: true,
-      configurable: true,
-    } as PropertyDescriptor);
-  };
-  const prototypes = [
-    Array.prototype,
-    Map.prototype,
-    Set.prototype,
-    WeakMap.prototype,
-    WeakSet.prototype,
-    TypedArray.prototype,
-    ArrayBuffer.prototype,
-    DataView.prototype,
-    Date.prototype,
-    RegExp.prototype,
-    Error.prototype,
-    Function.prototype,
-  ];
-  // Each kind of typed array has a prototype of its own between its
-  // instances and %TypedArray%.prototype: Deno hands a received message over
-  // as a Uint8Array.
-  const typedArrays = [
-    Int8Array,
-    Uint8Array,
-    Uint8ClampedArray,
-    Int16Array,
-    Uint16Array,
-    Int32Array,
-    Uint32Array,
-    Float32Array,
-    Float64Array,
-    BigInt64Array,
-    BigUint64Array,
-  ];
-  for (let i = 0; i < typedArrays.length; i++) {
-    prototypes[prototypes.length] = typedArrays[i].prototype;
+  // Only constructors held as values: a global behind a getter is one Deno
+  // loads at first use, which every worker would then pay for.
+  const globals = Reflect.ownKeys(globalThis);
+  for (let i = 0; i < globals.length; i++) {
+    const value = getOwnPropertyDescriptor(globalThis, globals[i])?.value;
+    if (typeof value !== "function") continue;
+    const proto = getOwnPropertyDescriptor(value, "prototype")?.value;
+    if (proto !== null && typeof proto === "object") setAdd(builtInPrototypes, proto);
   }
-  const float16 = (globalThis as { Float16Array?: { prototype: object } }).Float16Array;
-  if (float16 !== undefined) prototypes[prototypes.length] = float16.prototype;
-  if (typeof SharedArrayBuffer === "function") {
-    prototypes[prototypes.length] = SharedArrayBuffer.prototype;
+  const typed = getOwnPropertyDescriptor(TypedArray, "prototype")!.value as object;
+  setAdd(builtInPrototypes, typed);
+  const iterators = mapEntries(iteratorNexts);
+  for (let step = mapIteratorNext(iterators); !step.done; step = mapIteratorNext(iterators)) {
+    const proto = (step.value as [object, unknown])[0];
+    setAdd(builtInPrototypes, proto);
+    setAdd(builtInPrototypes, getPrototypeOf(proto));
   }
-  for (let i = 0; i < prototypes.length; i++) {
-    defineProperty(prototypes[i], "then", {
-      __proto__: null,
-      get: noThen,
-      set: ownThen,
-      enumerable: false,
-      configurable: false,
-    } as PropertyDescriptor);
+  const protos = setValues(builtInPrototypes);
+  for (let step = setIteratorNext(protos); !step.done; step = setIteratorNext(protos)) {
+    const proto = step.value as object;
+    // Object.prototype takes nothing (below); a promise's `then` is its own.
+    if (proto === NativeObjectPrototype || hasOwn(proto, "then") || !isExtensible(proto)) continue;
+    try {
+      defineProperty(proto, "then", lockedAccessor("then", () => undefined));
+    } catch {
+      // A prototype that refuses it (exotic): nothing to lock there.
+    }
+  }
+  const errors = [
+    Error,
+    EvalError,
+    RangeError,
+    ReferenceError,
+    SyntaxError,
+    TypeError,
+    URIError,
+    AggregateError,
+  ];
+  for (let i = 0; i < errors.length; i++) {
+    const proto = errors[i].prototype;
+    const name = proto.name;
+    defineProperty(proto, "name", lockedAccessor("name", () => name));
+  }
+  userPrepareStackTrace = getOwnPropertyDescriptor(Error, "prepareStackTrace")?.value;
+  defineProperty(Error, "prepareStackTrace", {
+    __proto__: null,
+    get: () => stacksQuiet > 0 ? undefined : userPrepareStackTrace,
+    set: (value: unknown) => {
+      userPrepareStackTrace = value;
+    },
+    enumerable: false,
+    configurable: false,
+  } as PropertyDescriptor);
+  if (typeof Deno === "object") {
+    const internal = (Deno as unknown as { internal?: symbol }).internal;
+    if (typeof internal === "symbol") delete (Deno as unknown as Record<symbol, unknown>)[internal];
   }
   Object.preventExtensions(Object.prototype);
 }

@@ -11,11 +11,13 @@ import {
   append,
   arrayOf,
   dataViewBuffer,
+  dateToString,
   defineProperty,
   getOwnPropertyDescriptor,
   getPrototypeOf,
   hasOwn,
   isArray,
+  isBuiltInPrototype,
   isInstance,
   isView,
   list,
@@ -26,6 +28,7 @@ import {
   NativeAggregateError,
   NativeArrayBuffer,
   NativeDataView,
+  NativeDate,
   NativeDOMException,
   NativeError,
   NativeFloat64Array,
@@ -34,7 +37,6 @@ import {
   NativeString,
   nativeStructuredClone,
   objectKeys,
-  objectToString,
   objectValues,
   reflectApply,
   setAdd,
@@ -43,6 +45,7 @@ import {
   setValues,
   typedArrayBuffer,
   weakSetDelete,
+  withQuietStacks,
 } from "./_intrinsics.ts";
 
 /** An error as it crosses from a worker: enough to rebuild its class, message, stack and cause. */
@@ -413,13 +416,37 @@ export function serializeError(error: unknown): SerializedError {
  */
 export function describeThrown(value: unknown): string {
   try {
-    return NativeString(value);
-  } catch {
-    try {
-      return reflectApply(objectToString, value, []);
-    } catch {
-      return "a value that cannot be described";
+    if ((typeof value !== "object" || value === null) && typeof value !== "function") {
+      return NativeString(value);
     }
+    // An object: its own class's `toString`, if it has one. One a built-in
+    // prototype holds is the realm's, which another task may have replaced,
+    // and converting the value would hand it over: described by kind then.
+    for (
+      let holder: object | null = value as object;
+      holder !== null;
+      holder = getPrototypeOf(holder)
+    ) {
+      if (isBuiltInPrototype(holder)) break;
+      const descriptor = getOwnPropertyDescriptor(holder, "toString");
+      if (descriptor === undefined) continue;
+      if (typeof descriptor.value !== "function") break;
+      const text = reflectApply(descriptor.value, value, []);
+      return typeof text === "string" ? text : describeThrown(text);
+    }
+    if (isArray(value)) {
+      let text = "";
+      const count = value.length < 100 ? value.length : 100;
+      for (let i = 0; i < count; i++) {
+        const item = hasOwn(value, i) ? value[i] : undefined;
+        text += (i === 0 ? "" : ",") + (item == null ? "" : describeThrown(item));
+      }
+      return text;
+    }
+    if (isInstance(value, NativeDate)) return dateToString(value);
+    return typeof value === "function" ? "[object Function]" : "[object Object]";
+  } catch {
+    return "a value that cannot be described";
   }
 }
 
@@ -486,21 +513,31 @@ const BUILT_IN_ERRORS: readonly (readonly [string, ErrorConstructor])[] = [
   ["URIError", URIError],
 ];
 
-let withDenoErrors: readonly (readonly [string, ErrorConstructor])[] | undefined;
-
 /**
  * {@linkcode BUILT_IN_ERRORS} and, where the `Deno` namespace exists, every
  * class of `Deno.errors` (`NotFound`, `PermissionDenied`, `NotCapable`...),
  * which code checks with `instanceof` as often as the standard ones. They
- * extend `Error` directly, so they come first.
+ * extend `Error` directly, so they come first. Taken when this module loads:
+ * in a worker, before task code, which could replace `Deno.errors` with
+ * classes of its own and so be handed other tasks' errors.
  */
-function builtInErrors(): readonly (readonly [string, ErrorConstructor])[] {
-  if (withDenoErrors !== undefined) return withDenoErrors;
+const WITH_DENO_ERRORS: readonly (readonly [string, ErrorConstructor])[] = (() => {
+  const out: (readonly [string, ErrorConstructor])[] = list();
   const errors = typeof Deno === "object" && typeof Deno.errors === "object" ? Deno.errors : {};
-  const deno = Object.entries(errors)
-    .filter(([, Class]) => typeof Class === "function")
-    .map(([name, Class]) => [`Deno.errors.${name}`, Class as ErrorConstructor] as const);
-  return withDenoErrors = [...deno, ...BUILT_IN_ERRORS];
+  const names = objectKeys(errors);
+  for (let i = 0; i < names.length; i++) {
+    const Class = (errors as Record<string, unknown>)[names[i]];
+    if (typeof Class === "function") {
+      append(out, [`Deno.errors.${names[i]}`, Class as ErrorConstructor] as const);
+    }
+  }
+  for (let i = 0; i < BUILT_IN_ERRORS.length; i++) append(out, BUILT_IN_ERRORS[i]);
+  // An ordinary array: the main side looks classes up in it with `find`.
+  return arrayOf(out);
+})();
+
+function builtInErrors(): readonly (readonly [string, ErrorConstructor])[] {
+  return WITH_DENO_ERRORS;
 }
 
 /** The prototypes of the built-in error classes, and their names, as they were when spool loaded. */
@@ -531,22 +568,26 @@ function serializeErrorAt(error: unknown, depth: number): SerializedError {
   }
   const data: SerializedError = {
     name: NativeString(errorName(error)),
-    message: NativeString(error.message),
-    stack: error.stack,
+    message: NativeString(classField(error, "message") ?? ""),
+    // Read with `Error.prepareStackTrace` out of the way (_intrinsics.ts).
+    stack: withQuietStacks(() => error.stack),
     type: builtInType(error),
   };
   if (depth < MAX_ERROR_DEPTH) {
-    if ("cause" in error && error.cause !== undefined) {
-      data.cause = isInstance(error.cause, NativeError)
-        ? { error: serializeErrorAt(error.cause, depth + 1) }
-        : clonable(error.cause)
-        ? { value: error.cause }
-        : { value: describeThrown(error.cause) };
+    // Own fields only: a getter on a built-in prototype would get the error.
+    const cause = ownValue(error, "cause");
+    if (cause !== undefined) {
+      data.cause = isInstance(cause, NativeError)
+        ? { error: serializeErrorAt(cause, depth + 1) }
+        : clonable(cause)
+        ? { value: cause }
+        : { value: describeThrown(cause) };
     }
-    if (isInstance(error, NativeAggregateError) && isArray(error.errors)) {
+    const inner = ownValue(error, "errors");
+    if (isInstance(error, NativeAggregateError) && isArray(inner)) {
       const errors: SerializedError[] = list();
-      const count = error.errors.length < 100 ? error.errors.length : 100;
-      for (let i = 0; i < count; i++) append(errors, serializeErrorAt(error.errors[i], depth + 1));
+      const count = inner.length < 100 ? inner.length : 100;
+      for (let i = 0; i < count; i++) append(errors, serializeErrorAt(inner[i], depth + 1));
       data.errors = arrayOf(errors);
     }
   }
@@ -567,6 +608,36 @@ function serializeErrorAt(error: unknown, depth: number): SerializedError {
     }
   }
   return data;
+}
+
+/** `value`'s own data property `key`, or `undefined` (an accessor is called, on the value itself). */
+function ownValue(value: object, key: string): unknown {
+  const descriptor = getOwnPropertyDescriptor(value, key);
+  if (descriptor === undefined) return undefined;
+  return "value" in descriptor
+    ? descriptor.value
+    : descriptor.get === undefined
+    ? undefined
+    : reflectApply(descriptor.get, value, []);
+}
+
+/**
+ * A field of an error, its own or its class's, but `undefined` where it
+ * would come from a built-in prototype: there, another task may have put a
+ * getter that would get the error.
+ */
+function classField(error: object, key: string): unknown {
+  for (let holder: object | null = error; holder !== null; holder = getPrototypeOf(holder)) {
+    if (holder !== error && isBuiltInPrototype(holder)) return undefined;
+    const descriptor = getOwnPropertyDescriptor(holder, key);
+    if (descriptor === undefined) continue;
+    return "value" in descriptor
+      ? descriptor.value
+      : descriptor.get === undefined
+      ? undefined
+      : reflectApply(descriptor.get, error, []);
+  }
+  return undefined;
 }
 
 /**

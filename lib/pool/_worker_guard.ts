@@ -37,6 +37,7 @@ import {
   mapSet,
   NativeMap,
   sequenceOf,
+  withQuietStacks,
 } from "./_intrinsics.ts";
 import {
   describeThrown,
@@ -70,6 +71,10 @@ const dataGetter = Object.getOwnPropertyDescriptor(MessageEvent.prototype, "data
 const dataOf = (event: Event): unknown =>
   dataGetter === undefined ? (event as MessageEvent).data : reflectApply(dataGetter, event, []);
 const stopImmediate = Event.prototype.stopImmediatePropagation;
+// What a fault event carries, read through the original getters: a task can
+// replace them on the prototypes, and would then get other tasks' faults.
+const errorOf = Object.getOwnPropertyDescriptor(ErrorEvent.prototype, "error")!.get!;
+const reasonOf = Object.getOwnPropertyDescriptor(PromiseRejectionEvent.prototype, "reason")!.get!;
 const preventDefault = Event.prototype.preventDefault;
 
 let listener: Listener | undefined;
@@ -108,17 +113,21 @@ function flushOutbox(): void {
   outboxFallback = new NativeMap();
   try {
     // Without a transfer list Deno takes a faster path (no list to convert).
-    reflectApply(
-      rawPost,
-      undefined,
-      transfer.length === 0 ? [packResults(batch)] : [packResults(batch), sequenceOf(transfer)],
+    // V8's serializer reads the stack of an error in a result: not through
+    // an `Error.prepareStackTrace` a task put there (_intrinsics.ts).
+    withQuietStacks(() =>
+      reflectApply(
+        rawPost,
+        undefined,
+        transfer.length === 0 ? [packResults(batch)] : [packResults(batch), sequenceOf(transfer)],
+      )
     );
   } catch {
     // One of them cannot be cloned: send them one at a time, so that only it fails.
     for (let i = 0; i < batch.length; i++) {
       const message = batch[i];
       try {
-        reflectApply(rawPost, undefined, [message]);
+        withQuietStacks(() => reflectApply(rawPost, undefined, [message]));
       } catch (error) {
         const instead = mapGet(fallback, message);
         if (instead !== undefined) reflectApply(rawPost, undefined, [instead(error as Error)]);
@@ -324,8 +333,11 @@ function guard(): void {
   reflectApply(addListener, globalThis, [
     "error",
     (event: Event) => {
+      // Spool's alone, as the pool's messages are: a listener of a task's
+      // would hear the faults of the tasks it shares this worker with.
+      reflectApply(stopImmediate, event, []);
       reflectApply(preventDefault, event, []);
-      const error = (event as ErrorEvent).error;
+      const error = reflectApply(errorOf, event, []);
       if (!serving) fatal(`the module failed to load: ${describe(error)}`, error);
       else reportFault(ownerOf(), error);
     },
@@ -333,8 +345,9 @@ function guard(): void {
   reflectApply(addListener, globalThis, [
     "unhandledrejection",
     (event: Event) => {
+      reflectApply(stopImmediate, event, []);
       reflectApply(preventDefault, event, []);
-      const reason = (event as PromiseRejectionEvent).reason;
+      const reason = reflectApply(reasonOf, event, []);
       if (!serving) fatal(`unhandled promise rejection: ${describe(reason)}`, reason);
       else reportFault(ownerOf(), reason);
     },

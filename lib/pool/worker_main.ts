@@ -22,15 +22,15 @@ import { takeGuard } from "./_worker_guard.ts";
 import {
   append,
   arrayFrom,
+  builtInNext,
   defineProperty,
   freeze,
-  generatorNext,
   getOwnPropertyDescriptor,
   getPrototypeOf,
   hasOwn,
   isArray,
+  isBuiltInPrototype,
   isExtensible,
-  isGenerator,
   isInstance,
   isView,
   list,
@@ -43,10 +43,9 @@ import {
   mapValues,
   NativeAbortController,
   NativeArrayBuffer,
-  NativeArrayPrototype,
   NativeDate,
+  NativeDOMException,
   NativeError,
-  NativeFunctionPrototype,
   NativeMap,
   NativeMapPrototype,
   NativeObjectPrototype,
@@ -54,10 +53,12 @@ import {
   NativeRegExp,
   NativeSet,
   NativeSetPrototype,
+  NativeTypeError,
   promiseThen,
   resolvePromise,
   setIteratorNext,
   setValues,
+  uncurry,
 } from "./_intrinsics.ts";
 import { type FromWorker, serializeError, type ToWorker, transferList } from "./_protocol.ts";
 import { redirectConsole, taskConsole } from "./_console_capture.ts";
@@ -105,11 +106,24 @@ interface Job {
   console?: ReturnType<typeof taskConsole>;
 }
 
+// Taken now, for the errors this side makes at job time: a task can replace
+// the globals, and would then build other tasks' errors.
+const TypeError = NativeTypeError;
+const DOMException = NativeDOMException!;
+/** An AbortController's `signal` and `abort`, the originals: a task may replace them. */
+const controllerSignal = uncurry(
+  Object.getOwnPropertyDescriptor(AbortController.prototype, "signal")!.get!,
+) as (controller: AbortController) => AbortSignal;
+const controllerAbort = uncurry(AbortController.prototype.abort) as (
+  controller: AbortController,
+  reason: unknown,
+) => void;
+
 let neverAborted: AbortSignal | undefined;
 
 /** The signal of a body that is never aborted here, made once. */
 function never(): AbortSignal {
-  return neverAborted ??= new NativeAbortController().signal;
+  return neverAborted ??= controllerSignal(new NativeAbortController());
 }
 
 /** A job's signal, made on first use. */
@@ -118,9 +132,9 @@ function signalOf(job: Job): AbortSignal {
   if (!job.io) return never();
   if (job.controller === undefined) {
     job.controller = new NativeAbortController();
-    if (job.cancelled !== undefined) job.controller.abort(job.cancelled);
+    if (job.cancelled !== undefined) controllerAbort(job.controller, job.cancelled);
   }
-  return job.controller.signal;
+  return controllerSignal(job.controller);
 }
 
 /**
@@ -242,10 +256,8 @@ function settle(
 function ownThen(value: unknown): boolean {
   if ((typeof value !== "object" || value === null) && typeof value !== "function") return false;
   for (let holder: unknown = value; holder !== null; holder = getPrototypeOf(holder)) {
-    if (
-      holder === NativeObjectPrototype || holder === NativeArrayPrototype ||
-      holder === NativeFunctionPrototype
-    ) return false;
+    // A `then` on a built-in class's prototype is the realm's, not the value's.
+    if (isBuiltInPrototype(holder as object)) return false;
     const descriptor = getOwnPropertyDescriptor(holder as object, "then");
     if (descriptor === undefined) continue;
     return typeof descriptor.value === "function" || descriptor.get !== undefined;
@@ -541,7 +553,7 @@ export async function serve(
       const reason = new DOMException(data.reason.message, data.reason.name);
       // A body that has not read its signal sees it aborted when it does.
       if (job.controller === undefined) job.cancelled = reason;
-      else job.controller.abort(reason);
+      else controllerAbort(job.controller, reason);
       return;
     }
     if (data.type === "call") {
@@ -697,7 +709,8 @@ function shardStep(
 
 /** A shard's items as an array (or the typed array they are). */
 function materialize(source: unknown): unknown {
-  if (isArray(source) || isView(source)) return source;
+  if (isArray(source)) return dense(source);
+  if (isView(source)) return source;
   if (source === null || typeof source !== "object") return source;
   const proto = getPrototypeOf(source);
   const out: unknown[] = list();
@@ -719,11 +732,14 @@ function materialize(source: unknown): unknown {
     }
     return out;
   }
-  if (isGenerator(source)) {
+  // A generator, or an iterator of an array, a Map or a Set: their own
+  // `next`, as it was at load.
+  const next = builtInNext(source);
+  if (next !== undefined) {
     for (
-      let step = generatorNext(source) as IteratorResult<unknown>;
+      let step = next(source) as IteratorResult<unknown>;
       !step.done;
-      step = generatorNext(source) as IteratorResult<unknown>
+      step = next(source) as IteratorResult<unknown>
     ) append(out, step.value);
     return out;
   }
@@ -732,6 +748,21 @@ function materialize(source: unknown): unknown {
     return arrayFrom(source as ArrayLike<unknown>);
   }
   return source;
+}
+
+/**
+ * `items` without holes: a hole read in `map`'s loop would look the index
+ * up on `Array.prototype`, where another task may have put a getter for it.
+ */
+function dense(items: unknown[]): unknown[] {
+  const length = items.length;
+  for (let i = 0; i < length; i++) {
+    if (hasOwn(items, i)) continue;
+    const out: unknown[] = list();
+    for (let j = 0; j < length; j++) append(out, hasOwn(items, j) ? items[j] : undefined);
+    return out;
+  }
+  return items;
 }
 
 /** The class name of a result that loses its class on the way out, if it is one. */

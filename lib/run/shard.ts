@@ -191,7 +191,7 @@ type Items = ArrayLike<unknown> & { slice(start: number, end: number): ArrayLike
 
 async function resolveItems(shard: TaskShard, context: TaskContext): Promise<Items> {
   const source = typeof shard.items === "function" ? await shard.items(context) : shard.items;
-  if (Array.isArray(source)) return source;
+  if (Array.isArray(source)) return dense(source);
   if (ArrayBuffer.isView(source) && !(source instanceof DataView)) {
     return source as unknown as Items;
   }
@@ -206,6 +206,18 @@ async function resolveItems(shard: TaskShard, context: TaskContext): Promise<Ite
       source === null ? "null" : typeof source
     }`,
   );
+}
+
+/**
+ * `items` with its holes made `undefined`: in a worker, a hole read in
+ * `map`'s loop would look the index up on `Array.prototype`, where a task
+ * that shares the worker may have put a getter for it.
+ */
+function dense(items: unknown[]): unknown[] {
+  for (let i = 0; i < items.length; i++) {
+    if (!(i in items)) return Array.from(items);
+  }
+  return items;
 }
 
 function mapChunks(
