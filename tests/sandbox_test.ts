@@ -662,6 +662,64 @@ Deno.test("A task cannot reach later tasks' results, errors, faults or items thr
   assert.equal(shard.cpuReport.result, "");
 });
 
+Deno.test("A task cannot stall a shared worker, nor reach later tasks' items, results, signals, commands, marks or console through what spool reads as jobs run", async () => {
+  const outcome = async (name: string) => {
+    const module = fixtureUrl(`sandbox/${name}`);
+    const { default: tasks } = await import(module);
+    // A timeout bounds the run on the code before, where some of these hang.
+    return byName(await run(tasks, { module, keepGoing: true, workers: 1, timeout: 8_000 }));
+  };
+  // A typed array chunk's length, read through a getter the attacker replaced.
+  const typed = await outcome("realm_typed_length.ts");
+  assert.deepEqual(typed.victim.result, ["m(42)", "m(7)", "m(1234)"]);
+  assert.equal(typed.report.result, "");
+  // `then` on classes Deno defines lazily (Buffer, DOMPoint): not followed.
+  const lazy = await outcome("realm_lazy_global_then.ts");
+  assert.ok(lazy.vBuffer.result instanceof Uint8Array);
+  assert.notEqual(lazy.vPoint.result, "pwned-DOMPoint");
+  assert.equal(lazy.report.result, "");
+  // An unclonable result: its error is its own, and the messages behind it still go out.
+  const clone = await outcome("realm_clone_error.ts");
+  assert.match(
+    clone.vUnclonable.error!.message,
+    /not structured-cloneable \(.*could not be cloned/,
+  );
+  assert.equal(clone.v1.result, "v1 ok");
+  assert.equal(clone.v2.result, "v2 ok");
+  assert.equal(clone.report.result, "");
+  // A replaced EventTarget.prototype.dispatchEvent does not stop the host's messages.
+  const flush = await outcome("realm_flush_port.ts");
+  assert.equal(flush.v1.result, "v1 ok");
+  assert.equal(flush.v2.result, "v2 ok");
+  // A replaced global Promise does not stall the host's inbox.
+  const park = await outcome("realm_park_promise.ts");
+  assert.ok(Object.values(park).every((task) => task.status === "ok"), "every task ran");
+  // `$`'s promise and a failed command's error are spool's.
+  const shell = await outcome("realm_shell_globals.ts");
+  assert.equal(shell.vStdout.result, "the-secret");
+  assert.match(String(shell.vExecError.result), /^caught: Failed to spawn/);
+  assert.equal(shell.report.result, "");
+  // Each body's signal is its own.
+  const signal = await outcome("realm_shared_signal.ts");
+  assert.equal(signal.victim.result, "done the-secret");
+  assert.equal(signal.report.result, "");
+  // Shard items of a built-in iterable class are refused, not iterated through the realm.
+  const iterables = await outcome("realm_builtin_iterables.ts");
+  for (const name of ["vSegments", "vParams"]) {
+    assert.match(
+      iterables[name].error!.message,
+      new RegExp(`Cannot shard cpu task "${name}" as its items are a built-in iterable`),
+    );
+  }
+  // transfer()'s marks cannot be swapped, nor its set's methods used to see the buffer.
+  const marks = await outcome("realm_transfer_marks.ts");
+  assert.equal(marks.report.result, "bytes the-secret / ");
+  // A victim's console call is formatted with the Console taken before any body ran.
+  const output = await outcome("realm_console_capture.ts");
+  assert.equal(output.victim.result, "logged");
+  assert.equal(output.report.result, "");
+});
+
 Deno.test("A task that imports spool's worker side by URL gets neither the channel nor a second serve()", async () => {
   // Loaded already in every sandbox, those modules need no read permission
   // to import again; their exports must not hand the channel over.

@@ -8,8 +8,8 @@
  * nobody handled) reaches the pool as a fault of no job, and the pool ends
  * the worker (a broken worker, as Python's `BrokenProcessPool`).
  *
- * It imports only the protocol and the packing of numbers; the worker side
- * hands it the channel's `post`.
+ * It imports only the protocol, the packing of numbers and the captured
+ * built-ins; the worker side hands it the channel's `post`.
  *
  * @module
  */
@@ -17,6 +17,7 @@
 import type { FromWorker } from "./_protocol.ts";
 import { serializeError, type ToWorker, transferList } from "./_protocol.ts";
 import { packNumbers } from "./_packed_numbers.ts";
+import { errorMessage } from "./_intrinsics.ts";
 import { isThenable } from "./_thenable.ts";
 
 type Call = ToWorker & { type: "call" };
@@ -52,7 +53,9 @@ export function callServer(module: Record<string, unknown>, post: Post): (call: 
       values: [],
       error: serializeError(
         new TypeError(
-          `Cannot return the result of "${name}": it is not structured-cloneable (${error.message})`,
+          `Cannot return the result of "${name}": it is not structured-cloneable (${
+            errorMessage(error)
+          })`,
         ),
       ),
     }));

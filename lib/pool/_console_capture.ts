@@ -55,20 +55,53 @@ type ConsoleLike = Pick<Console, Method>;
  * @returns A console with its own indent, counters and timers.
  */
 export function taskConsole(sink: OutputSink, ConsoleClass: typeof Console): ConsoleLike {
-  // node:console needs only `write` of a stream when told not to swallow
-  // write errors; colour off, so that it never asks the environment.
-  const stream = (name: OutputStream) => ({
-    write(chunk: string): boolean {
-      sink(name, chunk.endsWith("\n") ? chunk.slice(0, -1) : chunk);
-      return true;
-    },
-  });
-  return new ConsoleClass({
-    stdout: stream("stdout") as unknown as NodeJS.WritableStream,
-    stderr: stream("stderr") as unknown as NodeJS.WritableStream,
-    ignoreErrors: false,
-    colorMode: false,
-  });
+  return consoleMaker(ConsoleClass)(sink);
+}
+
+const reflectApply = Reflect.apply;
+const bind = Function.prototype.bind;
+const endsWith = String.prototype.endsWith;
+const slice = String.prototype.slice;
+
+/**
+ * {@linkcode taskConsole}, with `Console`'s methods taken now: a worker
+ * takes them before any body runs, so that a body which replaces
+ * `Console.prototype.log` does not format (and see) the console calls of
+ * the tasks that share its worker.
+ *
+ * @param ConsoleClass `node:console`'s `Console`.
+ * @returns Makes a console whose output goes to a sink.
+ */
+export function consoleMaker(ConsoleClass: typeof Console): (sink: OutputSink) => ConsoleLike {
+  const proto = ConsoleClass.prototype as unknown as Record<Method, (...args: unknown[]) => void>;
+  const methods = {} as Record<Method, (...args: unknown[]) => void>;
+  for (let i = 0; i < METHODS.length; i++) methods[METHODS[i]] = proto[METHODS[i]];
+  return (sink) => {
+    // node:console needs only `write` of a stream when told not to swallow
+    // write errors; colour off, so that it never asks the environment.
+    const stream = (name: OutputStream) => ({
+      write(chunk: string): boolean {
+        sink(
+          name,
+          reflectApply(endsWith, chunk, ["\n"]) ? reflectApply(slice, chunk, [0, -1]) : chunk,
+        );
+        return true;
+      },
+    });
+    const console = new ConsoleClass({
+      stdout: stream("stdout") as unknown as NodeJS.WritableStream,
+      stderr: stream("stderr") as unknown as NodeJS.WritableStream,
+      ignoreErrors: false,
+      colorMode: false,
+    });
+    // Its own methods, bound to it, are the ones taken above (its own calls
+    // between them, `table` to `log`, go through these too).
+    const own = console as unknown as Record<Method, (...args: unknown[]) => void>;
+    for (let i = 0; i < METHODS.length; i++) {
+      own[METHODS[i]] = reflectApply(bind, methods[METHODS[i]], [console]);
+    }
+    return console;
+  };
 }
 
 /**
@@ -91,8 +124,9 @@ export function redirectConsole(
     originals.set(method, original);
     methods[method] = function (...args: unknown[]): void {
       const to = route() as Record<Method, (...args: unknown[]) => void> | undefined;
-      if (to === undefined) original.apply(target, args);
-      else to[method](...args);
+      // The argument list as it is: no spread, no `apply` a task could replace.
+      if (to === undefined) reflectApply(original, target, args);
+      else reflectApply(to[method], to, args);
     };
   }
   return () => {

@@ -73,6 +73,8 @@ export const setAdd = uncurry(Set.prototype.add);
 export const setValues = uncurry(Set.prototype.values);
 export const setIteratorNext = uncurry(getPrototypeOf(new Set().values()).next);
 export const weakSetDelete = uncurry(WeakSet.prototype.delete);
+export const weakSetAdd = uncurry(WeakSet.prototype.add);
+export const weakSetHas = uncurry(WeakSet.prototype.has);
 export const promiseThen = uncurry(Promise.prototype.then);
 const promiseResolve = Promise.resolve;
 /** `Promise.resolve(value)`, the original. */
@@ -90,12 +92,46 @@ const TypedArray = getPrototypeOf(Uint8Array);
 export const typedArrayBuffer = uncurry(
   Object.getOwnPropertyDescriptor(TypedArray.prototype, "buffer")!.get!,
 ) as (view: unknown) => ArrayBufferLike;
+/** A typed array's `length`, through the original getter. */
+export const typedArrayLength = uncurry(
+  Object.getOwnPropertyDescriptor(TypedArray.prototype, "length")!.get!,
+) as (view: unknown) => number;
+const detachedGetter = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, "detached")?.get;
+/** Whether an ArrayBuffer is detached, through the original getter. */
+export const bufferDetached = (buffer: ArrayBuffer): boolean =>
+  detachedGetter === undefined ? false : reflectApply(detachedGetter, buffer, []) as boolean;
+export const NativeSharedArrayBuffer = typeof SharedArrayBuffer === "function"
+  ? SharedArrayBuffer
+  : undefined;
+const domExceptionMessage = NativeDOMException === undefined
+  ? undefined
+  : Object.getOwnPropertyDescriptor(NativeDOMException.prototype, "message")?.get;
+/**
+ * The message of an error the runtime raised (a `DOMException` such as
+ * `DataCloneError`, or any error), read through the original getters.
+ */
+export function errorMessage(error: unknown): string {
+  if (
+    NativeDOMException !== undefined && domExceptionMessage !== undefined &&
+    isInstance(error, NativeDOMException)
+  ) return NativeString(reflectApply(domExceptionMessage, error, []));
+  if (isInstance(error, NativeError)) {
+    const own = getOwnPropertyDescriptor(error, "message");
+    if (own !== undefined && "value" in own) return NativeString(own.value);
+  }
+  return "unknown error";
+}
 /** A `DataView`'s `buffer`, through the original getter. */
 export const dataViewBuffer = uncurry(
   Object.getOwnPropertyDescriptor(DataView.prototype, "buffer")!.get!,
 ) as (view: unknown) => ArrayBufferLike;
 export const NativeString = String;
 export const NativeTypeError = TypeError;
+const functionToString = uncurry(Function.prototype.toString) as (fn: unknown) => string;
+const stringEndsWith = uncurry(String.prototype.endsWith) as (text: string, end: string) => boolean;
+/** Whether `fn` is the engine's own (its source reads `[native code]`). */
+export const isNativeFunction = (fn: unknown): boolean =>
+  stringEndsWith(functionToString(fn), "{ [native code] }");
 /** `Date.prototype.toString`, the original. */
 export const dateToString = uncurry(Date.prototype.toString) as (date: Date) => string;
 export const NativeMapPrototype = Map.prototype;
@@ -168,6 +204,43 @@ export function isBuiltInPrototype(holder: object): boolean {
   return holder === NativeObjectPrototype || holder === NativeArrayPrototype ||
     holder === NativeFunctionPrototype || setHas(builtInPrototypes, holder);
 }
+
+let lazyGlobalsAdded = false;
+
+/**
+ * {@linkcode isBuiltInPrototype}, counting also the classes Deno defines on
+ * the global object behind a getter (`Buffer`, `Response`, `ReadableStream`),
+ * which {@linkcode lockHooks} leaves alone so that a worker does not load
+ * them all. Loads them the first time it is asked: only for a value that
+ * has a `then` somewhere up its prototype chain.
+ */
+export function isRealmPrototype(holder: object): boolean {
+  if (isBuiltInPrototype(holder)) return true;
+  if (!lazyGlobalsAdded && lockedOnce) {
+    lazyGlobalsAdded = true;
+    // The one built-in iterable class that no constructor names:
+    // `Intl.Segmenter`'s segments (made here: it loads ICU's data, 20 ms).
+    if (typeof Intl?.Segmenter === "function") {
+      setAdd(builtInPrototypes, getPrototypeOf(new Intl.Segmenter().segment("")));
+    }
+    for (let i = 0; i < lazyGlobals.length; i++) {
+      try {
+        const value = reflectApply(lazyGlobals[i], globalThis, []);
+        if (typeof value !== "function") continue;
+        const proto = getOwnPropertyDescriptor(value, "prototype")?.value;
+        if (proto !== null && typeof proto === "object") setAdd(builtInPrototypes, proto);
+      } catch {
+        // A getter that throws holds no class.
+      }
+    }
+    return setHas(builtInPrototypes, holder);
+  }
+  return false;
+}
+
+/** The original getters of the globals Deno defines lazily, taken by {@linkcode lockHooks}. */
+const lazyGlobals: (() => unknown)[] = list();
+let lockedOnce = false;
 
 /** The original `next` of each kind of built-in iterator, by its prototype. */
 const iteratorNexts = new NativeMap<object, (iterator: unknown) => unknown>();
@@ -294,12 +367,28 @@ export function lockHooks(): void {
   } as PropertyDescriptor);
   // Only constructors held as values: a global behind a getter is one Deno
   // loads at first use, which every worker would then pay for.
+  lockedOnce = true;
   const globals = Reflect.ownKeys(globalThis);
   for (let i = 0; i < globals.length; i++) {
-    const value = getOwnPropertyDescriptor(globalThis, globals[i])?.value;
+    const descriptor = getOwnPropertyDescriptor(globalThis, globals[i]);
+    if (descriptor?.get !== undefined) append(lazyGlobals, descriptor.get as () => unknown);
+    const value = descriptor?.value;
     if (typeof value !== "function") continue;
     const proto = getOwnPropertyDescriptor(value, "prototype")?.value;
     if (proto !== null && typeof proto === "object") setAdd(builtInPrototypes, proto);
+  }
+  // The classes of the namespaces (`Intl`'s).
+  const namespaces = [globalThis.Intl, (globalThis as { WebAssembly?: object }).WebAssembly];
+  for (let n = 0; n < namespaces.length; n++) {
+    const namespace = namespaces[n];
+    if (namespace === undefined || namespace === null) continue;
+    const keys = Reflect.ownKeys(namespace);
+    for (let i = 0; i < keys.length; i++) {
+      const value = getOwnPropertyDescriptor(namespace, keys[i])?.value;
+      if (typeof value !== "function") continue;
+      const proto = getOwnPropertyDescriptor(value, "prototype")?.value;
+      if (proto !== null && typeof proto === "object") setAdd(builtInPrototypes, proto);
+    }
   }
   const typed = getOwnPropertyDescriptor(TypedArray, "prototype")!.value as object;
   setAdd(builtInPrototypes, typed);

@@ -700,9 +700,10 @@ export function transferMarks(): TransferMarks {
   let marks = g[MARKS];
   if (marks === undefined) {
     marks = { buffers: new WeakSet(), pending: 0 };
-    // Its set cannot be swapped for another object by task code.
+    // Neither they nor their set can be swapped for another object by task
+    // code, which would then get the buffers other tasks mark.
     defineProperty(marks, "buffers", { writable: false, configurable: false });
-    g[MARKS] = marks;
+    defineProperty(g, MARKS, { value: marks, writable: false, configurable: false });
   }
   return marks;
 }

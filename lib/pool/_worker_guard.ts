@@ -30,12 +30,14 @@
 // First: the built-ins below are the originals only if taken before task code runs.
 import {
   append,
+  hasOwn,
   isArray,
   list,
   lockHooks,
   mapGet,
   mapSet,
   NativeMap,
+  NativePromise,
   sequenceOf,
   withQuietStacks,
 } from "./_intrinsics.ts";
@@ -95,6 +97,12 @@ const flushChannel = inWorker ? new MessageChannel() : undefined;
 const scheduleFlush = flushChannel === undefined ? () => {} : (() => {
   const port = flushChannel.port2;
   flushChannel.port1.onmessage = () => flushOutbox();
+  // Deno delivers to a port through its `dispatchEvent`, looked up on
+  // EventTarget.prototype: a task that replaced it there would stop every
+  // later message of this worker. The port's own is the original.
+  Object.defineProperty(flushChannel.port1, "dispatchEvent", {
+    value: EventTarget.prototype.dispatchEvent,
+  });
   const send = port.postMessage.bind(port);
   return () => send(0);
 })();
@@ -129,8 +137,24 @@ function flushOutbox(): void {
       try {
         withQuietStacks(() => reflectApply(rawPost, undefined, [message]));
       } catch (error) {
-        const instead = mapGet(fallback, message);
-        if (instead !== undefined) reflectApply(rawPost, undefined, [instead(error as Error)]);
+        // Each message alone: whatever happens to this one, the next go out.
+        try {
+          const instead = mapGet(fallback, message);
+          if (instead !== undefined) reflectApply(rawPost, undefined, [instead(error as Error)]);
+        } catch {
+          // Its fallback failed too (a getter a task replaced threw): the job
+          // still gets an answer.
+          if (hasOwn(message, "id")) {
+            reflectApply(rawPost, undefined, [{
+              type: "error",
+              id: (message as { id: number }).id,
+              error: {
+                name: "TypeError",
+                message: "Cannot return the result of the task: it is not structured-cloneable",
+              },
+            }]);
+          }
+        }
       }
     }
   }
@@ -167,7 +191,7 @@ function parkOnTimer(): Promise<void> {
     (timerDescriptor?.get === undefined
       ? timerDescriptor?.value
       : reflectApply(timerDescriptor.get, globalThis, [])) as typeof originalTimer;
-  return new Promise((resolve) => reflectApply(originalTimer!, globalThis, [resolve, 0]));
+  return new NativePromise((resolve) => reflectApply(originalTimer!, globalThis, [resolve, 0]));
 }
 const clock = performance.now.bind(performance);
 

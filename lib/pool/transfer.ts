@@ -9,6 +9,18 @@
  */
 
 import { transferMarks } from "./_protocol.ts";
+import {
+  bufferDetached,
+  dataViewBuffer,
+  isInstance,
+  isView,
+  NativeArrayBuffer,
+  NativeDataView,
+  NativeSharedArrayBuffer,
+  typedArrayBuffer,
+  weakSetAdd,
+  weakSetHas,
+} from "./_intrinsics.ts";
 
 /** What {@linkcode transfer} accepts: a buffer, or a view (typed array, `DataView`) on one. */
 export type TransferableBuffer = ArrayBufferLike | ArrayBufferView;
@@ -40,23 +52,29 @@ export type TransferableBuffer = ArrayBufferLike | ArrayBufferView;
  * ```
  */
 export function transfer<T extends TransferableBuffer>(value: T): T {
-  const buffer = ArrayBuffer.isView(value) ? value.buffer : value;
-  if (buffer instanceof SharedArrayBuffer) return value;
-  if (!(buffer instanceof ArrayBuffer)) {
+  // The original built-ins (_intrinsics.ts): in a worker, another task may
+  // have replaced the realm's, and would get the buffer.
+  const buffer: unknown = isView(value)
+    ? isInstance(value, NativeDataView) ? dataViewBuffer(value) : typedArrayBuffer(value)
+    : value;
+  if (NativeSharedArrayBuffer !== undefined && isInstance(buffer, NativeSharedArrayBuffer)) {
+    return value;
+  }
+  if (!isInstance(buffer, NativeArrayBuffer)) {
     throw new TypeError(
       `Cannot mark a value for transfer as 'value' must be an ArrayBuffer, a typed array or a DataView: current value is ${
         describe(value)
       }`,
     );
   }
-  if (buffer.detached) {
+  if (bufferDetached(buffer)) {
     throw new TypeError(
       "Cannot mark a buffer for transfer as it is detached: it was already moved to another thread",
     );
   }
   const marks = transferMarks();
-  if (!marks.buffers.has(buffer)) {
-    marks.buffers.add(buffer);
+  if (!weakSetHas(marks.buffers, buffer)) {
+    weakSetAdd(marks.buffers, buffer);
     marks.pending++;
   }
   return value;

@@ -24,6 +24,7 @@ import {
   arrayFrom,
   builtInNext,
   defineProperty,
+  errorMessage,
   freeze,
   getOwnPropertyDescriptor,
   getPrototypeOf,
@@ -32,6 +33,8 @@ import {
   isBuiltInPrototype,
   isExtensible,
   isInstance,
+  isNativeFunction,
+  isRealmPrototype,
   isView,
   list,
   mapDelete,
@@ -53,15 +56,17 @@ import {
   NativeRegExp,
   NativeSet,
   NativeSetPrototype,
+  NativeString,
   NativeTypeError,
   promiseThen,
   resolvePromise,
   setIteratorNext,
   setValues,
+  typedArrayLength,
   uncurry,
 } from "./_intrinsics.ts";
 import { type FromWorker, serializeError, type ToWorker, transferList } from "./_protocol.ts";
-import { redirectConsole, taskConsole } from "./_console_capture.ts";
+import { consoleMaker, redirectConsole, type taskConsole } from "./_console_capture.ts";
 import { callServer } from "./_call_server.ts";
 
 // Taken once, now, before the task module is evaluated (see takeGuard).
@@ -119,17 +124,19 @@ const controllerAbort = uncurry(AbortController.prototype.abort) as (
   reason: unknown,
 ) => void;
 
-let neverAborted: AbortSignal | undefined;
-
-/** The signal of a body that is never aborted here, made once. */
+/**
+ * A signal never aborted here, new each time: one shared by the bodies of a
+ * worker would let one of them put its own `aborted` or listener on it for
+ * the next.
+ */
 function never(): AbortSignal {
-  return neverAborted ??= controllerSignal(new NativeAbortController());
+  return controllerSignal(new NativeAbortController());
 }
 
 /** A job's signal, made on first use. */
 function signalOf(job: Job): AbortSignal {
-  // A cpu body is never aborted here: the pool stops it by recycling its worker.
-  if (!job.io) return never();
+  // A cpu body is never aborted here (the pool stops it by recycling its
+  // worker), but its signal is its own.
   if (job.controller === undefined) {
     job.controller = new NativeAbortController();
     if (job.cancelled !== undefined) controllerAbort(job.controller, job.cancelled);
@@ -210,11 +217,16 @@ let commandCount = 0;
 function jobShell(job: Job, task: TaskLike): ReturnType<typeof taskShell> {
   const run = task.permissions?.run;
   return taskShell(job.task, (request) =>
-    new Promise((resolve, reject) => {
+    new NativePromise((resolve, reject) => {
       const exec = ++commandCount;
       mapSet(commands, `${job.id} ${exec}`, { resolve, reject });
       post({ type: "exec", id: job.id, exec, ...request });
-    }), (program) => run === true || (Array.isArray(run) && run.includes(program)));
+    }), (program) => {
+    if (run === true) return true;
+    if (!isArray(run)) return false;
+    for (let i = 0; i < run.length; i++) if (run[i] === program) return true;
+    return false;
+  });
 }
 
 /** The jobs running now, by id: one for a cpu worker, any number in an io host. */
@@ -260,7 +272,11 @@ function ownThen(value: unknown): boolean {
     if (isBuiltInPrototype(holder as object)) return false;
     const descriptor = getOwnPropertyDescriptor(holder as object, "then");
     if (descriptor === undefined) continue;
-    return typeof descriptor.value === "function" || descriptor.get !== undefined;
+    // Also a class Deno defines lazily (`Buffer`, `Response`): loaded here,
+    // on this rare path, rather than in every worker.
+    if (holder !== value && isRealmPrototype(holder as object)) return false;
+    return typeof descriptor.value === "function" ||
+      (holder === value && descriptor.get !== undefined);
   }
   return false;
 }
@@ -417,7 +433,9 @@ export async function serve(
       id: message.id,
       error: serializeError(
         new TypeError(
-          `Cannot return the result of ${task.kind} task "${name}": it is not structured-cloneable (${error.message})`,
+          `Cannot return the result of ${task.kind} task "${name}": it is not structured-cloneable (${
+            errorMessage(error)
+          })`,
         ),
       ),
     }));
@@ -425,13 +443,13 @@ export async function serve(
   // Loaded only here: a worker serving calls never needs it. A built-in, so
   // a worker without read permission can import it.
   const { Console } = await import("node:console");
+  const makeConsole = consoleMaker(Console);
   // Console calls go to the main side as output of the job they belong to.
   redirectConsole(console, () => {
     const job = owner();
     if (job === undefined) return undefined;
-    return job.console ??= taskConsole(
+    return job.console ??= makeConsole(
       (stream, text) => post({ type: "output", id: job.id, task: job.task, stream, text }),
-      Console,
     );
   });
   /**
@@ -543,7 +561,14 @@ export async function serve(
       if (waiting === undefined) return;
       const error = ownField(data, "error") as { name: string; message: string } | undefined;
       if (error !== undefined) {
-        waiting.reject(Object.assign(new Error(error.message), { name: error.name }));
+        const failure = new NativeError(NativeString(error.message));
+        defineProperty(failure, "name", {
+          __proto__: null,
+          value: NativeString(error.name),
+          writable: true,
+          configurable: true,
+        } as PropertyDescriptor);
+        waiting.reject(failure);
       } else waiting.resolve({ code: data.code, stdout: data.stdout, stderrTail: data.stderrTail });
       return;
     }
@@ -688,7 +713,7 @@ function shardStep(
     for (let i = shard.hasInitial ? 0 : 1; i < parts.length; i++) acc = shard.reduce(acc, parts[i]);
     return onValue(acc);
   }
-  if (typeof shard.items !== "function") return onValue(materialize(shard.items));
+  if (typeof shard.items !== "function") return onValue(materialize(shard.items, data.task));
   const source = shard.items({
     name: data.task,
     signal: never(),
@@ -699,7 +724,7 @@ function shardStep(
   settle(source, (items) => {
     let value: unknown;
     try {
-      value = materialize(items);
+      value = materialize(items, data.task);
     } catch (error) {
       return onError(error);
     }
@@ -707,8 +732,14 @@ function shardStep(
   }, onError);
 }
 
+/** Whether `holder`'s `Symbol.iterator` is a function of the engine's own (`[native code]`). */
+function isNative(holder: object): boolean {
+  const iterator = getOwnPropertyDescriptor(holder, Symbol.iterator)?.value;
+  return typeof iterator === "function" && isNativeFunction(iterator);
+}
+
 /** A shard's items as an array (or the typed array they are). */
-function materialize(source: unknown): unknown {
+function materialize(source: unknown, task: string): unknown {
   if (isArray(source)) return dense(source);
   if (isView(source)) return source;
   if (source === null || typeof source !== "object") return source;
@@ -743,7 +774,21 @@ function materialize(source: unknown): unknown {
     ) append(out, step.value);
     return out;
   }
-  if (Symbol.iterator in source) return arrayFrom(source as Iterable<unknown>);
+  if (Symbol.iterator in source) {
+    // Iterated through its own protocol only if that is its own class's: a
+    // built-in one's (`URLSearchParams`, `Intl.Segmenter`'s segments) is the
+    // realm's, which another task may have replaced.
+    for (let holder: object | null = source; holder !== null; holder = getPrototypeOf(holder)) {
+      if (!hasOwn(holder, Symbol.iterator)) continue;
+      if (holder !== source && (isRealmPrototype(holder) || isNative(holder))) {
+        throw new TypeError(
+          `Cannot shard cpu task "${task}" as its items are a built-in iterable that spool does not iterate itself; return Array.from(...) of them from 'items'`,
+        );
+      }
+      break;
+    }
+    return arrayFrom(source as Iterable<unknown>);
+  }
   if (typeof (source as ArrayLike<unknown>).length === "number") {
     return arrayFrom(source as ArrayLike<unknown>);
   }
@@ -806,7 +851,9 @@ function mapChunk(
     throw new TypeError(`Cannot map cpu task "${name}" over items: it has no map function`);
   }
   const { map, reduce } = task.shard;
-  const length = items.length;
+  // A typed array's `length` through the original getter: a replaced one
+  // would get the chunk.
+  const length = isView(items) ? typedArrayLength(items) : items.length;
   let i = 0;
   try {
     if (length === 0) return { value: [] };
