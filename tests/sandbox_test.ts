@@ -720,6 +720,26 @@ Deno.test("A task cannot stall a shared worker, nor reach later tasks' items, re
   assert.equal(output.report.result, "");
 });
 
+Deno.test("A task can neither post on its worker's channel nor dispatch messages the worker would take as the pool's", async () => {
+  const outcome = async (name: string) => {
+    const module = fixtureUrl(`sandbox/${name}`);
+    const { default: tasks } = await import(module);
+    return byName(await run(tasks, { module, keepGoing: true, workers: 1, timeout: 8_000 }));
+  };
+  // A result posted under every job id of the worker.
+  const post = await outcome("realm_post.ts");
+  assert.match(post.attack.error!.message, /A task cannot post to its worker's channel/);
+  assert.equal(post.victim.result, "victim ok");
+  // A "run" dispatched under a later job's id.
+  const forged = await outcome("realm_forged_message.ts");
+  assert.match(forged.attack.error!.message, /cannot dispatch a "message" event/);
+  assert.equal(forged.victim.result, "victim ok");
+  // A command's answer, a cancel, and a run forged by a cpu body's timer.
+  const exec = await outcome("realm_forged_exec.ts");
+  assert.deepEqual(exec.victim.result, { stdout: "", code: 0 });
+  assert.equal(exec.cvictim.result, "cvictim ok");
+});
+
 Deno.test("A task that imports spool's worker side by URL gets neither the channel nor a second serve()", async () => {
   // Loaded already in every sandbox, those modules need no read permission
   // to import again; their exports must not hand the channel over.

@@ -304,7 +304,7 @@ export function withQuietStacks<T>(read: () => T): T {
 }
 
 /** An accessor that reads `get()` and makes an assigned value the receiver's own. */
-function lockedAccessor(key: PropertyKey, get: () => unknown): PropertyDescriptor {
+export function lockedAccessor(key: PropertyKey, get: () => unknown): PropertyDescriptor {
   return {
     __proto__: null,
     get,

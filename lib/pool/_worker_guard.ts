@@ -33,6 +33,7 @@ import {
   hasOwn,
   isArray,
   list,
+  lockedAccessor,
   lockHooks,
   mapGet,
   mapSet,
@@ -332,6 +333,39 @@ function describe(value: unknown): string {
 function guard(): void {
   if (!inWorker) return;
   lockHooks();
+  // The channel is spool's both ways. Posting: the scope's `postMessage`
+  // throws for task code (a result posted under a later job's id would be
+  // taken as that job's). Receiving: Deno delivers the pool's messages
+  // without `dispatchEvent`, so a "message" event dispatched on the scope
+  // is task code's, which would forge a job, a command's answer or a cancel.
+  Object.defineProperty(globalThis, "postMessage", {
+    value: () => {
+      throw new TypeError(
+        "A task cannot post to its worker's channel: it belongs to spool; return the value instead",
+      );
+    },
+    writable: false,
+    enumerable: true,
+    configurable: false,
+  });
+  const dispatch = EventTarget.prototype.dispatchEvent;
+  const typeOf = Object.getOwnPropertyDescriptor(Event.prototype, "type")!.get!;
+  const guarded = function dispatchEvent(this: EventTarget, event: Event): boolean {
+    if (this === globalThis) {
+      const type = reflectApply(typeOf, event, []);
+      if (type === "message" || type === "messageerror") {
+        throw new TypeError(
+          `A task cannot dispatch a "${type}" event on its worker's scope: its channel belongs to spool`,
+        );
+      }
+    }
+    return reflectApply(dispatch, this, [event]);
+  };
+  Object.defineProperty(
+    EventTarget.prototype,
+    "dispatchEvent",
+    lockedAccessor("dispatchEvent", () => guarded),
+  );
   // Tells a copy of spool that the task module loads in here that it is in a
   // sandbox: a script's top-level run() does not start a run of its own.
   (globalThis as Record<symbol, unknown>)[Symbol.for("spool.worker")] = true;
