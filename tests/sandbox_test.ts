@@ -740,6 +740,36 @@ Deno.test("A task can neither post on its worker's channel nor dispatch messages
   assert.equal(exec.cvictim.result, "cvictim ok");
 });
 
+Deno.test("A cpu task's leftover async code is its own, and a body that leaves its worker busy is not reported done", async () => {
+  const outcome = async (name: string, timeout: number) => {
+    const module = fixtureUrl(`sandbox/${name}`);
+    const { default: tasks } = await import(module);
+    const lines: string[] = [];
+    const reporter = {
+      taskOutput(event: { name: string; text: string }) {
+        lines.push(`${event.name}: ${event.text}`);
+      },
+    };
+    const report = await run(tasks, { module, keepGoing: true, workers: 1, timeout, reporter });
+    return { t: byName(report), lines };
+  };
+  for (const name of ["realm_async_owner.ts", "realm_late_owner.ts"]) {
+    const { t, lines } = await outcome(name, 8_000);
+    assert.equal(t.victim.status, "ok", name);
+    assert.equal(t.victim.result, "victim ok", name);
+    assert.match(
+      t.attack.error!.message,
+      /It returned, then its code raised an error outside its body: FORGED fault/,
+    );
+    assert.ok(lines.includes("attack: FORGED line from attack"), `${name}: ${lines.join(" | ")}`);
+    assert.ok(!lines.some((line) => line.startsWith("victim:")), name);
+  }
+  // Its result would have gone out inside the flood; now it times out, and the next task never starts.
+  const { t } = await outcome("realm_flood.ts", 1_500);
+  assert.equal(t.attack.error!.name, "TimeoutError");
+  assert.equal(t.victim.status, "skipped");
+});
+
 Deno.test("A task that imports spool's worker side by URL gets neither the channel nor a second serve()", async () => {
   // Loaded already in every sandbox, those modules need no read permission
   // to import again; their exports must not hand the channel over.

@@ -94,6 +94,14 @@ const enqueueMicrotask = globalThis.queueMicrotask;
  * message. A worker that runs one task at a time sends at once.
  */
 let acrossTasks = false;
+/**
+ * A worker that runs tasks sends a result at the next macrotask too, after
+ * the microtasks its body left: a body that left the queue busy for good
+ * (a promise chain that never ends) is then not reported done, and fails by
+ * its own deadline, instead of the next task, whose message the worker would
+ * never take.
+ */
+let flushLater = false;
 const flushChannel = inWorker ? new MessageChannel() : undefined;
 const scheduleFlush = flushChannel === undefined ? () => {} : (() => {
   const port = flushChannel.port2;
@@ -236,13 +244,18 @@ const channel: {
   listen(handler: Listener): void;
   /** Batch messages across tasks (a worker that runs many at once). */
   batchAcrossTasks(): void;
+  /** Send at the next macrotask, not the next microtask (a worker that runs tasks). */
+  flushAtNextTask(): void;
 } = {
   batchAcrossTasks() {
     acrossTasks = true;
   },
+  flushAtNextTask() {
+    flushLater = true;
+  },
   post(message, transfer, onUnsendable) {
     if (outbox.length === 0) {
-      if (acrossTasks) scheduleFlush();
+      if (acrossTasks || flushLater) scheduleFlush();
       else reflectApply(enqueueMicrotask, globalThis, [flushOutbox]);
     }
     append(outbox, message);

@@ -287,8 +287,11 @@ let lastJob: Job | undefined;
 let current: Job | undefined;
 /**
  * io jobs run concurrently and interleave at every `await`: the job a console
- * call or a timer belongs to is the one whose async context it runs in.
- * Loaded with the first io job, so that cpu workers do not pay for it.
+ * call or a timer belongs to is the one whose async context it runs in. cpu
+ * jobs run one at a time, but code a body left running after an `await`
+ * (an async function it never awaited) still belongs to that body, not to
+ * the job running when it wakes. Loaded with a worker's first job, so that a
+ * worker serving executor calls does not pay for it.
  */
 let context: Promise<AsyncContextLike> | undefined;
 let contextReady: AsyncContextLike | undefined;
@@ -299,11 +302,10 @@ interface AsyncContextLike {
   getStore(): Job | undefined;
 }
 
-function ioContext(): Promise<AsyncContextLike> {
-  if (context === undefined) channel.batchAcrossTasks();
-  // Its methods taken at once, before any io body of this worker runs: a
-  // body that replaces `AsyncLocalStorage.prototype.run` would see every
-  // later job's context, and so its deps.
+function loadContext(): Promise<AsyncContextLike> {
+  // Its methods taken at once, before any body of this worker runs: a body
+  // that replaces `AsyncLocalStorage.prototype.run` would see every later
+  // job's context, and so its deps.
   return context ??= import("node:async_hooks").then(({ AsyncLocalStorage }) => {
     const storage = new AsyncLocalStorage<Job>();
     const run = AsyncLocalStorage.prototype.run;
@@ -314,6 +316,16 @@ function ioContext(): Promise<AsyncContextLike> {
       getStore: () => reflect(getStore, storage, []) as Job | undefined,
     };
   });
+}
+
+let batching = false;
+
+function ioContext(): Promise<AsyncContextLike> {
+  if (!batching) {
+    batching = true;
+    channel.batchAcrossTasks();
+  }
+  return loadContext();
 }
 
 /**
@@ -372,6 +384,7 @@ export async function serve(
     post({ type: "ready" });
     return;
   }
+  channel.flushAtNextTask();
   const sets = taskSets(module);
   if (sets.length === 0) {
     post({
@@ -460,7 +473,7 @@ export async function serve(
    */
   const startIo = (task: TaskLike, data: ToWorker & { type: "run" }, job: Job): void => {
     const als = contextReady;
-    if (als === undefined) {
+    if (als === undefined || !batching) {
       // The first io job loads the async context; jobs behind it queue on the same load, in order.
       ioContext().then(() => startIo(task, data, job));
       return;
@@ -507,6 +520,16 @@ export async function serve(
    * task in this realm could be waiting.
    */
   const serveJob = (task: TaskLike, data: ToWorker, job: Job): void => {
+    const als = contextReady;
+    if (als === undefined) {
+      loadContext().then(() => serveJob(task, data, job));
+      return;
+    }
+    // In the job's async context: what its code leaves running past an
+    // `await` is still its own when it wakes, after the job ended.
+    als.run(job, () => serveJobIn(task, data, job));
+  };
+  const serveJobIn = (task: TaskLike, data: ToWorker, job: Job): void => {
     const done = (value: unknown): void => {
       try {
         reply(task, job.task, { type: "result", id: job.id, value });
