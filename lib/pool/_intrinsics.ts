@@ -126,6 +126,17 @@ export const dataViewBuffer = uncurry(
   Object.getOwnPropertyDescriptor(DataView.prototype, "buffer")!.get!,
 ) as (view: unknown) => ArrayBufferLike;
 export const NativeString = String;
+/** The language's own error classes. */
+export const BUILT_IN_ERROR_CLASSES: readonly { readonly prototype: Error }[] = [
+  Error,
+  AggregateError,
+  EvalError,
+  RangeError,
+  ReferenceError,
+  SyntaxError,
+  TypeError,
+  URIError,
+];
 export const NativeTypeError = TypeError;
 const functionToString = uncurry(Function.prototype.toString) as (fn: unknown) => string;
 const stringEndsWith = uncurry(String.prototype.endsWith) as (text: string, end: string) => boolean;
@@ -149,7 +160,7 @@ export function list<T>(): T[] {
 
 /**
  * An ordinary array of `items`, made without any setter a task could have
- * added: for an API that wants a real array (a transfer list).
+ * added: for a value the main side uses as an array (`find`, `map`).
  */
 export function arrayOf<T>(items: ArrayLike<T>): T[] {
   const out: T[] = [];
@@ -205,6 +216,13 @@ export function isBuiltInPrototype(holder: object): boolean {
     holder === NativeFunctionPrototype || setHas(builtInPrototypes, holder);
 }
 
+/** Counts `value`'s `prototype` among the built-in ones, if `value` is a class. */
+function addClassPrototype(value: unknown): void {
+  if (typeof value !== "function") return;
+  const proto = getOwnPropertyDescriptor(value, "prototype")?.value;
+  if (proto !== null && typeof proto === "object") setAdd(builtInPrototypes, proto);
+}
+
 let lazyGlobalsAdded = false;
 
 /**
@@ -225,10 +243,7 @@ export function isRealmPrototype(holder: object): boolean {
     }
     for (let i = 0; i < lazyGlobals.length; i++) {
       try {
-        const value = reflectApply(lazyGlobals[i], globalThis, []);
-        if (typeof value !== "function") continue;
-        const proto = getOwnPropertyDescriptor(value, "prototype")?.value;
-        if (proto !== null && typeof proto === "object") setAdd(builtInPrototypes, proto);
+        addClassPrototype(reflectApply(lazyGlobals[i], globalThis, []));
       } catch {
         // A getter that throws holds no class.
       }
@@ -257,13 +272,10 @@ addIterator(/x/g[Symbol.matchAll](""));
 const GeneratorPrototype = getPrototypeOf(function* () {}.prototype);
 const generatorNext = uncurry(GeneratorPrototype.next) as (iterator: unknown) => unknown;
 mapSet(iteratorNexts, GeneratorPrototype, generatorNext);
-const iteratorFrom = (globalThis as { Iterator?: { from?: (items: unknown) => object } }).Iterator;
-if (typeof iteratorFrom?.from === "function") {
-  // An iterator helper (`values().map(...)`) and a wrapped iterator.
-  const helper = (([].values() as unknown) as { map?: (fn: unknown) => object }).map;
-  if (typeof helper === "function") {
-    addIterator(reflectApply(helper, [].values(), [(x: unknown) => x]));
-  }
+// An iterator helper (`values().map(...)`), where the runtime has them.
+const iteratorMap = ([].values() as unknown as { map?: (fn: unknown) => object }).map;
+if (typeof iteratorMap === "function") {
+  addIterator(reflectApply(iteratorMap, [].values(), [(x: unknown) => x]));
 }
 
 /**
@@ -372,10 +384,7 @@ export function lockHooks(): void {
   for (let i = 0; i < globals.length; i++) {
     const descriptor = getOwnPropertyDescriptor(globalThis, globals[i]);
     if (descriptor?.get !== undefined) append(lazyGlobals, descriptor.get as () => unknown);
-    const value = descriptor?.value;
-    if (typeof value !== "function") continue;
-    const proto = getOwnPropertyDescriptor(value, "prototype")?.value;
-    if (proto !== null && typeof proto === "object") setAdd(builtInPrototypes, proto);
+    addClassPrototype(descriptor?.value);
   }
   // The classes of the namespaces (`Intl`'s).
   const namespaces = [globalThis.Intl, (globalThis as { WebAssembly?: object }).WebAssembly];
@@ -384,10 +393,7 @@ export function lockHooks(): void {
     if (namespace === undefined || namespace === null) continue;
     const keys = Reflect.ownKeys(namespace);
     for (let i = 0; i < keys.length; i++) {
-      const value = getOwnPropertyDescriptor(namespace, keys[i])?.value;
-      if (typeof value !== "function") continue;
-      const proto = getOwnPropertyDescriptor(value, "prototype")?.value;
-      if (proto !== null && typeof proto === "object") setAdd(builtInPrototypes, proto);
+      addClassPrototype(getOwnPropertyDescriptor(namespace, keys[i])?.value);
     }
   }
   const typed = getOwnPropertyDescriptor(TypedArray, "prototype")!.value as object;
@@ -409,18 +415,8 @@ export function lockHooks(): void {
       // A prototype that refuses it (exotic): nothing to lock there.
     }
   }
-  const errors = [
-    Error,
-    EvalError,
-    RangeError,
-    ReferenceError,
-    SyntaxError,
-    TypeError,
-    URIError,
-    AggregateError,
-  ];
-  for (let i = 0; i < errors.length; i++) {
-    const proto = errors[i].prototype;
+  for (let i = 0; i < BUILT_IN_ERROR_CLASSES.length; i++) {
+    const proto = BUILT_IN_ERROR_CLASSES[i].prototype;
     const name = proto.name;
     defineProperty(proto, "name", lockedAccessor("name", () => name));
   }

@@ -10,6 +10,7 @@
 import {
   append,
   arrayOf,
+  BUILT_IN_ERROR_CLASSES,
   dataViewBuffer,
   dateToString,
   defineProperty,
@@ -467,7 +468,7 @@ export function deserializeError(data: SerializedError): Error {
   } else if (data.type === "AggregateError") {
     error = new AggregateError(errors, data.message);
   } else {
-    const Class = builtInErrors().find(([name]) => name === data.type)?.[1] ?? Error;
+    const Class = WITH_DENO_ERRORS.find(([name]) => name === data.type)?.[1] ?? Error;
     error = new Class(data.message);
   }
   if (error.name !== data.name) {
@@ -536,25 +537,11 @@ const WITH_DENO_ERRORS: readonly (readonly [string, ErrorConstructor])[] = (() =
   return arrayOf(out);
 })();
 
-function builtInErrors(): readonly (readonly [string, ErrorConstructor])[] {
-  return WITH_DENO_ERRORS;
-}
-
 /** The prototypes of the built-in error classes, and their names, as they were when spool loaded. */
 const BUILT_IN_NAMES = new NativeMap<object, string>();
-for (
-  const Class of [
-    Error,
-    AggregateError,
-    EvalError,
-    RangeError,
-    ReferenceError,
-    SyntaxError,
-    TypeError,
-    URIError,
-  ]
-) {
-  mapSet(BUILT_IN_NAMES, Class.prototype, Class.prototype.name);
+for (let i = 0; i < BUILT_IN_ERROR_CLASSES.length; i++) {
+  const proto = BUILT_IN_ERROR_CLASSES[i].prototype;
+  mapSet(BUILT_IN_NAMES, proto, proto.name);
 }
 
 /** How deep causes and aggregated errors are followed: a cycle or a long chain stops here. */
@@ -610,15 +597,16 @@ function serializeErrorAt(error: unknown, depth: number): SerializedError {
   return data;
 }
 
-/** `value`'s own data property `key`, or `undefined` (an accessor is called, on the value itself). */
+/** What a read of a property with `descriptor` gives on `receiver`: its value, or its getter's answer. */
+function readWith(descriptor: PropertyDescriptor, receiver: object): unknown {
+  if ("value" in descriptor) return descriptor.value;
+  return descriptor.get === undefined ? undefined : reflectApply(descriptor.get, receiver, []);
+}
+
+/** `value`'s own property `key`, or `undefined` (an accessor is called, on the value itself). */
 function ownValue(value: object, key: string): unknown {
   const descriptor = getOwnPropertyDescriptor(value, key);
-  if (descriptor === undefined) return undefined;
-  return "value" in descriptor
-    ? descriptor.value
-    : descriptor.get === undefined
-    ? undefined
-    : reflectApply(descriptor.get, value, []);
+  return descriptor === undefined ? undefined : readWith(descriptor, value);
 }
 
 /**
@@ -630,12 +618,7 @@ function classField(error: object, key: string): unknown {
   for (let holder: object | null = error; holder !== null; holder = getPrototypeOf(holder)) {
     if (holder !== error && isBuiltInPrototype(holder)) return undefined;
     const descriptor = getOwnPropertyDescriptor(holder, key);
-    if (descriptor === undefined) continue;
-    return "value" in descriptor
-      ? descriptor.value
-      : descriptor.get === undefined
-      ? undefined
-      : reflectApply(descriptor.get, error, []);
+    if (descriptor !== undefined) return readWith(descriptor, error);
   }
   return undefined;
 }
@@ -662,7 +645,7 @@ function builtInType(error: Error): string {
     return "DOMException";
   }
   if (isInstance(error, NativeAggregateError)) return "AggregateError";
-  const errors = builtInErrors();
+  const errors = WITH_DENO_ERRORS;
   for (let i = 0; i < errors.length; i++) if (isInstance(error, errors[i][1])) return errors[i][0];
   return "Error";
 }
