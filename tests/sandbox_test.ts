@@ -677,6 +677,7 @@ Deno.test("A task cannot stall a shared worker, nor reach later tasks' items, re
   const lazy = await outcome("realm_lazy_global_then.ts");
   assert.ok(lazy.vBuffer.result instanceof Uint8Array);
   assert.notEqual(lazy.vPoint.result, "pwned-DOMPoint");
+  assert.notEqual(lazy.vRect.result, "pwned-chain", "a then put over its class's prototype");
   assert.equal(lazy.report.result, "");
   // An unclonable result: its error is its own, and the messages behind it still go out.
   const clone = await outcome("realm_clone_error.ts");

@@ -272,11 +272,21 @@ function ownThen(value: unknown): boolean {
     if (isBuiltInPrototype(holder as object)) return false;
     const descriptor = getOwnPropertyDescriptor(holder as object, "then");
     if (descriptor === undefined) continue;
-    // Also a class Deno defines lazily (`Buffer`, `Response`): loaded here,
-    // on this rare path, rather than in every worker.
-    if (holder !== value && isRealmPrototype(holder as object)) return false;
+    // Nor one above a class Deno defines lazily (`Buffer`, `Response`), on
+    // it or on a prototype a task put over it: those are loaded here, on this
+    // rare path, rather than in every worker.
+    if (holder !== value && passesRealmPrototype(value as object, holder as object)) return false;
     return typeof descriptor.value === "function" ||
       (holder === value && descriptor.get !== undefined);
+  }
+  return false;
+}
+
+/** Whether a built-in class's prototype comes on `value`'s chain before `holder`, or is it. */
+function passesRealmPrototype(value: object, holder: object): boolean {
+  for (let proto = getPrototypeOf(value); proto !== null; proto = getPrototypeOf(proto)) {
+    if (isRealmPrototype(proto)) return true;
+    if (proto === holder) return false;
   }
   return false;
 }
@@ -803,7 +813,7 @@ function materialize(source: unknown, task: string): unknown {
     // realm's, which another task may have replaced.
     for (let holder: object | null = source; holder !== null; holder = getPrototypeOf(holder)) {
       if (!hasOwn(holder, Symbol.iterator)) continue;
-      if (holder !== source && (isRealmPrototype(holder) || isNative(holder))) {
+      if (holder !== source && (passesRealmPrototype(source, holder) || isNative(holder))) {
         throw new TypeError(
           `Cannot shard cpu task "${task}" as its items are a built-in iterable that spool does not iterate itself; return Array.from(...) of them from 'items'`,
         );
